@@ -1,0 +1,209 @@
+"""Sentence-aware chunking with exact character offsets.
+
+Every chunk is a span ``text[start_char:end_char]`` of the stored document text, so a
+citation can always be checked against the document. Chunks never cross a page or a
+speaker turn, close at a sentence end once they reach the target size, and never exceed
+what the embedding model reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ingest.schema import Chunk, LoadedDocument, Segment
+from ingest.settings import ChunkingSettings
+
+TokenCounter = Callable[[str], int]
+
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr st sec secs no nos art arts vs etc e.g i.e u.s u.k u.n fig para pp cf inc co jan feb"
+    " mar apr jun jul aug sep sept oct nov dec p".split()
+)
+# A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace, at Chinese
+# sentence punctuation, or at a blank line / markdown heading break.
+_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)|[。！？；]+[”’」』）)]*|\n[ \t]*\n|\n(?=[ \t]*#)")
+_WORD = re.compile(r"\S+")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A sentence (or sentence piece) of the stored text."""
+
+    start: int
+    end: int
+
+
+def approx_token_count(text: str) -> int:
+    """Cheap word-piece estimate: ~1.3 per English word, 1 per CJK character."""
+    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
+    words = len(_WORD.findall(text))
+    return int(words * 1.3) + cjk
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """Split ``text[start:end]`` into sentence spans, trimmed of surrounding whitespace."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    cursor = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        if match.group().startswith(".") and _is_abbreviation(text, match.start()):
+            continue
+        _append_trimmed(text, cursor, match.end(), spans)
+        cursor = match.end()
+    _append_trimmed(text, cursor, end, spans)
+    return spans
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    word_start = dot
+    while word_start > 0 and not text[word_start - 1].isspace():
+        word_start -= 1
+    word = text[word_start:dot].lower().lstrip("(\"'")
+    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _append_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start and any(ch.isalnum() for ch in text[start:end]):
+        spans.append(Span(start, end))
+
+
+def _split_long(text: str, span: Span, max_tokens: int, count: TokenCounter) -> Iterator[Span]:
+    """Cut a sentence longer than the model reads into word (or character) windows."""
+    piece = text[span.start : span.end]
+    if count(piece) <= max_tokens:
+        yield span
+        return
+    words = list(_WORD.finditer(piece))
+    if len(words) <= 1:  # unspaced script: cut by characters
+        step = max(1, max_tokens)
+        for offset in range(0, len(piece), step):
+            yield Span(span.start + offset, span.start + min(len(piece), offset + step))
+        return
+    first = 0
+    for i in range(1, len(words) + 1):
+        window = piece[words[first].start() : words[i - 1].end()]
+        if i == len(words) or count(window + " " + words[i].group()) > max_tokens:
+            yield Span(span.start + words[first].start(), span.start + words[i - 1].end())
+            first = i
+            if first >= len(words):
+                break
+
+
+def _pack(
+    text: str, sentences: list[Span], settings: ChunkingSettings, count: TokenCounter
+) -> Iterator[Span]:
+    """Greedily pack sentences into chunks; the last sentence(s) open the next chunk too."""
+    current: list[tuple[Span, int]] = []
+    fresh = 0  # sentences in ``current`` not yet emitted in a previous chunk
+
+    def carry() -> list[tuple[Span, int]]:
+        keep = settings.overlap_sentences if len(current) > settings.overlap_sentences else 0
+        return current[len(current) - keep :] if keep else []
+
+    for sentence in sentences:
+        n = count(text[sentence.start : sentence.end])
+        if current and sum(t for _, t in current) + n > settings.max_tokens:
+            if fresh:
+                yield Span(current[0][0].start, current[-1][0].end)
+            current, fresh = carry(), 0
+            if current and sum(t for _, t in current) + n > settings.max_tokens:
+                current = []
+        current.append((sentence, n))
+        fresh += 1
+        if sum(t for _, t in current) >= settings.target_tokens:
+            yield Span(current[0][0].start, current[-1][0].end)
+            current, fresh = carry(), 0
+    if fresh:
+        yield Span(current[0][0].start, current[-1][0].end)
+
+
+def _blocks(doc: LoadedDocument) -> list[Segment]:
+    """Hard boundaries: pages and speaker turns; otherwise the whole text."""
+    hard = [s for s in doc.segments if s.page is not None or s.speaker is not None]
+    if hard and not _is_caption(doc):
+        return hard
+    return [Segment(0, len(doc.text))]
+
+
+def _is_caption(doc: LoadedDocument) -> bool:
+    return doc.format in {"vtt", "srt"}
+
+
+def chunk_document(
+    doc: LoadedDocument, settings: ChunkingSettings, count: TokenCounter = approx_token_count
+) -> list[Chunk]:
+    """Cut a loaded document into chunks carrying offsets, page, speaker and timestamp."""
+    chunks: list[Chunk] = []
+    for block in _blocks(doc):
+        sentences = [
+            piece
+            for sentence in split_sentences(doc.text, block.start, block.end)
+            for piece in _split_long(doc.text, sentence, settings.max_tokens, count)
+        ]
+        for span in _pack(doc.text, sentences, settings, count):
+            where = _segment_at(doc, span.start) if _is_caption(doc) else block
+            timestamp, seconds = _timestamp(doc.text, where, span.start, settings)
+            chunks.append(
+                Chunk(
+                    index=len(chunks),
+                    text=doc.text[span.start : span.end],
+                    start_char=span.start,
+                    end_char=span.end,
+                    page=block.page,
+                    speaker=where.speaker,
+                    timestamp=timestamp,
+                    timestamp_seconds=seconds,
+                )
+            )
+    return chunks
+
+
+def _segment_at(doc: LoadedDocument, offset: int) -> Segment:
+    best = Segment(0, len(doc.text))
+    for segment in doc.segments:
+        if segment.start <= offset:
+            best = segment
+        else:
+            break
+    return best
+
+
+def _timestamp(
+    text: str, segment: Segment, offset: int, settings: ChunkingSettings
+) -> tuple[str | None, float | None]:
+    """Time at which ``offset`` is spoken: exact at a turn's start, estimated inside it."""
+    if segment.start_seconds is None:
+        return None, None
+    words_before = len(_WORD.findall(text, segment.start, offset))
+    if words_before == 0:
+        return format_timestamp(segment.start_seconds), segment.start_seconds
+    if segment.end_seconds is not None:
+        total = max(1, len(_WORD.findall(text, segment.start, segment.end)))
+        span = segment.end_seconds - segment.start_seconds
+        seconds = segment.start_seconds + span * words_before / total
+    else:
+        seconds = segment.start_seconds + words_before * 60.0 / settings.words_per_minute
+    return "~" + format_timestamp(seconds), round(seconds, 1)
+
+
+def format_timestamp(seconds: float) -> str:
+    """``m:ss`` or ``h:mm:ss``, as talk transcripts print them."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def parse_timestamp(value: str) -> float:
+    """Inverse of :func:`format_timestamp` (also accepts ``hh:mm:ss.mmm`` and ``,`` decimals)."""
+    parts = value.strip().replace(",", ".").split(":")
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds

@@ -1,0 +1,140 @@
+"""Files to stored text: .txt, .md, .pdf (per page), .html, .vtt and .srt."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+
+from ingest.manifest import ManifestEntry
+from ingest.schema import LoadedDocument, Segment
+from ingest.transcripts import CaptionError, find_turns, parse_captions
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".pdf", ".html", ".htm", ".vtt", ".srt"})
+PAGE_BREAK = "\n\n"
+
+
+class LoadError(ValueError):
+    """A file that cannot be turned into text; ingestion skips it by name."""
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Supported files under the given files and folders, recursively, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            raise LoadError(f"{path}: no such file or folder")
+
+
+def load_document(path: Path, meta: ManifestEntry | None = None) -> LoadedDocument:
+    """Read one file into the text PolicyQA stores, with its pages, turns or cues.
+
+    Raises:
+        LoadError: the file is unsupported, unreadable, corrupt or has no text.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoadError(f"{path.name}: unsupported file type {suffix or '(none)'}")
+    try:
+        if suffix == ".pdf":
+            text, segments, title = _load_pdf(path)
+        elif suffix in {".html", ".htm"}:
+            text, title = _load_html(_read_text(path))
+            segments = []
+        elif suffix in {".vtt", ".srt"}:
+            text, segments = parse_captions(_read_text(path), suffix[1:])
+            title = None
+        else:
+            text = _read_text(path)
+            segments = find_turns(text)
+            title = _markdown_title(text) if suffix == ".md" else None
+    except (CaptionError, PdfReadError, OSError) as exc:
+        raise LoadError(f"{path.name}: {exc}") from exc
+    except Exception as exc:  # parsers of untrusted files fail in many ways
+        raise LoadError(f"{path.name}: corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
+    if not text.strip():
+        raise LoadError(f"{path.name}: no extractable text")
+    is_transcript = suffix in {".vtt", ".srt"} or any(s.speaker for s in segments)
+    return LoadedDocument(
+        source=str(path.resolve()),
+        file_name=path.name,
+        text=text,
+        format="html" if suffix == ".htm" else suffix.lstrip("."),
+        title=meta.title if meta else (title or _fallback_title(path, text, is_transcript)),
+        language=meta.language if meta else detect_language(text),
+        kind="transcript" if is_transcript else (meta.kind if meta else "document"),
+        publisher=meta.publisher if meta else None,
+        date=meta.date if meta else None,
+        segments=segments,
+    )
+
+
+def _read_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise LoadError(f"{path.name}: binary data where text was expected")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LoadError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _load_pdf(path: Path) -> tuple[str, list[Segment], str | None]:
+    reader = PdfReader(path)
+    parts: list[str] = []
+    segments: list[Segment] = []
+    offset = 0
+    for number, page in enumerate(reader.pages, start=1):
+        page_text = (page.extract_text() or "").strip()
+        if not page_text:
+            continue
+        if parts:
+            offset += len(PAGE_BREAK)
+        segments.append(Segment(start=offset, end=offset + len(page_text), page=number))
+        parts.append(page_text)
+        offset += len(page_text)
+    title = reader.metadata.title if reader.metadata and reader.metadata.title else None
+    return PAGE_BREAK.join(parts), segments, title
+
+
+def _load_html(raw: str) -> tuple[str, str | None]:
+    soup = BeautifulSoup(raw, "html.parser")
+    for tag in soup(["script", "style", "nav", "header", "footer", "noscript", "template"]):
+        tag.decompose()
+    title = soup.title.get_text(" ", strip=True) if soup.title else None
+    body = soup.body or soup
+    lines = (" ".join(line.split()) for line in body.get_text("\n").splitlines())
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    return text, title or None
+
+
+def _markdown_title(text: str) -> str | None:
+    match = re.search(r"^#{1,2}\s+(.+)$", text, re.M)
+    return match.group(1).strip() if match else None
+
+
+def _fallback_title(path: Path, text: str, is_transcript: bool) -> str:
+    if is_transcript:
+        return f"Transcript {path.stem}"
+    for line in text.splitlines():
+        line = line.strip(" #*\t")
+        if len(line) >= 3:
+            return line[:120]
+    return path.stem
+
+
+def detect_language(text: str) -> str:
+    """``zh`` when CJK characters make up a fifth of the letters, else ``en``."""
+    sample = text[:20000]
+    cjk = sum(1 for ch in sample if "\u3400" <= ch <= "\u9fff")
+    letters = sum(1 for ch in sample if ch.isalpha())
+    return "zh" if letters and cjk / letters > 0.2 else "en"

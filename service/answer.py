@@ -1,0 +1,166 @@
+"""Extractive answers: quotes chosen from the passages, [n] markers, and abstention.
+
+No LLM: the answer is the passages' own best sentences, each cited, so every word of it
+can be checked against a document. When the evidence is weak the answer says so and
+presents no citation as support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest import sparse
+from ingest.chunking import split_sentences
+from ingest.schema import PayloadKey
+from ingest.settings import RetrievalSettings
+from service.retrieval import Candidate
+from service.types import MAX_PASSAGE_CHARS, Citation
+
+ABSTENTION = (
+    "The documents in this corpus do not answer this question: no passage is close enough "
+    "to count as evidence, so PolicyQA gives no answer rather than a guess."
+)
+MIN_QUOTE_CHARS = 60
+MAX_QUOTE_CHARS = 400
+ANSWER_POINTS = 4
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The best-answering sentence(s) of a passage, as offsets into the document text."""
+
+    start: int
+    end: int
+    text: str
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the abstention decision rests on."""
+
+    dense_top: float
+    coverage: float
+    support: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "dense_top": round(self.dense_top, 4),
+            "coverage": round(self.coverage, 4),
+            "support": round(self.support, 4),
+        }
+
+
+def key_term_coverage(question: str, passages: Sequence[str]) -> float:
+    """Share of the question's index terms found in the passages (0 when it has none)."""
+    terms = set(sparse.tokenize(question))
+    if not terms:
+        return 0.0
+    found: set[str] = set()
+    for text in passages:
+        found |= terms & set(sparse.tokenize(text))
+    return len(found) / len(terms)
+
+
+def weigh_evidence(
+    question: str, candidates: Sequence[Candidate], settings: RetrievalSettings
+) -> Evidence:
+    """Best dense similarity and key-term coverage of the top passages, combined."""
+    dense_top = max((c.dense for c in candidates if c.dense is not None), default=0.0)
+    top_texts = [
+        f"{c.payload.get(PayloadKey.TITLE, '')} {c.payload.get(PayloadKey.TEXT, '')}"
+        for c in candidates[:3]
+    ]
+    coverage = key_term_coverage(question, top_texts)
+    return Evidence(dense_top, coverage, 0.5 * dense_top + 0.5 * coverage)
+
+
+def should_abstain(evidence: Evidence, settings: RetrievalSettings) -> bool:
+    """Abstain when the best passage is far from the question or the evidence is thin."""
+    return evidence.dense_top < settings.min_dense_score or evidence.support < settings.min_support
+
+
+def choose_quote(
+    candidate: Candidate, question_vector: np.ndarray, sentence_vectors: np.ndarray
+) -> Quote:
+    """The passage sentence most similar to the question, widened to a readable length."""
+    text = str(candidate.payload[PayloadKey.TEXT])
+    base = candidate.span[0]
+    spans = split_sentences(text) or []
+    if not spans or len(sentence_vectors) != len(spans):
+        return Quote(base, base + len(text), text, 0.0)
+    sims = sentence_vectors @ question_vector
+    best = int(np.argmax(sims))
+    lo, hi = best, best
+    # A fragment ("Yeah.") is no quote: grow toward the more similar neighbour.
+    while spans[hi].end - spans[lo].start < MIN_QUOTE_CHARS and (lo > 0 or hi < len(spans) - 1):
+        left = sims[lo - 1] if lo > 0 else -np.inf
+        right = sims[hi + 1] if hi < len(spans) - 1 else -np.inf
+        if right >= left:
+            hi += 1
+        else:
+            lo -= 1
+    start, end = spans[lo].start, spans[hi].end
+    if end - start > MAX_QUOTE_CHARS and lo == hi:
+        end = _cut_at_word(text, start, start + MAX_QUOTE_CHARS)
+    return Quote(base + start, base + end, text[start:end], float(sims[best]))
+
+
+def _cut_at_word(text: str, start: int, limit: int) -> int:
+    cut = text.rfind(" ", start, limit)
+    return cut if cut > start else limit
+
+
+def sentence_texts(candidate: Candidate) -> list[str]:
+    """The passage's sentences, in the order :func:`choose_quote` expects vectors."""
+    text = str(candidate.payload[PayloadKey.TEXT])
+    return [" ".join(text[s.start : s.end].split()) for s in split_sentences(text)]
+
+
+def to_citation(n: int, candidate: Candidate, quote: Quote) -> Citation:
+    """Public citation object of a candidate and its quote."""
+    p = candidate.payload
+    passage = str(p[PayloadKey.TEXT])[:MAX_PASSAGE_CHARS]
+    return Citation(
+        n=n,
+        doc_id=str(p[PayloadKey.DOC_ID]),
+        source=str(p.get(PayloadKey.SOURCE, "")),
+        title=str(p.get(PayloadKey.TITLE, "")),
+        text=passage,
+        quote=quote.text,
+        start_char=quote.start,
+        end_char=quote.end,
+        passage_start_char=candidate.span[0],
+        passage_end_char=candidate.span[0] + len(passage),
+        score=round(candidate.fused, 6),
+        page=p.get(PayloadKey.PAGE),
+        speaker=p.get(PayloadKey.SPEAKER),
+        timestamp=_quote_timestamp(candidate, quote),
+        language=p.get(PayloadKey.LANGUAGE),
+        kind=p.get(PayloadKey.KIND),
+    )
+
+
+def _quote_timestamp(candidate: Candidate, quote: Quote) -> str | None:
+    stamp = candidate.payload.get(PayloadKey.TIMESTAMP)
+    return str(stamp) if stamp is not None else None
+
+
+def compose_answer(citations: Sequence[Citation], quotes: Sequence[Quote]) -> str:
+    """A short list of the best, non-redundant quotes, each followed by its [n] marker."""
+    ranked = sorted(zip(citations, quotes, strict=True), key=lambda cq: -cq[1].similarity)
+    lines: list[str] = []
+    seen: list[set[str]] = []
+    floor = ranked[0][1].similarity * 0.6 if ranked else 0.0
+    for citation, quote in ranked:
+        if len(lines) == ANSWER_POINTS or (lines and quote.similarity < floor):
+            break
+        words = set(quote.text.lower().split())
+        if any(len(words & other) > 0.6 * max(1, min(len(words), len(other))) for other in seen):
+            continue
+        seen.append(words)
+        lines.append(f"- {' '.join(quote.text.split())} [{citation.n}]")
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""``policyqa``: ingest, ask, serve, eval and fetch from the command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ingest.embedding import EmbeddingModelError
+from ingest.settings import Settings
+from ingest.store import FilterError, StoreLockedError
+from service.container import Services, build_services
+from service.qa import QuestionTooLongError
+from service.types import AskRequest
+
+app = typer.Typer(
+    help="PolicyQA: cited answers from AI-policy documents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+def _services() -> Services:
+    try:
+        return build_services(Settings())
+    except (StoreLockedError, EmbeddingModelError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
+    prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ingest .txt, .md, .pdf, .html, .vtt and .srt files; unchanged files are skipped."""
+    services = _services()
+    try:
+        summary = services.qa.ingest(paths, prune=prune)
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(json.dumps(summary.to_json()))
+    else:
+        typer.echo(
+            f"documents: {summary.added} added, {summary.updated} updated, "
+            f"{summary.unchanged} unchanged, {summary.failed} failed, {summary.pruned} pruned; "
+            f"{summary.chunks_written} chunks written, {summary.points_total} in store; "
+            f"{summary.seconds:.1f}s"
+        )
+        for failure in summary.failures:
+            typer.echo(f"  skipped {failure['file']}: {failure['error']}", err=True)
+    if summary.failed and not (summary.added or summary.updated or summary.unchanged):
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    top_k: Annotated[int, typer.Option(min=1, max=20, help="Citations at most.")] = 5,
+    as_json: JsonFlag = False,
+) -> None:
+    """Answer a question with cited passages (or abstain when the corpus lacks evidence)."""
+    services = _services()
+    try:
+        response = services.qa.answer(AskRequest(question=question, top_k=top_k))
+    except (QuestionTooLongError, FilterError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        services.close()
+    if as_json:
+        typer.echo(response.model_dump_json())
+        return
+    typer.echo(response.answer)
+    for c in response.citations:
+        where = ", ".join(
+            x for x in (c.speaker and f"speaker {c.speaker}", c.timestamp, c.page and f"p. {c.page}") if x
+        )
+        typer.echo(f"\n[{c.n}] {c.title}{f' ({where})' if where else ''}")
+        typer.echo(f"    {c.source} chars {c.start_char}-{c.end_char}")
+        typer.echo(f'    "{" ".join(c.quote.split())}"')
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Serve the HTTP API (/v1/ask, /v1/documents, /healthz, /readyz, /docs)."""
+    import uvicorn
+
+    from service.api import create_app
+
+    services = _services()
+    typer.echo(
+        f"PolicyQA on http://{host}:{port}  (docs: /docs)\n"
+        f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
+        "-d '{\"question\": \"Why does China open-source its AI models?\"}'"
+    )
+    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+
+
+@app.command(name="eval")
+def evaluate_cmd(
+    file: Annotated[Path, typer.Argument(help="Question set (JSONL, shared/eval format).")],
+    details: Annotated[bool, typer.Option(help="Also print each question's outcome.")] = False,
+) -> None:
+    """Score a question set: hit@5, MRR@10 and abstention accuracy (one JSON line)."""
+    from service.evaluation import evaluate, format_report, load_questions
+
+    questions = load_questions(file)
+    services = _services()
+    try:
+        result = evaluate(questions, services.qa.answer)
+    finally:
+        services.close()
+    if details:
+        for row in result["details"]:
+            typer.echo(json.dumps(row))
+    typer.echo(format_report(result))
+
+
+@app.command()
+def fetch(
+    manifest: Annotated[Path, typer.Argument(help="Corpus manifest, e.g. corpora/ai-policy.toml.")],
+    mirror: Annotated[
+        str | None, typer.Option(help="Fetch FILE from MIRROR/FILE instead of each url.")
+    ] = None,
+    retries: Annotated[int, typer.Option(min=0, max=10)] = 3,
+    as_json: JsonFlag = False,
+) -> None:
+    """Download a manifest's documents into the cache, verifying checksums."""
+    from ingest.fetch import fetch_manifest
+
+    settings = Settings()
+    report = fetch_manifest(manifest, settings.data_dir / "corpora", mirror=mirror, retries=retries)
+    if as_json:
+        typer.echo(json.dumps(report.to_json()))
+    else:
+        for line in report.lines():
+            typer.echo(line)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point."""
+    logging.basicConfig(
+        level=logging.INFO if "-v" in sys.argv else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    app()

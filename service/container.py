@@ -1,0 +1,43 @@
+"""The composition root: settings in, the services every adapter uses out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.embedding import build_embedder
+from ingest.manifest import load_catalog
+from ingest.settings import Settings
+from ingest.store import build_store
+from service.qa import QA
+
+CORPORA_DIR = Path(__file__).resolve().parent.parent / "corpora"
+
+
+@dataclass
+class Services:
+    """What the HTTP app, the Slack bot and the CLI share in one process."""
+
+    settings: Settings
+    qa: QA
+
+    def close(self) -> None:
+        """Release the store (and the embedded folder's lock)."""
+        self.qa.store.close()
+
+
+def build_services(settings: Settings, fake_embedder: bool = False) -> Services:
+    """Load the model and open the store once; used by the API lifespan, Slack and the CLI.
+
+    Raises:
+        StoreLockedError: the embedded store is open in another process.
+        EmbeddingModelError: the configured model cannot be loaded offline.
+    """
+    embedder = build_embedder(settings, fake=fake_embedder)
+    store = build_store(settings)
+    try:
+        qa = QA(settings, store, embedder, load_catalog(CORPORA_DIR))
+    except Exception:
+        store.close()
+        raise
+    return Services(settings=settings, qa=qa)

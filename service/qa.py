@@ -1,0 +1,194 @@
+"""``QA``: the one domain object HTTP, Slack, batch and the CLI call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ingest import sparse
+from ingest.embedding import PolicyEmbedding
+from ingest.manifest import ManifestEntry
+from ingest.pipeline import IngestSummary, ingest_paths
+from ingest.schema import PayloadKey
+from ingest.settings import Settings
+from ingest.store import PolicyStore
+from service import answer as extract
+from service.retrieval import Candidate, diversify, fuse
+from service.types import (
+    AskRequest,
+    AskResponse,
+    Citation,
+    DocumentDetail,
+    DocumentSummary,
+    SearchRequest,
+    SearchResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class QuestionTooLongError(ValueError):
+    """A question over the configured length limit."""
+
+
+class QA:
+    """Questions in, cited answers out, over one store and one embedding model."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: PolicyStore,
+        embedder: PolicyEmbedding,
+        catalog: dict[str, ManifestEntry] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.catalog = catalog or {}
+        self.settings_hash = settings.settings_hash()
+        store.ensure_collections(embedder.dimension)
+
+    # -- questions -------------------------------------------------------------------------
+
+    def answer(self, request: AskRequest) -> AskResponse:
+        """Answer a question from the passages that support it, or abstain.
+
+        Raises:
+            QuestionTooLongError: the question is over ``max_question_chars``.
+            FilterError: an unknown filter key or bad filter value.
+        """
+        timings: dict[str, float] = {}
+        candidates, question_vector = self._retrieve(
+            request.question, request.top_k, request.filters, timings
+        )
+        started = time.perf_counter()
+        evidence = extract.weigh_evidence(request.question, candidates, self.settings.retrieval)
+        if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
+            timings["answer"] = _ms(started)
+            return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())
+        citations, quotes = self._cite(candidates, question_vector)
+        text = extract.compose_answer(citations, quotes)
+        timings["answer"] = _ms(started)
+        return self._response(text, False, citations, timings, evidence.as_dict())
+
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """Ranked passages for a query, with the same citation fields as answers."""
+        timings: dict[str, float] = {}
+        candidates, question_vector = self._retrieve(
+            request.query, request.top_k, request.filters, timings
+        )
+        citations, _ = self._cite(candidates, question_vector)
+        timings["total"] = round(sum(timings.values()), 2)
+        return SearchResponse(
+            results=citations,
+            model=self.embedder.model_name,
+            settings_hash=self.settings_hash,
+            timings_ms=timings,
+        )
+
+    def _retrieve(
+        self, question: str, top_k: int, filters: dict[str, Any] | None, timings: dict[str, float]
+    ) -> tuple[list[Candidate], np.ndarray]:
+        if len(question) > self.settings.max_question_chars:
+            raise QuestionTooLongError(
+                f"question is {len(question)} characters; the limit is "
+                f"{self.settings.max_question_chars} (POLICYQA_MAX_QUESTION_CHARS)"
+            )
+        started = time.perf_counter()
+        vector = np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
+        timings["embed"] = _ms(started)
+        started = time.perf_counter()
+        cfg = self.settings.retrieval
+        sparse_query = sparse.encode_query(question) if cfg.hybrid else None
+        dense_hits, sparse_hits = self.store.search(vector, sparse_query, cfg.candidates, filters)
+        timings["search"] = _ms(started)
+        fused = fuse(dense_hits, sparse_hits)
+        return diversify(fused, top_k, cfg.max_per_document), vector
+
+    def _cite(
+        self, candidates: list[Candidate], question_vector: np.ndarray
+    ) -> tuple[list[Citation], list[extract.Quote]]:
+        sentences = [extract.sentence_texts(c) for c in candidates]
+        flat = [s for group in sentences for s in group]
+        vectors = (
+            np.asarray(self.embedder.get_text_embedding_batch(flat), dtype=np.float32)
+            if flat
+            else np.zeros((0, len(question_vector)), dtype=np.float32)
+        )
+        citations: list[Citation] = []
+        quotes: list[extract.Quote] = []
+        offset = 0
+        for n, (cand, group) in enumerate(zip(candidates, sentences, strict=True), start=1):
+            quote = extract.choose_quote(cand, question_vector, vectors[offset : offset + len(group)])
+            offset += len(group)
+            citations.append(extract.to_citation(n, cand, quote))
+            quotes.append(quote)
+        return citations, quotes
+
+    def _response(
+        self,
+        text: str,
+        abstained: bool,
+        citations: list[Citation],
+        timings: dict[str, float],
+        evidence: dict[str, float],
+    ) -> AskResponse:
+        timings["total"] = round(sum(timings.values()), 2)
+        return AskResponse(
+            answer=text,
+            abstained=abstained,
+            citations=citations,
+            model=self.embedder.model_name,
+            settings_hash=self.settings_hash,
+            timings_ms=timings,
+            evidence=evidence,
+        )
+
+    # -- documents -------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Path], prune: bool = False, progress: bool | None = None) -> IngestSummary:
+        """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`)."""
+        return ingest_paths(
+            paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
+        )
+
+    def list_documents(self) -> list[DocumentSummary]:
+        """Every stored document, without text, by title."""
+        docs = [_summary(r) for r in self.store.iter_documents(with_text=False)]
+        return sorted(docs, key=lambda d: (d.title.lower(), d.doc_id))
+
+    def get_document(self, doc_id: str) -> DocumentDetail | None:
+        """A document's metadata and the stored text its citations point into."""
+        record = self.store.get_document(doc_id, with_text=True)
+        if record is None:
+            return None
+        return DocumentDetail(**_summary(record).model_dump(), text=str(record[PayloadKey.DOC_TEXT]))
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Remove a document and its chunks."""
+        return self.store.delete_document(doc_id)
+
+
+def _summary(record: dict[str, Any]) -> DocumentSummary:
+    return DocumentSummary(
+        doc_id=str(record[PayloadKey.DOC_ID]),
+        title=str(record.get(PayloadKey.TITLE, "")),
+        source=str(record.get(PayloadKey.SOURCE, "")),
+        file_name=str(record.get(PayloadKey.FILE_NAME, "")),
+        language=record.get(PayloadKey.LANGUAGE),
+        kind=record.get(PayloadKey.KIND),
+        publisher=record.get(PayloadKey.PUBLISHER),
+        date=record.get(PayloadKey.DATE),
+        format=record.get(PayloadKey.FORMAT),
+        chunk_count=int(record.get(PayloadKey.CHUNK_COUNT, 0)),
+        ingested_at=record.get(PayloadKey.INGESTED_AT),
+    )
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

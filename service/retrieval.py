@@ -1,0 +1,75 @@
+"""Fusion of the dense and sparse candidate lists, and per-document diversity."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingest.schema import PayloadKey
+from ingest.store import Hit
+
+RRF_K = 60
+
+
+@dataclass
+class Candidate:
+    """A chunk with the scores each retriever gave it."""
+
+    point_id: str
+    payload: dict[str, Any]
+    fused: float = 0.0
+    dense: float | None = None
+    sparse: float | None = None
+    dense_rank: int | None = None
+    sparse_rank: int | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def doc_id(self) -> str:
+        return str(self.payload[PayloadKey.DOC_ID])
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return int(self.payload[PayloadKey.START_CHAR]), int(self.payload[PayloadKey.END_CHAR])
+
+
+def fuse(
+    dense: list[Hit], sparse: list[Hit], dense_weight: float = 1.0, sparse_weight: float = 1.0
+) -> list[Candidate]:
+    """Weighted reciprocal-rank fusion; keeps each list's raw score for the evidence check."""
+    by_id: dict[str, Candidate] = {}
+    for rank, hit in enumerate(dense, start=1):
+        cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
+        cand.dense, cand.dense_rank = hit.score, rank
+        cand.fused += dense_weight / (RRF_K + rank)
+    for rank, hit in enumerate(sparse, start=1):
+        cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
+        cand.sparse, cand.sparse_rank = hit.score, rank
+        cand.fused += sparse_weight / (RRF_K + rank)
+    return sorted(by_id.values(), key=lambda c: c.fused, reverse=True)
+
+
+def diversify(candidates: list[Candidate], limit: int, max_per_document: int) -> list[Candidate]:
+    """Best-first selection that caps citations per document and skips overlapping chunks.
+
+    The best passage always stays; later ones from the same document must not repeat a
+    chunk already chosen (neighbouring chunks share an overlap sentence).
+    """
+    chosen: list[Candidate] = []
+    per_doc: dict[str, int] = {}
+    for cand in candidates:
+        if per_doc.get(cand.doc_id, 0) >= max_per_document:
+            continue
+        if any(c.doc_id == cand.doc_id and _overlap(c.span, cand.span) > 0.5 for c in chosen):
+            continue
+        chosen.append(cand)
+        per_doc[cand.doc_id] = per_doc.get(cand.doc_id, 0) + 1
+        if len(chosen) == limit:
+            break
+    return chosen
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:
+    shared = min(a[1], b[1]) - max(a[0], b[0])
+    shorter = min(a[1] - a[0], b[1] - b[0]) or 1
+    return max(0, shared) / shorter

@@ -1,0 +1,116 @@
+"""Boundary types shared by HTTP, Slack, batch and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+
+MAX_TOP_K = 20
+MAX_PASSAGE_CHARS = 1500
+
+
+class Citation(BaseModel):
+    """A passage supporting an answer, verifiable to the character.
+
+    ``text`` is the cited passage; ``quote`` the sentence(s) in it that best answer, with
+    ``document_text[start_char:end_char] == quote`` (``GET /v1/documents/{doc_id}``).
+    """
+
+    n: int = Field(description="Citation number, as in the answer's [n] markers.")
+    doc_id: str
+    source: str = Field(description="File the document was ingested from.")
+    title: str
+    text: str = Field(description=f"The cited passage (at most {MAX_PASSAGE_CHARS} characters).")
+    quote: str = Field(description="Best-answering sentence(s) of the passage, verbatim.")
+    start_char: int = Field(description="Offset of the quote in the stored document text.")
+    end_char: int
+    passage_start_char: int = Field(description="Offset of the passage in the stored text.")
+    passage_end_char: int
+    score: float = Field(description="Retrieval score (fused rank score).")
+    page: int | None = None
+    speaker: str | None = None
+    timestamp: str | None = Field(None, description="m:ss; '~' marks an estimate.")
+    language: str | None = None
+    kind: str | None = None
+
+
+class AskRequest(BaseModel):
+    """A question (``POST /v1/ask``)."""
+
+    question: str = Field(description="The question, in English or Chinese.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Citations to return at most.")
+    filters: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Optional: doc_id, language, kind, publisher (string or list of strings), "
+            "date_from, date_to (YYYY-MM-DD)."
+        ),
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be empty or whitespace")
+        return value.strip()
+
+
+class SearchRequest(BaseModel):
+    """A retrieval-only query (``POST /v1/search``)."""
+
+    query: str
+    top_k: int = Field(10, ge=1, le=100)
+    filters: dict[str, Any] | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must not be empty or whitespace")
+        return value.strip()
+
+
+class AskResponse(BaseModel):
+    """A cited answer, or an explicit abstention."""
+
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    model: str = Field(description="Embedding model that retrieved the evidence.")
+    settings_hash: str = Field(description="Hash of the settings that shaped this answer.")
+    timings_ms: dict[str, float]
+    evidence: dict[str, float] = Field(
+        default_factory=dict, description="The scores the abstention decision was based on."
+    )
+
+
+class SearchResponse(BaseModel):
+    """Ranked passages for a query."""
+
+    results: list[Citation]
+    model: str
+    settings_hash: str
+    timings_ms: dict[str, float]
+
+
+class DocumentSummary(BaseModel):
+    """A stored document, without its text."""
+
+    doc_id: str
+    title: str
+    source: str
+    file_name: str
+    language: str | None = None
+    kind: str | None = None
+    publisher: str | None = None
+    date: str | None = None
+    format: str | None = None
+    chunk_count: int = 0
+    ingested_at: str | None = None
+
+
+class DocumentDetail(DocumentSummary):
+    """A stored document with the exact text citations point into."""
+
+    text: str
