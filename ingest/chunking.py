@@ -21,6 +21,7 @@ _ABBREVIATIONS = frozenset(
     "mr mrs ms dr st sec secs no nos art arts vs etc e.g i.e u.s u.k u.n fig para pp cf inc co jan feb"
     " mar apr jun jul aug sep sept oct nov dec p".split()
 )
+_NUMBERED = frozenset({"sec", "section", "art", "article", "chapter", "no", "part", "title"})
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace, at Chinese
 # sentence punctuation, or at a blank line / markdown heading break.
 _SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)|[。！？；]+[”’」』）)]*|\n[ \t]*\n|\n(?=[ \t]*#)")
@@ -61,7 +62,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
     word = text[word_start:dot].lower().lstrip("(\"'")
-    return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    # "Sec. 2." / "Article 5." number a heading; they do not end a sentence.
+    before = text[max(0, word_start - 12) : word_start].split()
+    return word.isdigit() and bool(before) and before[-1].lower().rstrip(".") in _NUMBERED
 
 
 def _append_trimmed(text: str, start: int, end: int, spans: list[Span]) -> None:
@@ -124,11 +129,17 @@ def _pack(
 
 
 def _blocks(doc: LoadedDocument) -> list[Segment]:
-    """Hard boundaries: pages and speaker turns; otherwise the whole text."""
+    """Hard boundaries: pages, speaker turns, runs of one speaker's cues; else the whole text."""
+    if _is_caption(doc):
+        runs: list[Segment] = []
+        for cue in doc.segments:
+            if runs and runs[-1].speaker == cue.speaker:
+                runs[-1] = Segment(runs[-1].start, cue.end, speaker=cue.speaker)
+            else:
+                runs.append(Segment(cue.start, cue.end, speaker=cue.speaker))
+        return runs or [Segment(0, len(doc.text))]
     hard = [s for s in doc.segments if s.page is not None or s.speaker is not None]
-    if hard and not _is_caption(doc):
-        return hard
-    return [Segment(0, len(doc.text))]
+    return hard or [Segment(0, len(doc.text))]
 
 
 def _is_caption(doc: LoadedDocument) -> bool:

@@ -9,9 +9,10 @@ content hash, so ingestion can skip unchanged files and any client can verify a 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from qdrant_client import QdrantClient, models
 
@@ -69,7 +70,7 @@ class PolicyStore:
     """Chunks and documents in Qdrant."""
 
     def __init__(self, client: QdrantClient, collection: str, is_server: bool) -> None:
-        self.client = client
+        self.client = client if is_server else cast(QdrantClient, _Serialized(client))
         self.collection = collection
         self.documents = f"{collection}_documents"
         self._is_server = is_server
@@ -214,6 +215,25 @@ class PolicyStore:
         self.client.close()
 
 
+class _Serialized:
+    """The embedded client, one call at a time (it is not safe across server threads)."""
+
+    def __init__(self, client: QdrantClient) -> None:
+        self._client = client
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+
 def build_store(settings: Settings) -> PolicyStore:
     """The store named in settings, its client opened."""
     return PolicyStore(open_client(settings), settings.collection, bool(settings.qdrant_url))
@@ -242,12 +262,11 @@ def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:
             raise FilterError(f"filter {key!r} takes a string or a list of strings")
         must.append(models.FieldCondition(key=key, match=models.MatchAny(any=values)))
     if filters.get("date_from") or filters.get("date_to"):
-        must.append(
-            models.FieldCondition(
-                key=str(PayloadKey.DATE),
-                range=models.DatetimeRange(gte=filters.get("date_from"), lte=filters.get("date_to")),
-            )
-        )
+        try:
+            dates = models.DatetimeRange(gte=filters.get("date_from"), lte=filters.get("date_to"))
+        except ValueError:
+            raise FilterError("date_from and date_to take dates as YYYY-MM-DD") from None
+        must.append(models.FieldCondition(key=str(PayloadKey.DATE), range=dates))
     return models.Filter(must=must) if must else None
 
 

@@ -26,6 +26,7 @@ ABSTENTION = (
 MIN_QUOTE_CHARS = 60
 MAX_QUOTE_CHARS = 400
 ANSWER_POINTS = 4
+TERM_BONUS = 0.15
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,28 @@ def should_abstain(evidence: Evidence, settings: RetrievalSettings) -> bool:
 
 
 def choose_quote(
-    candidate: Candidate, question_vector: np.ndarray, sentence_vectors: np.ndarray
+    candidate: Candidate,
+    question_vector: np.ndarray,
+    sentence_vectors: np.ndarray,
+    question_terms: frozenset[str] = frozenset(),
 ) -> Quote:
-    """The passage sentence most similar to the question, widened to a readable length."""
+    """The passage sentence most similar to the question, widened to a readable length.
+
+    Similarity is the sentence's cosine to the question plus a small bonus for the
+    question's own terms, so a sentence that names what was asked wins a near tie.
+    """
     text = str(candidate.payload[PayloadKey.TEXT])
     base = candidate.span[0]
     spans = split_sentences(text) or []
     if not spans or len(sentence_vectors) != len(spans):
         return Quote(base, base + len(text), text, 0.0)
     sims = sentence_vectors @ question_vector
+    if question_terms:
+        overlap = [
+            len(question_terms & set(sparse.tokenize(text[s.start : s.end]))) / len(question_terms)
+            for s in spans
+        ]
+        sims = sims + TERM_BONUS * np.asarray(overlap, dtype=np.float32)
     best = int(np.argmax(sims))
     lo, hi = best, best
     # A fragment ("Yeah.") is no quote: grow toward the more similar neighbour.

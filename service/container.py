@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.embedding import build_embedder
+from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.manifest import load_catalog
 from ingest.settings import Settings
 from ingest.store import build_store
@@ -26,14 +26,18 @@ class Services:
         self.qa.store.close()
 
 
-def build_services(settings: Settings, fake_embedder: bool = False) -> Services:
+def build_services(
+    settings: Settings, embedder: PolicyEmbedding | None = None, fake_embedder: bool = False
+) -> Services:
     """Load the model and open the store once; used by the API lifespan, Slack and the CLI.
+
+    ``embedder`` reuses an already loaded model (tests share one across stores).
 
     Raises:
         StoreLockedError: the embedded store is open in another process.
         EmbeddingModelError: the configured model cannot be loaded offline.
     """
-    embedder = build_embedder(settings, fake=fake_embedder)
+    embedder = embedder or build_embedder(settings, fake=fake_embedder)
     store = build_store(settings)
     try:
         qa = QA(settings, store, embedder, load_catalog(CORPORA_DIR))

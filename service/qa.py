@@ -71,7 +71,7 @@ class QA:
         if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
             timings["answer"] = _ms(started)
             return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())
-        citations, quotes = self._cite(candidates, question_vector)
+        citations, quotes = self._cite(request.question, candidates, question_vector)
         text = extract.compose_answer(citations, quotes)
         timings["answer"] = _ms(started)
         return self._response(text, False, citations, timings, evidence.as_dict())
@@ -82,7 +82,7 @@ class QA:
         candidates, question_vector = self._retrieve(
             request.query, request.top_k, request.filters, timings
         )
-        citations, _ = self._cite(candidates, question_vector)
+        citations, _ = self._cite(request.query, candidates, question_vector)
         timings["total"] = round(sum(timings.values()), 2)
         return SearchResponse(
             results=citations,
@@ -111,7 +111,7 @@ class QA:
         return diversify(fused, top_k, cfg.max_per_document), vector
 
     def _cite(
-        self, candidates: list[Candidate], question_vector: np.ndarray
+        self, question: str, candidates: list[Candidate], question_vector: np.ndarray
     ) -> tuple[list[Citation], list[extract.Quote]]:
         sentences = [extract.sentence_texts(c) for c in candidates]
         flat = [s for group in sentences for s in group]
@@ -122,9 +122,12 @@ class QA:
         )
         citations: list[Citation] = []
         quotes: list[extract.Quote] = []
+        terms = frozenset(sparse.tokenize(question))
         offset = 0
         for n, (cand, group) in enumerate(zip(candidates, sentences, strict=True), start=1):
-            quote = extract.choose_quote(cand, question_vector, vectors[offset : offset + len(group)])
+            quote = extract.choose_quote(
+                cand, question_vector, vectors[offset : offset + len(group)], terms
+            )
             offset += len(group)
             citations.append(extract.to_citation(n, cand, quote))
             quotes.append(quote)

@@ -52,21 +52,26 @@ def fuse(
 def diversify(candidates: list[Candidate], limit: int, max_per_document: int) -> list[Candidate]:
     """Best-first selection that caps citations per document and skips overlapping chunks.
 
-    The best passage always stays; later ones from the same document must not repeat a
-    chunk already chosen (neighbouring chunks share an overlap sentence).
+    The best passage always stays; a chunk mostly repeating a better one of the same
+    document is dropped; past ``max_per_document`` a document yields its place to others.
     """
+    distinct: list[Candidate] = []
+    for cand in candidates:
+        if not any(c.doc_id == cand.doc_id and _overlap(c.span, cand.span) > 0.5 for c in distinct):
+            distinct.append(cand)
     chosen: list[Candidate] = []
     per_doc: dict[str, int] = {}
-    for cand in candidates:
-        if per_doc.get(cand.doc_id, 0) >= max_per_document:
-            continue
-        if any(c.doc_id == cand.doc_id and _overlap(c.span, cand.span) > 0.5 for c in chosen):
-            continue
-        chosen.append(cand)
-        per_doc[cand.doc_id] = per_doc.get(cand.doc_id, 0) + 1
-        if len(chosen) == limit:
+    for cand in distinct:
+        if per_doc.get(cand.doc_id, 0) < max_per_document and len(chosen) < limit:
+            chosen.append(cand)
+            per_doc[cand.doc_id] = per_doc.get(cand.doc_id, 0) + 1
+    # Too few other documents to fill the list: the cap gives way, best-first.
+    for cand in distinct:
+        if len(chosen) >= limit:
             break
-    return chosen
+        if cand not in chosen:
+            chosen.append(cand)
+    return sorted(chosen, key=lambda c: c.fused, reverse=True)
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> float:

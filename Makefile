@@ -1,0 +1,55 @@
+# PolicyQA: `make run` sets up, ingests the seeds (plus any fetched corpus) and serves;
+# `make test` runs the test suite. Both create .venv on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DATA_DIR ?= $(or $(POLICYQA_DATA_DIR),data)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Nothing may download model weights at run time.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run ingest serve test check lint typecheck eval fetch clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# torch first, pinned: pip takes the CPU wheel on local disk (an unpinned torch is a CUDA build).
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+ingest: install
+	$(BIN)/policyqa ingest seeds $(wildcard $(DATA_DIR)/corpora)
+
+serve: install
+	$(BIN)/policyqa serve --host $(HOST) --port $(PORT)
+
+run: ingest serve
+
+test: install
+	$(PY) -m pytest
+
+check: lint typecheck
+
+lint: install
+	$(BIN)/ruff check ingest service tests benchmarks
+	$(BIN)/ruff format --check ingest service tests benchmarks
+
+typecheck: install
+	$(BIN)/mypy ingest service
+
+# Score the dev question set over seeds + the shared corpus (needs ../shared).
+eval: install
+	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa ingest seeds $(wildcard ../shared/corpora/*.txt) $(wildcard ../shared/corpora/*.md)
+	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/dev.jsonl
+
+fetch: install
+	$(BIN)/policyqa fetch corpora/ai-policy.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""HTTP API. Each route's docstring is its documentation at ``/docs``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from ingest.settings import Settings
+from ingest.store import FilterError
+from service.container import Services, build_services
+from service.qa import QuestionTooLongError
+from service.types import (
+    AskRequest,
+    AskResponse,
+    DocumentDetail,
+    DocumentSummary,
+    SearchRequest,
+    SearchResponse,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
+    """The FastAPI app. Given no services, it builds them at start-up (and closes them at stop)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings or Settings())
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="PolicyQA",
+        version="0.1.0",
+        description="Cited answers from AI-policy documents; every quote verifiable to the character.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
+
+    def _services(request: Request) -> Services:
+        return request.app.state.services  # type: ignore[no-any-return]
+
+    @app.post("/v1/ask", response_model=AskResponse)
+    async def ask(body: AskRequest, request: Request) -> AskResponse:
+        """Answer a question with cited passages, or abstain when the corpus lacks evidence.
+
+        Each citation's `quote` equals `document_text[start_char:end_char]` of the document
+        served at `GET /v1/documents/{doc_id}`.
+        """
+        try:
+            return await run_in_threadpool(_services(request).qa.answer, body)
+        except (QuestionTooLongError, FilterError) as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    @app.post("/v1/search", response_model=SearchResponse)
+    async def search(body: SearchRequest, request: Request) -> SearchResponse:
+        """Ranked passages for a query (no answer, no abstention), with citation fields."""
+        try:
+            return await run_in_threadpool(_services(request).qa.search, body)
+        except (QuestionTooLongError, FilterError) as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    @app.get("/v1/documents", response_model=list[DocumentSummary])
+    async def list_documents(request: Request) -> list[DocumentSummary]:
+        """Every ingested document (id, title, source, language, kind, chunk count)."""
+        return await run_in_threadpool(_services(request).qa.list_documents)
+
+    @app.get("/v1/documents/{doc_id}", response_model=DocumentDetail)
+    async def get_document(doc_id: str, request: Request) -> DocumentDetail:
+        """A document's metadata and the exact stored text citations point into."""
+        doc = await run_in_threadpool(_services(request).qa.get_document, doc_id)
+        if doc is None:
+            raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
+        return doc
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the store answers and holds chunks."""
+        try:
+            count = await run_in_threadpool(_services(request).qa.store.count_chunks)
+        except Exception as exc:  # a store that cannot answer is simply not ready
+            logger.warning("readyz store error=%s", exc)
+            return JSONResponse(status_code=503, content={"status": "store unavailable"})
+        return JSONResponse(content={"status": "ready", "chunks": count})
+
+    return app

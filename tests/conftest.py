@@ -1,0 +1,58 @@
+"""Shared fixtures: settings in a temp dir, the real packaged model, an embedded Qdrant."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ingest.embedding import PolicyEmbedding, build_embedder  # noqa: E402
+from ingest.settings import Settings  # noqa: E402
+from service.container import Services, build_services  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED = SEEDS / "000_98262f875ff92a8b.txt"
+SHARED = ROOT.parent / "shared"
+
+
+def shared_or_skip(*parts: str) -> Path:
+    """A path under ../shared, or skip the test saying what is missing."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: this test reads the shared data set beside the checkout")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> PolicyEmbedding:
+    """The packaged all-MiniLM-L6-v2, loaded once per test session."""
+    return build_embedder(Settings())
+
+
+@pytest.fixture
+def fake_services(settings: Settings) -> Iterator[Services]:
+    """Embedded Qdrant in a temp dir with the hashing embedder (unit-test isolation)."""
+    services = build_services(settings, fake_embedder=True)
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding) -> Iterator[Services]:
+    """The real pipeline: packaged model + embedded Qdrant, with the seed transcript ingested."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("seeded"))
+    services = build_services(settings, embedder=real_embedder)
+    summary = services.qa.ingest([SEEDS], progress=False)
+    assert summary.added == 1 and summary.failed == 0
+    yield services
+    services.close()

@@ -1,0 +1,92 @@
+"""Chunks are exact spans of the stored text, sentence-aligned and sized for the model."""
+
+from __future__ import annotations
+
+from ingest.chunking import approx_token_count, chunk_document, format_timestamp, split_sentences
+from ingest.loaders import load_document
+from ingest.schema import LoadedDocument, Segment
+from ingest.settings import ChunkingSettings
+from tests.conftest import SEED
+
+
+def _doc(text: str, segments: list[Segment] | None = None, fmt: str = "txt") -> LoadedDocument:
+    return LoadedDocument(
+        source="/x", file_name="x.txt", text=text, format=fmt, title="T", language="en",
+        segments=segments or [],
+    )
+
+
+def test_every_chunk_is_an_exact_sentence_aligned_span_of_the_text() -> None:
+    doc = load_document(SEED)
+    chunks = chunk_document(doc, ChunkingSettings())
+    assert len(chunks) > 10
+    for chunk in chunks:
+        assert doc.text[chunk.start_char : chunk.end_char] == chunk.text
+        assert chunk.text[-1] in ".?!\"'", "chunks close at a sentence end"
+        assert approx_token_count(chunk.text) <= 260
+    # Consecutive chunks overlap by at most a sentence and leave no text out.
+    for prev, nxt in zip(chunks, chunks[1:]):
+        assert nxt.start_char <= prev.end_char + 2
+        assert nxt.start_char > prev.start_char
+
+
+def test_real_tokenizer_bounds_chunks_to_what_the_model_reads(real_embedder) -> None:
+    doc = load_document(SEED)
+    settings = ChunkingSettings()
+    for chunk in chunk_document(doc, settings, real_embedder.count_tokens):
+        assert real_embedder.count_tokens(chunk.text) <= settings.max_tokens
+
+
+def test_hard_wrapped_lines_stay_one_sentence_and_blank_lines_split() -> None:
+    text = "The Secretary shall\nidentify three sites on\nFederal land.\n\nSec. 2. Definitions follow here."
+    spans = [text[s.start : s.end] for s in split_sentences(text)]
+    assert spans == [
+        "The Secretary shall\nidentify three sites on\nFederal land.",
+        "Sec. 2. Definitions follow here.",
+    ]
+
+
+def test_chinese_sentence_punctuation_splits_without_spaces() -> None:
+    text = "促进开源生态繁荣。完善全国一体化算力网！是否可行？加强统筹；推进落实"
+    spans = [text[s.start : s.end] for s in split_sentences(text)]
+    assert spans == ["促进开源生态繁荣。", "完善全国一体化算力网！", "是否可行？", "加强统筹；", "推进落实"]
+
+
+def test_a_sentence_longer_than_the_model_reads_is_cut() -> None:
+    text = " ".join(["word"] * 1000) + "."
+    chunks = chunk_document(_doc(text), ChunkingSettings(max_tokens=100, target_tokens=80))
+    assert len(chunks) >= 10
+    assert all(approx_token_count(c.text) <= 100 for c in chunks)
+    assert all(text[c.start_char : c.end_char] == c.text for c in chunks)
+
+
+def test_chunks_never_cross_pages_and_carry_the_page_number() -> None:
+    page1, page2 = "First page sentence one. Sentence two.", "Second page text here."
+    text = page1 + "\n\n" + page2
+    segments = [Segment(0, len(page1), page=1), Segment(len(page1) + 2, len(text), page=2)]
+    chunks = chunk_document(_doc(text, segments, "pdf"), ChunkingSettings())
+    assert [(c.page, c.text) for c in chunks] == [(1, page1), (2, page2)]
+
+
+def test_timestamps_are_exact_at_a_turn_start_and_estimated_inside() -> None:
+    turn = " ".join(f"Sentence number {i} is here." for i in range(200))
+    text = "**B** (1:05):\n" + turn
+    doc = load_document_from_text(text)
+    chunks = chunk_document(doc, ChunkingSettings(words_per_minute=120))
+    assert chunks[0].timestamp == "1:05" and chunks[0].speaker == "B"
+    assert all(c.timestamp.startswith("~") for c in chunks[1:])
+    seconds = [c.timestamp_seconds for c in chunks]
+    assert seconds == sorted(seconds)
+    # 1000 words at 120 words a minute: the last chunk starts a few minutes later.
+    assert 65 + 300 < seconds[-1] < 65 + 520
+
+
+def test_format_timestamp() -> None:
+    assert format_timestamp(460) == "7:40"
+    assert format_timestamp(3723) == "1:02:03"
+
+
+def load_document_from_text(text: str) -> LoadedDocument:
+    from ingest.transcripts import find_turns
+
+    return _doc(text, find_turns(text))

@@ -1,0 +1,34 @@
+"""BM25 sparse encoding: English stemming and stop words, Chinese word segmentation."""
+
+from __future__ import annotations
+
+from ingest.sparse import encode_document, encode_query, term_id, tokenize
+
+
+def test_english_is_lowercased_stemmed_and_stripped_of_stop_words() -> None:
+    assert tokenize("The Regulations regulating regulated models") == ["regul", "regul", "regul", "model"]
+    assert tokenize("U.S. data centers") == ["usa", "data", "center"]
+
+
+def test_chinese_is_segmented_into_words_not_characters() -> None:
+    terms = tokenize("完善全国一体化算力网")
+    assert "算力" in terms or "算力网" in terms
+    assert "全国" in terms
+    assert all(len(t) >= 1 for t in terms) and len(terms) < len("完善全国一体化算力网")
+
+
+def test_mixed_text_keeps_both_scripts() -> None:
+    terms = tokenize("DeepSeek 开源 models")
+    assert {"deepseek", "开源", "model"} <= set(terms)
+
+
+def test_document_vector_saturates_term_frequency() -> None:
+    indices, values = encode_document("chips chips chips chips chips export")
+    weights = dict(zip(indices, values))
+    assert weights[term_id("chip")] > weights[term_id("export")]
+    assert weights[term_id("chip")] < 5 * weights[term_id("export")], "BM25 saturates repeats"
+
+
+def test_query_vector_counts_each_term_once() -> None:
+    indices, values = encode_query("chips and chips")
+    assert indices == [term_id("chip")] and values == [1.0]

