@@ -1,0 +1,48 @@
+"""The eval scoring rule, and the dev-set figures on the real model over the shared corpus."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.embedding import PolicyEmbedding
+from ingest.settings import Settings
+from service.container import build_services
+from service.evaluation import evaluate, load_questions, passage_supports
+from tests.conftest import SEEDS, shared_or_skip
+
+
+def test_quote_match_ignores_wrapping_and_case() -> None:
+    assert passage_supports("The British\ninvented a BRAND new ship.", "british invented a brand new ship")
+
+
+def test_quote_cut_by_a_chunk_boundary_counts_from_sixty_percent() -> None:
+    quote = "startups can use them flexibly without being dependent on a closed model provider"
+    assert passage_supports("... startups can use them flexibly without being dependent", quote)
+    assert not passage_supports("... startups can use them flexibly", quote)
+
+
+def test_chinese_quotes_match_after_removing_all_whitespace() -> None:
+    assert passage_supports("各地要\n完善全国一体化 算力网，推动", "完善全国一体化算力网")
+
+
+def test_oversized_passages_are_not_citations() -> None:
+    assert not passage_supports("x " * 800 + "the quote", "the quote")
+
+
+@pytest.mark.slow
+def test_dev_set_over_seeds_and_shared_corpus(tmp_path: Path, real_embedder: PolicyEmbedding) -> None:
+    corpora = shared_or_skip("corpora")
+    questions = load_questions(shared_or_skip("eval", "dev.jsonl"))
+    services = build_services(Settings(data_dir=tmp_path), embedder=real_embedder)
+    try:
+        files = [SEEDS, *sorted(corpora.glob("*.txt")), *sorted(corpora.glob("*.md"))]
+        summary = services.qa.ingest(files, progress=False)
+        assert summary.failed == 0 and summary.added == 25
+        result = evaluate(questions, services.qa.answer)
+    finally:
+        services.close()
+    print(result)
+    assert result["hit@5"] >= 0.6
+    assert result["abstention_accuracy"] >= 0.8
