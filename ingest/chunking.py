@@ -18,13 +18,52 @@ from ingest.settings import ChunkingSettings
 TokenCounter = Callable[[str], int]
 
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st sec secs no nos art arts vs etc e.g i.e u.s u.k u.n fig para pp cf inc co jan feb"
-    " mar apr jun jul aug sep sept oct nov dec p".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "sec",
+        "secs",
+        "no",
+        "nos",
+        "art",
+        "arts",
+        "vs",
+        "etc",
+        "e.g",
+        "i.e",
+        "u.s",
+        "u.k",
+        "u.n",
+        "fig",
+        "para",
+        "pp",
+        "cf",
+        "inc",
+        "co",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "p",
+    ]
 )
 _NUMBERED = frozenset({"sec", "section", "art", "article", "chapter", "no", "part", "title"})
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace, at Chinese
 # sentence punctuation, or at a blank line / markdown heading break.
-_SENTENCE_END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s)|[。！？；]+[”’」』）)]*|\n[ \t]*\n|\n(?=[ \t]*#)")
+_SENTENCE_END = re.compile(
+    r"[.!?]+[\"'”’)\]]*(?=\s)|[。！？；]+[”’」』）)]*|\n[ \t]*\n|\n(?=[ \t]*#)"
+)
 _WORD = re.compile(r"\S+")
 
 

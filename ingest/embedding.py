@@ -50,7 +50,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text`` under the model's own tokenizer."""
-        return len(self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return len(
+            self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        )
 
     def _encode(self, texts: list[str]) -> list[Embedding]:
         vectors = self._model.encode(
@@ -144,6 +146,11 @@ def build_embedder(settings: Settings, fake: bool = False) -> PolicyEmbedding:
         raise EmbeddingModelError(
             f"cannot load embedding model {settings.embedding_model!r} offline: {exc}"
         ) from exc
-    logger.info("loaded embedding model=%s dim=%d", settings.embedding_model,
-                model.get_embedding_dimension())
-    return SentenceTransformerEmbedding(model, settings.embedding_model, settings.embedding_batch_size)
+    logger.info(
+        "loaded embedding model=%s dim=%d",
+        settings.embedding_model,
+        model.get_embedding_dimension(),
+    )
+    return SentenceTransformerEmbedding(
+        model, settings.embedding_model, settings.embedding_batch_size
+    )

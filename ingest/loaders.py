@@ -60,7 +60,9 @@ def load_document(path: Path, meta: ManifestEntry | None = None) -> LoadedDocume
     except (CaptionError, PdfReadError, OSError) as exc:
         raise LoadError(f"{path.name}: {exc}") from exc
     except Exception as exc:  # parsers of untrusted files fail in many ways
-        raise LoadError(f"{path.name}: corrupt or unreadable ({type(exc).__name__}: {exc})") from exc
+        raise LoadError(
+            f"{path.name}: corrupt or unreadable ({type(exc).__name__}: {exc})"
+        ) from exc
     if not text.strip():
         raise LoadError(f"{path.name}: no extractable text")
     is_transcript = suffix in {".vtt", ".srt"} or any(s.speaker for s in segments)

@@ -111,7 +111,11 @@ def ingest_paths(
     summary.seconds = time.perf_counter() - started
     logger.info(
         "ingest done added=%d updated=%d unchanged=%d failed=%d chunks=%d",
-        summary.added, summary.updated, summary.unchanged, summary.failed, summary.chunks_written,
+        summary.added,
+        summary.updated,
+        summary.unchanged,
+        summary.failed,
+        summary.chunks_written,
     )
     return summary
 
@@ -172,7 +176,9 @@ def _common(doc: LoadedDocument, doc_id: str, content_hash: str) -> dict[str, An
     }
 
 
-def _chunk_payload(doc: LoadedDocument, doc_id: str, content_hash: str, chunk: Chunk) -> dict[str, Any]:
+def _chunk_payload(
+    doc: LoadedDocument, doc_id: str, content_hash: str, chunk: Chunk
+) -> dict[str, Any]:
     payload = _common(doc, doc_id, content_hash)
     payload.update(
         {
@@ -189,7 +195,9 @@ def _chunk_payload(doc: LoadedDocument, doc_id: str, content_hash: str, chunk: C
     return {str(k): v for k, v in payload.items()}
 
 
-def _doc_payload(doc: LoadedDocument, doc_id: str, content_hash: str, n_chunks: int) -> dict[str, Any]:
+def _doc_payload(
+    doc: LoadedDocument, doc_id: str, content_hash: str, n_chunks: int
+) -> dict[str, Any]:
     payload = _common(doc, doc_id, content_hash)
     payload.update(
         {

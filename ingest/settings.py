@@ -68,7 +68,7 @@ class RetrievalSettings(BaseModel):
         0.42,
         ge=0,
         le=1,
-        description="Abstain when the evidence score (similarity + key-term coverage) is below this.",
+        description="Abstain below this evidence score (similarity + key-term coverage).",
     )
 
 
@@ -103,12 +103,10 @@ class Settings(BaseSettings):
     )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode call.")
     device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
-    max_question_chars: int = Field(
-        1000, ge=10, le=20000, description="Longest question accepted."
-    )
-    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
-    slack: SlackSettings = Field(default_factory=SlackSettings)  # type: ignore[arg-type]
+    max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("collection")
     @classmethod

@@ -11,7 +11,9 @@ from ingest.chunking import parse_timestamp
 from ingest.schema import Segment
 
 # ``**A** (0:00):`` or ``**Jane Doe** (1:02:03):`` at the start of a line.
-_TURN = re.compile(r"^\*\*(?P<speaker>[^*\n]{1,80})\*\*\s*\((?P<time>\d{1,2}(?::\d{2}){1,2})\):[ \t]*", re.M)
+_TURN = re.compile(
+    r"^\*\*(?P<speaker>[^*\n]{1,80})\*\*\s*\((?P<time>\d{1,2}(?::\d{2}){1,2})\):[ \t]*", re.M
+)
 
 
 class CaptionError(ValueError):
@@ -58,7 +60,7 @@ def parse_captions(raw: str, fmt: str) -> tuple[str, list[Segment]]:
     parts: list[str] = []
     segments: list[Segment] = []
     offset = 0
-    for cue in captions:
+    for cue in captions.captions:
         line = " ".join(cue.text.split())
         if not line:
             continue

@@ -43,7 +43,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app = FastAPI(
         title="PolicyQA",
         version="0.1.0",
-        description="Cited answers from AI-policy documents; every quote verifiable to the character.",
+        description="Cited answers from AI-policy documents, verifiable to the character.",
         lifespan=lifespan,
     )
 

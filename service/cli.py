@@ -83,7 +83,9 @@ def ask(
     typer.echo(response.answer)
     for c in response.citations:
         where = ", ".join(
-            x for x in (c.speaker and f"speaker {c.speaker}", c.timestamp, c.page and f"p. {c.page}") if x
+            x
+            for x in (c.speaker and f"speaker {c.speaker}", c.timestamp, c.page and f"p. {c.page}")
+            if x
         )
         typer.echo(f"\n[{c.n}] {c.title}{f' ({where})' if where else ''}")
         typer.echo(f"    {c.source} chars {c.start_char}-{c.end_char}")
@@ -104,7 +106,7 @@ def serve(
     typer.echo(
         f"PolicyQA on http://{host}:{port}  (docs: /docs)\n"
         f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
-        "-d '{\"question\": \"Why does China open-source its AI models?\"}'"
+        '-d \'{"question": "Why does China open-source its AI models?"}\''
     )
     uvicorn.run(create_app(services), host=host, port=port, log_level="info")
 

@@ -105,7 +105,9 @@ class QA:
         started = time.perf_counter()
         cfg = self.settings.retrieval
         sparse_query = sparse.encode_query(question) if cfg.hybrid else None
-        dense_hits, sparse_hits = self.store.search(vector, sparse_query, cfg.candidates, filters)
+        dense_hits, sparse_hits = self.store.search(
+            vector.tolist(), sparse_query, cfg.candidates, filters
+        )
         timings["search"] = _ms(started)
         fused = fuse(dense_hits, sparse_hits)
         return diversify(fused, top_k, cfg.max_per_document), vector
@@ -154,7 +156,9 @@ class QA:
 
     # -- documents -------------------------------------------------------------------------
 
-    def ingest(self, paths: Iterable[Path], prune: bool = False, progress: bool | None = None) -> IngestSummary:
+    def ingest(
+        self, paths: Iterable[Path], prune: bool = False, progress: bool | None = None
+    ) -> IngestSummary:
         """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`)."""
         return ingest_paths(
             paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
@@ -170,7 +174,9 @@ class QA:
         record = self.store.get_document(doc_id, with_text=True)
         if record is None:
             return None
-        return DocumentDetail(**_summary(record).model_dump(), text=str(record[PayloadKey.DOC_TEXT]))
+        return DocumentDetail(
+            **_summary(record).model_dump(), text=str(record[PayloadKey.DOC_TEXT])
+        )
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks."""

@@ -10,9 +10,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from ingest.embedding import PolicyEmbedding, build_embedder  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
-from service.container import Services, build_services  # noqa: E402
+from ingest.embedding import PolicyEmbedding, build_embedder
+from ingest.settings import Settings
+from service.container import Services, build_services
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -48,7 +48,9 @@ def fake_services(settings: Settings) -> Iterator[Services]:
 
 
 @pytest.fixture(scope="session")
-def seeded(tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding) -> Iterator[Services]:
+def seeded(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
+) -> Iterator[Services]:
     """The real pipeline: packaged model + embedded Qdrant, with the seed transcript ingested."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("seeded"))
     services = build_services(settings, embedder=real_embedder)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from ingest.chunking import approx_token_count, chunk_document, format_timestamp, split_sentences
 from ingest.loaders import load_document
 from ingest.schema import LoadedDocument, Segment
@@ -11,7 +13,12 @@ from tests.conftest import SEED
 
 def _doc(text: str, segments: list[Segment] | None = None, fmt: str = "txt") -> LoadedDocument:
     return LoadedDocument(
-        source="/x", file_name="x.txt", text=text, format=fmt, title="T", language="en",
+        source="/x",
+        file_name="x.txt",
+        text=text,
+        format=fmt,
+        title="T",
+        language="en",
         segments=segments or [],
     )
 
@@ -25,7 +32,7 @@ def test_every_chunk_is_an_exact_sentence_aligned_span_of_the_text() -> None:
         assert chunk.text[-1] in ".?!\"'", "chunks close at a sentence end"
         assert approx_token_count(chunk.text) <= 260
     # Consecutive chunks overlap by at most a sentence and leave no text out.
-    for prev, nxt in zip(chunks, chunks[1:]):
+    for prev, nxt in itertools.pairwise(chunks):
         assert nxt.start_char <= prev.end_char + 2
         assert nxt.start_char > prev.start_char
 
@@ -38,7 +45,10 @@ def test_real_tokenizer_bounds_chunks_to_what_the_model_reads(real_embedder) -> 
 
 
 def test_hard_wrapped_lines_stay_one_sentence_and_blank_lines_split() -> None:
-    text = "The Secretary shall\nidentify three sites on\nFederal land.\n\nSec. 2. Definitions follow here."
+    text = (
+        "The Secretary shall\nidentify three sites on\nFederal land.\n\n"
+        "Sec. 2. Definitions follow here."
+    )
     spans = [text[s.start : s.end] for s in split_sentences(text)]
     assert spans == [
         "The Secretary shall\nidentify three sites on\nFederal land.",
@@ -49,7 +59,13 @@ def test_hard_wrapped_lines_stay_one_sentence_and_blank_lines_split() -> None:
 def test_chinese_sentence_punctuation_splits_without_spaces() -> None:
     text = "促进开源生态繁荣。完善全国一体化算力网！是否可行？加强统筹；推进落实"
     spans = [text[s.start : s.end] for s in split_sentences(text)]
-    assert spans == ["促进开源生态繁荣。", "完善全国一体化算力网！", "是否可行？", "加强统筹；", "推进落实"]
+    assert spans == [
+        "促进开源生态繁荣。",
+        "完善全国一体化算力网！",
+        "是否可行？",
+        "加强统筹；",
+        "推进落实",
+    ]
 
 
 def test_a_sentence_longer_than_the_model_reads_is_cut() -> None:

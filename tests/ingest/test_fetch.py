@@ -20,7 +20,7 @@ GOOD = "us-eo-14319-preventing-woke-ai-2025.pdf"
 class _Handler(SimpleHTTPRequestHandler):
     flaky_left = 0
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         if self.path.endswith("/flaky.pdf") and _Handler.flaky_left > 0:
             _Handler.flaky_left -= 1
             self.send_error(503, "try later")
@@ -57,14 +57,17 @@ def _manifest(tmp_path: Path, entries: list[tuple[str, str]]) -> Path:
 def test_fetch_downloads_verifies_and_reports_each_failure(server: str, tmp_path: Path) -> None:
     good_sha = hashlib.sha256(shared_or_skip("corpora", "originals", GOOD).read_bytes()).hexdigest()
     manifest = _manifest(
-        tmp_path, [(GOOD, good_sha), ("missing.pdf", "0" * 64), ("us-ai-action-plan-2025.pdf", "f" * 64)]
+        tmp_path,
+        [(GOOD, good_sha), ("missing.pdf", "0" * 64), ("us-ai-action-plan-2025.pdf", "f" * 64)],
     )
     cache = tmp_path / "cache"
     report = fetch_manifest(manifest, cache, mirror=server, retries=1, backoff=0)
     assert report.downloaded == [GOOD]
     assert "HTTP 404" in report.failures["missing.pdf"]
     assert "checksum mismatch" in report.failures["us-ai-action-plan-2025.pdf"]
-    assert sorted(p.name for p in cache.iterdir()) == [GOOD], "nothing half-written or wrong is kept"
+    assert sorted(p.name for p in cache.iterdir()) == [GOOD], (
+        "nothing half-written or wrong is kept"
+    )
 
     again = fetch_manifest(manifest, cache, mirror=server, retries=0, backoff=0)
     assert again.cached == [GOOD] and again.downloaded == []

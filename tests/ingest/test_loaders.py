@@ -52,13 +52,17 @@ def test_webvtt_cues_give_speakers_and_times(tmp_path: Path) -> None:
     doc = load_document(vtt)
     assert doc.kind == "transcript"
     assert [(s.speaker, s.start_seconds) for s in doc.segments] == [("Alice", 1.0), ("Bob", 460.5)]
-    chunks = chunk_document(doc, ChunkingSettings(target_tokens=16, max_tokens=40, overlap_sentences=0))
+    chunks = chunk_document(
+        doc, ChunkingSettings(target_tokens=16, max_tokens=40, overlap_sentences=0)
+    )
     assert [(c.speaker, c.timestamp) for c in chunks] == [("Alice", "0:01"), ("Bob", "7:40")]
 
 
 def test_srt_is_read(tmp_path: Path) -> None:
     srt = tmp_path / "talk.srt"
-    srt.write_text("1\n00:01:02,000 --> 00:01:05,000\nHello world.\n\n2\n00:01:06,000 --> 00:01:08,000\nBye.\n")
+    srt.write_text(
+        "1\n00:01:02,000 --> 00:01:05,000\nHello world.\n\n2\n00:01:06,000 --> 00:01:08,000\nBye.\n"
+    )
     doc = load_document(srt)
     assert doc.text == "Hello world.\nBye." and doc.segments[0].start_seconds == 62.0
 
@@ -86,7 +90,11 @@ def test_folders_are_walked_recursively_for_supported_files(tmp_path: Path) -> N
     (tmp_path / "a" / "b").mkdir(parents=True)
     for name in ("a/one.txt", "a/b/two.md", "a/b/skip.docx", "three.srt"):
         (tmp_path / name).write_text("x")
-    assert [p.name for p in iter_files([tmp_path])] == ["two.md", "one.txt", "three.srt"]  # sorted by path
+    assert [p.name for p in iter_files([tmp_path])] == [
+        "two.md",
+        "one.txt",
+        "three.srt",
+    ]  # sorted by path
 
 
 def test_language_detection() -> None:

@@ -21,7 +21,9 @@ def _corpus(tmp_path: Path) -> Path:
     return folder
 
 
-def test_reingesting_unchanged_files_writes_nothing(fake_services: Services, tmp_path: Path) -> None:
+def test_reingesting_unchanged_files_writes_nothing(
+    fake_services: Services, tmp_path: Path
+) -> None:
     folder = _corpus(tmp_path)
     first = fake_services.qa.ingest([folder], progress=False)
     assert (first.added, first.failed) == (2, 0) and first.chunks_written == first.points_total > 0
@@ -49,7 +51,9 @@ def test_a_changed_file_replaces_its_chunks_without_leftovers(
     assert not any("Chips need licences" in p[PayloadKey.TEXT] for p in note_chunks)
 
 
-def test_prune_removes_documents_whose_files_are_gone(fake_services: Services, tmp_path: Path) -> None:
+def test_prune_removes_documents_whose_files_are_gone(
+    fake_services: Services, tmp_path: Path
+) -> None:
     folder = _corpus(tmp_path)
     first = fake_services.qa.ingest([folder], progress=False)
     (folder / "note.md").unlink()

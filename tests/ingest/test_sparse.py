@@ -6,7 +6,12 @@ from ingest.sparse import encode_document, encode_query, term_id, tokenize
 
 
 def test_english_is_lowercased_stemmed_and_stripped_of_stop_words() -> None:
-    assert tokenize("The Regulations regulating regulated models") == ["regul", "regul", "regul", "model"]
+    assert tokenize("The Regulations regulating regulated models") == [
+        "regul",
+        "regul",
+        "regul",
+        "model",
+    ]
     assert tokenize("U.S. data centers") == ["usa", "data", "center"]
 
 
@@ -24,7 +29,7 @@ def test_mixed_text_keeps_both_scripts() -> None:
 
 def test_document_vector_saturates_term_frequency() -> None:
     indices, values = encode_document("chips chips chips chips chips export")
-    weights = dict(zip(indices, values))
+    weights = dict(zip(indices, values, strict=True))
     assert weights[term_id("chip")] > weights[term_id("export")]
     assert weights[term_id("chip")] < 5 * weights[term_id("export")], "BM25 saturates repeats"
 

@@ -21,7 +21,9 @@ def test_a_second_process_on_the_embedded_folder_gets_a_clear_error(settings: Se
             f"try:\n    build_store(Settings(data_dir=Path({str(settings.data_dir)!r})))\n"
             "except StoreLockedError as exc:\n    print('LOCKED:', exc)\n"
         )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
         assert "LOCKED:" in out.stdout, out.stderr
         assert "policyqa ingest --api" in out.stdout and "POLICYQA_QDRANT_URL" in out.stdout
     finally:

@@ -24,8 +24,18 @@ def test_ask_returns_citations_that_verify_against_the_document(client: TestClie
     assert body["abstained"] is False
     citation = body["citations"][0]
     assert set(citation) >= {
-        "n", "doc_id", "source", "title", "text", "quote", "start_char", "end_char",
-        "score", "page", "speaker", "timestamp",
+        "n",
+        "doc_id",
+        "source",
+        "title",
+        "text",
+        "quote",
+        "start_char",
+        "end_char",
+        "score",
+        "page",
+        "speaker",
+        "timestamp",
     }
     doc = client.get(f"/v1/documents/{citation['doc_id']}").json()
     assert doc["text"][citation["start_char"] : citation["end_char"]] == citation["quote"]
@@ -70,7 +80,8 @@ def test_unknown_document_is_404(client: TestClient) -> None:
 
 def test_search_ranks_passages_with_filters(client: TestClient) -> None:
     body = client.post(
-        "/v1/search", json={"query": "Llama before DeepSeek", "top_k": 3, "filters": {"kind": "transcript"}}
+        "/v1/search",
+        json={"query": "Llama before DeepSeek", "top_k": 3, "filters": {"kind": "transcript"}},
     ).json()
     assert 1 <= len(body["results"]) <= 3
     none = client.post(

@@ -25,7 +25,9 @@ def test_ingest_twice_then_ask(runner: CliRunner) -> None:
     assert summary["documents"]["added"] == 1 and summary["chunks_written"] > 10
     assert set(summary) >= {"documents", "chunks_written", "points_total", "seconds"}
 
-    second = json.loads(runner.invoke(app, ["ingest", str(SEEDS), "--json"]).stdout.splitlines()[-1])
+    second = json.loads(
+        runner.invoke(app, ["ingest", str(SEEDS), "--json"]).stdout.splitlines()[-1]
+    )
     assert second["chunks_written"] == 0
     assert second["documents"]["unchanged"] == 1
     assert second["points_total"] == summary["points_total"]

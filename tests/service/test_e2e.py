@@ -33,7 +33,9 @@ def test_why_china_open_sources_is_answered_from_the_transcript(seeded: Services
 
 
 def test_timestamps_advance_through_the_single_long_turn(seeded: Services) -> None:
-    early = seeded.qa.search(SearchRequest(query="dreadnought moment British navy", top_k=1)).results[0]
+    early = seeded.qa.search(
+        SearchRequest(query="dreadnought moment British navy", top_k=1)
+    ).results[0]
     late = seeded.qa.search(
         SearchRequest(query="Deep Seq big moment of attention, open source weights", top_k=1)
     ).results[0]

@@ -14,7 +14,9 @@ from tests.conftest import SEEDS, shared_or_skip
 
 
 def test_quote_match_ignores_wrapping_and_case() -> None:
-    assert passage_supports("The British\ninvented a BRAND new ship.", "british invented a brand new ship")
+    assert passage_supports(
+        "The British\ninvented a BRAND new ship.", "british invented a brand new ship"
+    )
 
 
 def test_quote_cut_by_a_chunk_boundary_counts_from_sixty_percent() -> None:
@@ -32,7 +34,9 @@ def test_oversized_passages_are_not_citations() -> None:
 
 
 @pytest.mark.slow
-def test_dev_set_over_seeds_and_shared_corpus(tmp_path: Path, real_embedder: PolicyEmbedding) -> None:
+def test_dev_set_over_seeds_and_shared_corpus(
+    tmp_path: Path, real_embedder: PolicyEmbedding
+) -> None:
     corpora = shared_or_skip("corpora")
     questions = load_questions(shared_or_skip("eval", "dev.jsonl"))
     services = build_services(Settings(data_dir=tmp_path), embedder=real_embedder)
