@@ -199,6 +199,7 @@ def chunk_document(
         for span in _pack(doc.text, sentences, settings, count):
             where = _segment_at(doc, span.start) if _is_caption(doc) else block
             timestamp, seconds = _timestamp(doc.text, where, span.start, settings)
+            rate = _seconds_per_word(doc.text, where, settings)
             chunks.append(
                 Chunk(
                     index=len(chunks),
@@ -209,6 +210,7 @@ def chunk_document(
                     speaker=where.speaker,
                     timestamp=timestamp,
                     timestamp_seconds=seconds,
+                    seconds_per_word=rate,
                 )
             )
     return chunks
@@ -222,6 +224,22 @@ def _segment_at(doc: LoadedDocument, offset: int) -> Segment:
         else:
             break
     return best
+
+
+def _seconds_per_word(text: str, segment: Segment, settings: ChunkingSettings) -> float | None:
+    """Speaking rate inside a turn: known when the next turn's start is, else assumed."""
+    if segment.start_seconds is None:
+        return None
+    if segment.end_seconds is not None:
+        words = max(1, len(_WORD.findall(text, segment.start, segment.end)))
+        return max(0.0, segment.end_seconds - segment.start_seconds) / words
+    return 60.0 / settings.words_per_minute
+
+
+def time_at(text: str, chunk_start: int, offset: int, chunk_seconds: float, rate: float) -> str:
+    """Timestamp of ``offset`` inside a chunk that starts at ``chunk_seconds``."""
+    words = len(_WORD.findall(text, chunk_start, offset))
+    return "~" + format_timestamp(chunk_seconds + words * rate) if words else ""
 
 
 def _timestamp(

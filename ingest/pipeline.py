@@ -190,6 +190,7 @@ def _chunk_payload(
             PayloadKey.SPEAKER: chunk.speaker,
             PayloadKey.TIMESTAMP: chunk.timestamp,
             PayloadKey.TIMESTAMP_SECONDS: chunk.timestamp_seconds,
+            PayloadKey.SECONDS_PER_WORD: chunk.seconds_per_word,
         }
     )
     return {str(k): v for k, v in payload.items()}

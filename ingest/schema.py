@@ -26,6 +26,7 @@ class PayloadKey(StrEnum):
     SPEAKER = "speaker"
     TIMESTAMP = "timestamp"
     TIMESTAMP_SECONDS = "timestamp_seconds"
+    SECONDS_PER_WORD = "seconds_per_word"
     CONTENT_HASH = "content_hash"
     # document records only
     DOC_TEXT = "doc_text"
@@ -88,3 +89,4 @@ class Chunk:
     speaker: str | None = None
     timestamp: str | None = None
     timestamp_seconds: float | None = None
+    seconds_per_word: float | None = None

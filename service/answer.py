@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest import sparse
-from ingest.chunking import split_sentences
+from ingest.chunking import split_sentences, time_at
 from ingest.schema import PayloadKey
 from ingest.settings import RetrievalSettings
 from service.retrieval import Candidate
@@ -159,8 +159,15 @@ def to_citation(n: int, candidate: Candidate, quote: Quote) -> Citation:
 
 
 def _quote_timestamp(candidate: Candidate, quote: Quote) -> str | None:
-    stamp = candidate.payload.get(PayloadKey.TIMESTAMP)
-    return str(stamp) if stamp is not None else None
+    """When the quote itself was said: the chunk's time plus the words before the quote."""
+    p = candidate.payload
+    stamp = p.get(PayloadKey.TIMESTAMP)
+    seconds, rate = p.get(PayloadKey.TIMESTAMP_SECONDS), p.get(PayloadKey.SECONDS_PER_WORD)
+    if stamp is None or seconds is None or rate is None:
+        return str(stamp) if stamp is not None else None
+    text, start = str(p[PayloadKey.TEXT]), candidate.span[0]
+    inside = time_at(text, 0, quote.start - start, float(seconds), float(rate))
+    return inside or str(stamp)
 
 
 def compose_answer(citations: Sequence[Citation], quotes: Sequence[Quote]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ingest.chunking import parse_timestamp
 from service.container import Services
 from service.types import AskRequest, SearchRequest
 from tests.conftest import SEED
@@ -39,10 +40,22 @@ def test_timestamps_advance_through_the_single_long_turn(seeded: Services) -> No
     late = seeded.qa.search(
         SearchRequest(query="Deep Seq big moment of attention, open source weights", top_k=1)
     ).results[0]
-    assert early.timestamp in {"0:00", "~0:38"}
+    assert parse_timestamp((early.timestamp or "").strip("~")) < 60, "said in the first minute"
     assert late.timestamp is not None and late.timestamp.startswith("~")
     minutes = int(late.timestamp.strip("~").split(":")[0])
     assert 15 <= minutes <= 25, "a passage near the end of a ~20-minute turn"
+
+
+def test_quote_timestamps_follow_their_position_in_the_talk(seeded: Services) -> None:
+    response = seeded.qa.search(SearchRequest(query="China open source models export", top_k=8))
+    by_position = sorted(response.results, key=lambda c: c.start_char)
+    seconds = [parse_timestamp((c.timestamp or "").strip("~")) for c in by_position]
+    assert seconds == sorted(seconds), "a later quote was said later"
+    # ~170 words a minute: the quote's time matches its word position within a minute.
+    text = SEED.read_text(encoding="utf-8")
+    for citation, at in zip(by_position, seconds, strict=True):
+        words_before = len(text[: citation.start_char].split()) - 2  # "**A** (0:00):"
+        assert abs(at - words_before * 60 / 170) < 60
 
 
 def test_question_the_corpus_does_not_cover_is_refused(seeded: Services) -> None:
