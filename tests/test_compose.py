@@ -1,0 +1,40 @@
+"""docker-compose.yml and the Dockerfile cannot run here (no Docker engine): check their shape."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.conftest import ROOT
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_a_pinned_qdrant_with_a_volume_and_health_check() -> None:
+    qdrant = _compose()["services"]["qdrant"]
+    image, tag = qdrant["image"].split(":")
+    assert image == "qdrant/qdrant" and tag not in {"latest", ""}
+    assert any(v.endswith(":/qdrant/storage") for v in qdrant["volumes"])
+    assert qdrant["healthcheck"]["test"]
+
+
+def test_api_talks_to_the_qdrant_service_once_it_is_healthy() -> None:
+    compose = _compose()
+    api = compose["services"]["api"]
+    assert api["environment"]["POLICYQA_QDRANT_URL"] == "http://qdrant:6333"
+    assert api["depends_on"]["qdrant"]["condition"] == "service_healthy"
+    assert "./seeds:/app/seeds:ro" in api["volumes"]
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
+    assert any(p.endswith(":8000") for p in api["ports"])
+    named = {v.split(":")[0] for s in compose["services"].values() for v in s["volumes"]}
+    assert {"qdrant_data", "api_data"} <= named & set(compose["volumes"])
+
+
+def test_dockerfile_is_cpu_torch_non_root_and_offline() -> None:
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    text = "\n".join(lines)
+    assert "torch==2.13.0" in text and "whl/cpu" in text
+    assert any(line.startswith("USER ") and "root" not in line for line in lines)
+    assert "HF_HUB_OFFLINE=1" in text
+    assert "/app/seeds" in text
