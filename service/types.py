@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
+
+
+def _non_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or whitespace")
+    return value.strip()
+
+
+NonBlank = Annotated[str, AfterValidator(_non_blank)]
+"""Text with something in it; surrounding whitespace is dropped."""
 
 MAX_TOP_K = 20
 MAX_PASSAGE_CHARS = 1500
@@ -38,7 +48,7 @@ class Citation(BaseModel):
 class AskRequest(BaseModel):
     """A question (``POST /v1/ask``)."""
 
-    question: str = Field(description="The question, in English or Chinese.")
+    question: NonBlank = Field(description="The question, in English or Chinese.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Citations to return at most.")
     filters: dict[str, Any] | None = Field(
         None,
@@ -48,27 +58,13 @@ class AskRequest(BaseModel):
         ),
     )
 
-    @field_validator("question")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("question must not be empty or whitespace")
-        return value.strip()
-
 
 class SearchRequest(BaseModel):
     """A retrieval-only query (``POST /v1/search``)."""
 
-    query: str
+    query: NonBlank
     top_k: int = Field(10, ge=1, le=100)
     filters: dict[str, Any] | None = None
-
-    @field_validator("query")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("query must not be empty or whitespace")
-        return value.strip()
 
 
 class AskResponse(BaseModel):
