@@ -37,8 +37,8 @@ test: install
 check: lint typecheck
 
 lint: install
-	$(BIN)/ruff check ingest service tests benchmarks
-	$(BIN)/ruff format --check ingest service tests benchmarks
+	$(BIN)/ruff check ingest service tests
+	$(BIN)/ruff format --check ingest service tests
 
 typecheck: install
 	$(BIN)/mypy ingest service
