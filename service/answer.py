@@ -66,9 +66,7 @@ def key_term_coverage(question: str, passages: Sequence[str]) -> float:
     return len(found) / len(terms)
 
 
-def weigh_evidence(
-    question: str, candidates: Sequence[Candidate], settings: RetrievalSettings
-) -> Evidence:
+def weigh_evidence(question: str, candidates: Sequence[Candidate]) -> Evidence:
     """Best dense similarity and key-term coverage of the top passages, combined."""
     dense_top = max((c.dense for c in candidates if c.dense is not None), default=0.0)
     top_texts = [

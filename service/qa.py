@@ -67,7 +67,7 @@ class QA:
             request.question, request.top_k, request.filters, timings
         )
         started = time.perf_counter()
-        evidence = extract.weigh_evidence(request.question, candidates, self.settings.retrieval)
+        evidence = extract.weigh_evidence(request.question, candidates)
         if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
             timings["answer"] = _ms(started)
             return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ingest.schema import PayloadKey
@@ -22,7 +22,6 @@ class Candidate:
     sparse: float | None = None
     dense_rank: int | None = None
     sparse_rank: int | None = None
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def doc_id(self) -> str:
