@@ -108,7 +108,10 @@ def serve(
         f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
         '-d \'{"question": "Why does China open-source its AI models?"}\''
     )
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    try:
+        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    finally:
+        services.close()  # the app does not own services it was given
 
 
 @app.command(name="eval")

@@ -68,6 +68,7 @@ def test_question_the_corpus_does_not_cover_is_refused(seeded: Services) -> None
 
 def test_stored_document_text_verifies_every_citation(seeded: Services) -> None:
     response = seeded.qa.answer(AskRequest(question="What is the true economy?", top_k=3))
+    assert response.citations, "a loop over no citations would prove nothing"
     for citation in response.citations:
         doc = seeded.qa.get_document(citation.doc_id)
         assert doc is not None
