@@ -16,8 +16,12 @@ from ingest.store import FilterError
 from service.container import Services, build_services
 from service.qa import QuestionTooLongError
 from service.types import (
+    MAX_BATCH,
+    AskBatchRequest,
+    AskBatchResponse,
     AskRequest,
     AskResponse,
+    BatchError,
     DocumentDetail,
     DocumentSummary,
     SearchRequest,
@@ -69,6 +73,26 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
             return await run_in_threadpool(_services(request).qa.answer, body)
         except (QuestionTooLongError, FilterError) as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
+
+    @app.post("/v1/ask/batch", response_model=AskBatchResponse)
+    async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse:
+        """Answer up to 100 questions in one call; results come back in the same order.
+
+        Larger lists get 413: use `policyqa batch` (resumable, with reports).
+        """
+        if len(body.questions) > MAX_BATCH:
+            raise HTTPException(
+                status_code=413,
+                detail=f"{len(body.questions)} questions; at most {MAX_BATCH} per request. "
+                "For longer lists use the CLI: policyqa batch QUESTIONS.jsonl",
+            )
+        outcomes = await run_in_threadpool(_services(request).qa.answer_many, body.questions)
+        return AskBatchResponse(
+            results=[
+                o if not isinstance(o, Exception) else BatchError(question=q.question, error=str(o))
+                for q, o in zip(body.questions, outcomes, strict=True)
+            ]
+        )
 
     @app.post("/v1/search", response_model=SearchResponse)
     async def search(body: SearchRequest, request: Request) -> SearchResponse:

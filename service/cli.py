@@ -10,10 +10,10 @@ from typing import Annotated
 
 import typer
 
-from ingest.embedding import EmbeddingModelError
 from ingest.settings import Settings
-from ingest.store import FilterError, StoreLockedError
-from service.container import Services, build_services
+from ingest.store import FilterError
+from service.cli_batch import batch, batch_diff
+from service.cli_common import JsonFlag, open_services
 from service.qa import QuestionTooLongError
 from service.types import AskRequest
 
@@ -24,16 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _services() -> Services:
-    try:
-        return build_services(Settings())
-    except (StoreLockedError, EmbeddingModelError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
 
 @app.command()
 def ingest(
@@ -42,7 +32,7 @@ def ingest(
     as_json: JsonFlag = False,
 ) -> None:
     """Ingest .txt, .md, .pdf, .html, .vtt and .srt files; unchanged files are skipped."""
-    services = _services()
+    services = open_services()
     try:
         summary = services.qa.ingest(paths, prune=prune)
     finally:
@@ -69,7 +59,7 @@ def ask(
     as_json: JsonFlag = False,
 ) -> None:
     """Answer a question with cited passages (or abstain when the corpus lacks evidence)."""
-    services = _services()
+    services = open_services()
     try:
         response = services.qa.answer(AskRequest(question=question, top_k=top_k))
     except (QuestionTooLongError, FilterError, ValueError) as exc:
@@ -102,7 +92,7 @@ def serve(
 
     from service.api import create_app
 
-    services = _services()
+    services = open_services()
     typer.echo(
         f"PolicyQA on http://{host}:{port}  (docs: /docs)\n"
         f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
@@ -123,7 +113,7 @@ def evaluate_cmd(
     from service.evaluation import evaluate, format_report, load_questions
 
     questions = load_questions(file)
-    services = _services()
+    services = open_services()
     try:
         result = evaluate(questions, services.qa.answer)
     finally:
@@ -155,6 +145,10 @@ def fetch(
             typer.echo(line)
     if report.failed:
         raise typer.Exit(1)
+
+
+app.command(name="batch")(batch)
+app.command(name="batch-diff")(batch_diff)
 
 
 def main() -> None:

@@ -55,8 +55,11 @@ class QA:
 
     # -- questions -------------------------------------------------------------------------
 
-    def answer(self, request: AskRequest) -> AskResponse:
+    def answer(self, request: AskRequest, vector: np.ndarray | None = None) -> AskResponse:
         """Answer a question from the passages that support it, or abstain.
+
+        ``vector`` is the question's embedding when the caller already has it
+        (:meth:`answer_many` embeds a whole list in one model call).
 
         Raises:
             QuestionTooLongError: the question is over ``max_question_chars``.
@@ -64,7 +67,7 @@ class QA:
         """
         timings: dict[str, float] = {}
         candidates, question_vector = self._retrieve(
-            request.question, request.top_k, request.filters, timings
+            request.question, request.top_k, request.filters, timings, vector
         )
         started = time.perf_counter()
         evidence = extract.weigh_evidence(request.question, candidates)
@@ -91,16 +94,56 @@ class QA:
             timings_ms=timings,
         )
 
-    def _retrieve(
-        self, question: str, top_k: int, filters: dict[str, Any] | None, timings: dict[str, float]
-    ) -> tuple[list[Candidate], np.ndarray]:
-        if len(question) > self.settings.max_question_chars:
-            raise QuestionTooLongError(
-                f"question is {len(question)} characters; the limit is "
-                f"{self.settings.max_question_chars} (POLICYQA_MAX_QUESTION_CHARS)"
-            )
+    def answer_many(self, requests: list[AskRequest]) -> list[AskResponse | Exception]:
+        """Answer a list in input order, embedding all questions in one model call.
+
+        A question that cannot be answered (too long, bad filter, store error) yields
+        its exception in its place; the others are answered.
+        """
+        valid = [i for i, r in enumerate(requests) if self._check_length(r.question) is None]
         started = time.perf_counter()
-        vector = np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
+        vectors = self.embedder.get_text_embedding_batch([requests[i].question for i in valid])
+        per_question_ms = _ms(started) / max(1, len(valid))
+        by_index = dict(zip(valid, vectors, strict=True))
+        results: list[AskResponse | Exception] = []
+        for i, request in enumerate(requests):
+            if i not in by_index:
+                results.append(self._check_length(request.question) or ValueError(i))
+                continue
+            try:
+                response = self.answer(request, np.asarray(by_index[i], dtype=np.float32))
+                response.timings_ms["embed"] = round(per_question_ms, 2)
+                response.timings_ms["total"] = round(
+                    response.timings_ms["total"] + per_question_ms, 2
+                )
+                results.append(response)
+            except Exception as exc:  # one bad question must not sink the list
+                logger.exception("batch question failed index=%d", i)
+                results.append(exc)
+        return results
+
+    def _check_length(self, question: str) -> QuestionTooLongError | None:
+        if len(question) <= self.settings.max_question_chars:
+            return None
+        return QuestionTooLongError(
+            f"question is {len(question)} characters; the limit is "
+            f"{self.settings.max_question_chars} (POLICYQA_MAX_QUESTION_CHARS)"
+        )
+
+    def _retrieve(
+        self,
+        question: str,
+        top_k: int,
+        filters: dict[str, Any] | None,
+        timings: dict[str, float],
+        vector: np.ndarray | None = None,
+    ) -> tuple[list[Candidate], np.ndarray]:
+        too_long = self._check_length(question)
+        if too_long is not None:
+            raise too_long
+        started = time.perf_counter()
+        if vector is None:
+            vector = np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         cfg = self.settings.retrieval

@@ -110,3 +110,25 @@ class DocumentDetail(DocumentSummary):
     """A stored document with the exact text citations point into."""
 
     text: str
+
+
+MAX_BATCH = 100
+
+
+class BatchError(BaseModel):
+    """Why one question of a batch could not be answered."""
+
+    question: str
+    error: str
+
+
+class AskBatchRequest(BaseModel):
+    """Up to ``MAX_BATCH`` questions (``POST /v1/ask/batch``); larger lists: ``policyqa batch``."""
+
+    questions: list[AskRequest] = Field(min_length=1)
+
+
+class AskBatchResponse(BaseModel):
+    """One answer per question, in order; a failed question carries ``error`` instead."""
+
+    results: list[AskResponse | BatchError]

@@ -1,0 +1,146 @@
+"""Batch outputs for people (CSV, Markdown) and the regression view (``batch-diff``)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from service.batch import row_key
+
+CSV_CITATIONS = 3
+_FIXED = ("id", "question", "answer", "abstained", "citations", "timings_ms", "error")
+
+
+def render_csv(rows: list[dict[str, Any]]) -> str:
+    """Flattened rows: answer, abstained, the top citations as ``title — quote``."""
+    extra = sorted({k for r in rows for k in r if k not in _FIXED})
+    header = ["id", "question", "answer", "abstained", "error"]
+    header += [f"citation_{i}" for i in range(1, CSV_CITATIONS + 1)] + extra
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        cites = [_cite_line(c) for c in row.get("citations", [])[:CSV_CITATIONS]]
+        cites += [""] * (CSV_CITATIONS - len(cites))
+        writer.writerow(
+            [
+                row.get("id") or "",
+                row["question"],
+                row.get("answer") or "",
+                _flag(row.get("abstained")),
+                row.get("error") or "",
+                *cites,
+            ]
+            + [row.get(k, "") for k in extra]
+        )
+    return buffer.getvalue()
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else str(value).lower()
+
+
+def _cite_line(citation: dict[str, Any]) -> str:
+    return f"{citation['title']} — {' '.join(str(citation['quote']).split())}"
+
+
+def _where(citation: dict[str, Any]) -> str:
+    parts = []
+    if citation.get("speaker"):
+        parts.append(f"speaker {citation['speaker']}")
+    if citation.get("timestamp"):
+        parts.append(str(citation["timestamp"]))
+    if citation.get("page"):
+        parts.append(f"p. {citation['page']}")
+    parts.append(f"chars {citation['start_char']}–{citation['end_char']}")
+    return ", ".join(parts)
+
+
+def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """A report: run header, summary table, then each question with its quoted citations."""
+    lines = [
+        "# PolicyQA batch report",
+        "",
+        f"Input `{meta['input']}` · {meta['date']} · model `{meta['model']}` · "
+        f"settings `{meta['settings_hash']}` · {meta['documents']} documents, "
+        f"{meta['points_total']} chunks",
+        "",
+        "| questions | answered | abstained | failed | median latency | p95 latency |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| {meta['questions']} | {meta['answered']} | {meta['abstained']} | {meta['failed']} "
+        f"| {meta['latency_ms_p50']} ms | {meta['latency_ms_p95']} ms |",
+        "",
+    ]
+    for number, row in enumerate(rows, start=1):
+        label = f" `{row['id']}`" if row.get("id") else ""
+        lines += [f"## {number}.{label} {row['question']}", ""]
+        if row.get("error"):
+            lines += [f"**Failed:** {row['error']}", ""]
+            continue
+        if row.get("abstained"):
+            lines += [f"*Abstained.* {row['answer']}", ""]
+            continue
+        lines += [str(row["answer"]), ""]
+        for c in row.get("citations", []):
+            quote = " ".join(str(c["quote"]).split())
+            lines.append(
+                f"> [{c['n']}] “{quote}”  \n> — *{c['title']}* ({_where(c)}), `{c['source']}`"
+            )
+            lines.append("")
+    return "\n".join(lines)
+
+
+def _cited(row: dict[str, Any]) -> set[tuple[str, int, int]]:
+    return {(c["doc_id"], c["start_char"], c["end_char"]) for c in row.get("citations", [])}
+
+
+def diff_rows(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which questions changed answers, gained or lost citations, or flipped abstention."""
+    before = {row_key(r): r for r in old}
+    after = {row_key(r): r for r in new}
+    changes = []
+    for key, row in after.items():
+        if key not in before:
+            continue
+        prev = before[key]
+        entry: dict[str, Any] = {"id": row.get("id"), "question": row["question"]}
+        if prev.get("abstained") != row.get("abstained"):
+            entry["abstained"] = [prev.get("abstained"), row.get("abstained")]
+        if prev.get("answer") != row.get("answer"):
+            entry["answer_changed"] = True
+        gained, lost = _cited(row) - _cited(prev), _cited(prev) - _cited(row)
+        if gained:
+            entry["citations_gained"] = sorted(gained)
+        if lost:
+            entry["citations_lost"] = sorted(lost)
+        if len(entry) > 2:
+            changes.append(entry)
+    return {
+        "changed": changes,
+        "only_in_old": [before[k]["question"] for k in before if k not in after],
+        "only_in_new": [after[k]["question"] for k in after if k not in before],
+        "unchanged": len([k for k in after if k in before]) - len(changes),
+    }
+
+
+def format_diff(diff: dict[str, Any]) -> str:
+    """The diff for a terminal."""
+    lines = []
+    for entry in diff["changed"]:
+        what = []
+        if "abstained" in entry:
+            was, now = entry["abstained"]
+            what.append(f"abstained {was} → {now}")
+        if entry.get("answer_changed"):
+            what.append("answer changed")
+        if entry.get("citations_gained"):
+            what.append(f"+{len(entry['citations_gained'])} citations")
+        if entry.get("citations_lost"):
+            what.append(f"-{len(entry['citations_lost'])} citations")
+        label = entry["id"] or entry["question"][:60]
+        lines.append(f"{label}: {', '.join(what)}")
+    lines += [f"only in old: {q}" for q in diff["only_in_old"]]
+    lines += [f"only in new: {q}" for q in diff["only_in_new"]]
+    lines.append(f"{len(diff['changed'])} changed, {diff['unchanged']} unchanged")
+    return "\n".join(lines)

