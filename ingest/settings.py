@@ -77,9 +77,24 @@ class SlackSettings(BaseModel):
 
     bot_token: str = Field("", description="xoxb- token of the installed app.")
     signing_secret: str = Field("", description="Signing secret used to verify Slack requests.")
+    app_token: str = Field("", description="xapp- token, for Socket Mode only.")
     api_base_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (tests point it locally)."
     )
+    team_id: str = Field("", description="Workspace id (T…) the bot is installed in.")
+    bot_user_id: str = Field("", description="The bot's user id (U…), to ignore its own posts.")
+    allowed_channels: list[str] = Field(
+        default_factory=list,
+        description="Channel ids the bot answers in (empty: all). Direct messages always work.",
+    )
+    mention_only: bool = Field(
+        True, description="In channels, answer only @mentions (else also questions ending in ?)."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """The bot runs only with both a token and a signing secret."""
+        return bool(self.bot_token and self.signing_secret)
 
 
 class Settings(BaseSettings):

@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
 from ingest.settings import Settings
 from ingest.store import FilterError
 from service.container import Services, build_services
+from service.feedback import FeedbackItem
 from service.qa import QuestionTooLongError
 from service.types import (
     MAX_BATCH,
@@ -31,6 +34,14 @@ from service.types import (
 logger = logging.getLogger(__name__)
 
 
+def _slack_app(services: Services) -> Any:
+    if not services.settings.slack.enabled:
+        return None
+    from service.slack import build_slack_app
+
+    return build_slack_app(services)
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app. Given no services, it builds them at start-up (and closes them at stop)."""
 
@@ -38,6 +49,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
         app.state.services = services or build_services(settings or Settings())
+        app.state.slack = _slack_app(app.state.services)
         try:
             yield
         finally:
@@ -114,6 +126,22 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         if doc is None:
             raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
         return doc
+
+    @app.get("/v1/feedback", response_model=list[FeedbackItem])
+    async def list_feedback(request: Request, limit: int = 100) -> list[FeedbackItem]:
+        """Votes (👍 / 👎) given in Slack, newest first, with the question, answer and citations."""
+        if not 1 <= limit <= 1000:
+            raise HTTPException(status_code=422, detail="limit must be between 1 and 1000")
+        return await run_in_threadpool(_services(request).feedback.list_feedback, limit)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Slack Events API, slash command and interactivity endpoint."""
+        slack = request.app.state.slack
+        if slack is None:
+            raise HTTPException(status_code=404, detail="the Slack bot is not configured")
+        bolt_request = to_bolt_request(request, await request.body())
+        return to_starlette_response(await run_in_threadpool(slack.dispatch, bolt_request))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

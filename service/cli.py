@@ -147,6 +147,37 @@ def fetch(
         raise typer.Exit(1)
 
 
+@app.command()
+def slack(
+    socket: Annotated[bool, typer.Option("--socket", help="Connect over Socket Mode.")] = False,
+) -> None:
+    """Run the Slack bot over Socket Mode (no public URL needed; needs POLICYQA_SLACK__APP_TOKEN).
+
+    Without --socket the bot is served by `policyqa serve` at /slack/events.
+    """
+    if not socket:
+        typer.echo("The HTTP bot runs inside `policyqa serve` (/slack/events); use --socket.")
+        raise typer.Exit(2)
+    settings = Settings()
+    if not settings.slack.enabled or not settings.slack.app_token:
+        typer.echo(
+            "error: set POLICYQA_SLACK__BOT_TOKEN, POLICYQA_SLACK__SIGNING_SECRET and "
+            "POLICYQA_SLACK__APP_TOKEN",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from service.slack import build_slack_app
+
+    services = open_services()
+    try:
+        handler = SocketModeHandler(build_slack_app(services), settings.slack.app_token)
+        handler.start()  # type: ignore[no-untyped-call]
+    finally:
+        services.close()
+
+
 app.command(name="batch")(batch)
 app.command(name="batch-diff")(batch_diff)
 

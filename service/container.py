@@ -9,6 +9,7 @@ from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.manifest import load_catalog
 from ingest.settings import Settings
 from ingest.store import build_store
+from service.feedback import FeedbackStore
 from service.qa import QA
 
 CORPORA_DIR = Path(__file__).resolve().parent.parent / "corpora"
@@ -20,10 +21,12 @@ class Services:
 
     settings: Settings
     qa: QA
+    feedback: FeedbackStore
 
     def close(self) -> None:
-        """Release the store (and the embedded folder's lock)."""
+        """Release the store (and the embedded folder's lock) and the feedback database."""
         self.qa.store.close()
+        self.feedback.close()
 
 
 def build_services(
@@ -44,4 +47,5 @@ def build_services(
     except Exception:
         store.close()
         raise
-    return Services(settings=settings, qa=qa)
+    feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    return Services(settings=settings, qa=qa, feedback=feedback)

@@ -38,3 +38,19 @@ def test_dockerfile_is_cpu_torch_non_root_and_offline() -> None:
     assert any(line.startswith("USER ") and "root" not in line for line in lines)
     assert "HF_HUB_OFFLINE=1" in text
     assert "/app/seeds" in text
+
+
+def test_slack_manifest_points_every_url_at_the_events_endpoint() -> None:
+    manifest = yaml.safe_load((ROOT / "slack-app-manifest.yml").read_text())
+    urls = [
+        manifest["features"]["slash_commands"][0]["url"],
+        manifest["settings"]["event_subscriptions"]["request_url"],
+        manifest["settings"]["interactivity"]["request_url"],
+    ]
+    assert all(url.endswith("/slack/events") for url in urls)
+    assert manifest["features"]["slash_commands"][0]["command"] == "/policyqa"
+    events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+    assert {"app_mention", "message.im"} <= events
+    assert {"chat:write", "commands", "app_mentions:read"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )

@@ -1,0 +1,199 @@
+"""The Slack bot: slash command, mentions in threads, DMs, feedback buttons.
+
+Built on slack-bolt and answered by the same ``QA.answer()`` as HTTP. Requests are
+verified with the signing secret (bad signature or a timestamp older than 5 minutes:
+401). No Slack API call is made at start-up: the installation is authorised from
+settings, not with ``auth.test``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+
+from ingest.settings import SlackSettings
+from service.container import Services
+from service.feedback import Vote
+from service.slack_blocks import SHARE, VOTE_DOWN, VOTE_UP, answer_blocks, fallback_text
+from service.types import AskRequest, AskResponse
+
+logger = logging.getLogger(__name__)
+
+NOT_HERE = "Sorry, I only answer in the channels I was set up for. You can DM me instead."
+EMPTY = "Ask me a question, e.g. `/policyqa Why does China open-source its AI models?`"
+_MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+SEEN_EVENTS = 10_000
+
+
+class _SeenEvents:
+    """Event ids already handled, so Slack's retries do not answer twice."""
+
+    def __init__(self, size: int = SEEN_EVENTS) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        with self._lock:
+            if event_id in self._ids:
+                return False
+            self._ids[event_id] = None
+            if len(self._ids) > self._size:
+                self._ids.popitem(last=False)
+            return True
+
+
+def build_slack_app(services: Services) -> App:
+    """The Bolt app for the configured installation (settings must have Slack enabled)."""
+    cfg = services.settings.slack
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=cfg.team_id or team_id,
+            bot_token=cfg.bot_token,
+            bot_user_id=cfg.bot_user_id or None,
+        )
+
+    app = App(
+        signing_secret=cfg.signing_secret,
+        authorize=authorize,
+        client=WebClient(token=cfg.bot_token, base_url=cfg.api_base_url),
+        process_before_response=False,
+    )
+    seen = _SeenEvents()
+
+    @app.middleware
+    def skip_retries(body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+        event_id = body.get("event_id")
+        if isinstance(event_id, str) and not seen.first_time(event_id):
+            logger.info("slack duplicate delivery event_id=%s ignored", event_id)
+            return BoltResponse(status=200, body="")
+        return next()
+
+    _register_command(app, services, cfg)
+    _register_events(app, services, cfg)
+    _register_actions(app, services)
+    return app
+
+
+def _allowed(cfg: SlackSettings, channel: str, is_dm: bool) -> bool:
+    return is_dm or not cfg.allowed_channels or channel in cfg.allowed_channels
+
+
+def _answer(services: Services, question: str) -> AskResponse:
+    return services.qa.answer(AskRequest(question=question))
+
+
+def _failure_text(exc: Exception) -> str:
+    ref = uuid.uuid4().hex[:8]
+    logger.error("slack answer failed ref=%s", ref, exc_info=exc)
+    return f"Sorry, PolicyQA could not answer that just now (ref {ref}). Please try again."
+
+
+def _reply(
+    services: Services, question: str, channel: str, user: str | None, shareable: bool
+) -> dict[str, Any]:
+    """Message arguments for an answer (or a short error note)."""
+    try:
+        response = _answer(services, question)
+    except Exception as exc:  # reported to the user briefly, logged in full
+        return {"text": _failure_text(exc)}
+    answer_id = services.feedback.save_answer(question, response, channel, user)
+    return {
+        "text": fallback_text(response),
+        "blocks": answer_blocks(question, response, answer_id, shareable),
+    }
+
+
+def _register_command(app: App, services: Services, cfg: SlackSettings) -> None:
+    @app.command("/policyqa")
+    def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
+        question = str(command.get("text", "")).strip()
+        channel = str(command.get("channel_id", ""))
+        is_dm = command.get("channel_name") == "directmessage" or channel.startswith("D")
+        if not question:
+            ack(EMPTY)
+            return
+        if not _allowed(cfg, channel, is_dm):
+            ack(NOT_HERE)
+            return
+        ack()
+        message = _reply(services, question, channel, command.get("user_id"), shareable=True)
+        respond(response_type="ephemeral", **message)
+
+
+def _register_events(app: App, services: Services, cfg: SlackSettings) -> None:
+    @app.event("app_mention")
+    def on_mention(event: dict[str, Any], say: Any) -> None:
+        channel = str(event.get("channel", ""))
+        thread = event.get("thread_ts") or event.get("ts")
+        question = _MENTION.sub("", str(event.get("text", ""))).strip()
+        if not _allowed(cfg, channel, is_dm=False):
+            say(text=NOT_HERE, thread_ts=thread)
+            return
+        if not question:
+            say(text=EMPTY, thread_ts=thread)
+            return
+        say(thread_ts=thread, **_reply(services, question, channel, event.get("user"), False))
+
+    @app.event("message")
+    def on_message(event: dict[str, Any], say: Any) -> None:
+        text = str(event.get("text", "")).strip()
+        if event.get("subtype") or event.get("bot_id") or not text:
+            return
+        channel = str(event.get("channel", ""))
+        is_dm = event.get("channel_type") == "im"
+        if not is_dm:
+            answer_here = not cfg.mention_only and _allowed(cfg, channel, False)
+            if not answer_here or _MENTION.search(text) or not text.endswith("?"):
+                return  # mentions arrive as app_mention; other chatter is not for us
+        thread = event.get("thread_ts") or (None if is_dm else event.get("ts"))
+        say(thread_ts=thread, **_reply(services, text, channel, event.get("user"), False))
+
+
+def _register_actions(app: App, services: Services) -> None:
+    def vote(kind: Vote) -> Callable[..., None]:
+        def on_vote(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+            ack()
+            user = str(body.get("user", {}).get("id", ""))
+            if services.feedback.record_vote(str(action.get("value")), user, kind):
+                respond(
+                    response_type="ephemeral",
+                    replace_original=False,
+                    text="Thanks, your feedback was recorded.",
+                )
+
+        return on_vote
+
+    app.action(VOTE_UP)(vote("up"))
+    app.action(VOTE_DOWN)(vote("down"))
+
+    @app.action(SHARE)
+    def on_share(ack: Any, action: dict[str, Any], respond: Any) -> None:
+        ack()
+        stored = services.feedback.get_answer(str(action.get("value")))
+        if stored is None:
+            respond(
+                response_type="ephemeral",
+                replace_original=False,
+                text="That answer is no longer available; please ask again.",
+            )
+            return
+        question, response = stored
+        answer_id = str(action.get("value"))
+        respond(
+            response_type="in_channel",
+            delete_original=True,
+            text=fallback_text(response),
+            blocks=answer_blocks(question, response, answer_id, shareable=False),
+        )

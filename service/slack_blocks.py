@@ -1,0 +1,105 @@
+"""Block Kit rendering of answers, within Slack's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.types import AskResponse, Citation
+
+MAX_TEXT = 3000
+"""Characters in one section's text."""
+MAX_BLOCKS = 50
+QUOTE_CHARS = 300
+VOTE_UP, VOTE_DOWN, SHARE = "policyqa_vote_up", "policyqa_vote_down", "policyqa_share"
+NOT_COVERED = (
+    ":grey_question: The documents PolicyQA has do not cover this question, so it gives no "
+    "answer rather than a guess."
+)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_TEXT]}}
+
+
+def _split(text: str) -> list[str]:
+    """Cut text into section-sized pieces at line breaks where possible."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > MAX_TEXT:
+            pieces.append(line[:MAX_TEXT])
+            line = line[MAX_TEXT:]
+        if len(current) + len(line) + 1 > MAX_TEXT:
+            pieces.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def where(citation: Citation) -> str:
+    """Speaker and time for transcripts, page for PDFs."""
+    parts = []
+    if citation.speaker:
+        parts.append(f"speaker {citation.speaker}")
+    if citation.timestamp:
+        parts.append(citation.timestamp)
+    if citation.page:
+        parts.append(f"p. {citation.page}")
+    return ", ".join(parts)
+
+
+def _citation_block(citation: Citation) -> dict[str, Any]:
+    quote = " ".join(citation.quote.split())
+    if len(quote) > QUOTE_CHARS:
+        quote = quote[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    place = where(citation)
+    source = citation.source.rsplit("/", 1)[-1]
+    line = f"*[{citation.n}]* {citation.title}" + (f" ({place})" if place else "")
+    return _section(
+        f"{line}\n> {quote}\n_{source}, chars {citation.start_char}–{citation.end_char}_"
+    )
+
+
+def answer_blocks(
+    question: str, response: AskResponse, answer_id: str | None, shareable: bool = False
+) -> list[dict[str, Any]]:
+    """The answer, each citation as a short verbatim quote, and the buttons."""
+    blocks: list[dict[str, Any]] = [_section(f"*Q:* {question}")]
+    if response.abstained:
+        blocks.append(_section(NOT_COVERED))
+    else:
+        blocks += [_section(piece) for piece in _split(response.answer)]
+        blocks.append({"type": "divider"})
+        blocks += [_citation_block(c) for c in response.citations]
+    buttons = []
+    if answer_id:
+        buttons += [
+            _button("👍", VOTE_UP, answer_id),
+            _button("👎", VOTE_DOWN, answer_id),
+        ]
+        if shareable:
+            buttons.append(_button("Share in channel", SHARE, answer_id, style="primary"))
+    if buttons:
+        blocks = blocks[: MAX_BLOCKS - 1]
+        blocks.append({"type": "actions", "elements": buttons})
+    return blocks[:MAX_BLOCKS]
+
+
+def fallback_text(response: AskResponse) -> str:
+    """Plain text for notifications and clients without blocks."""
+    text = NOT_COVERED if response.abstained else response.answer
+    return text[:MAX_TEXT]
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text, "emoji": True},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button

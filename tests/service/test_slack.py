@@ -1,0 +1,223 @@
+"""The Slack bot through the real endpoint, real Bolt and slack-sdk, on the real pipeline.
+
+Requests are signed exactly as Slack signs them; the bot's Web API calls and
+response_url posts go to a recording server on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ingest.settings import Settings, SlackSettings
+from service.api import create_app
+from service.container import Services
+from service.feedback import FeedbackStore
+from tests.slack_support import SECRET, Recorder, button, event, sign, slash_command
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    rec = Recorder()
+    yield rec
+    rec.close()
+
+
+@pytest.fixture
+def client(seeded: Services, recorder: Recorder, tmp_path: Path) -> Iterator[TestClient]:
+    slack = SlackSettings(
+        bot_token="xoxb-test",
+        signing_secret=SECRET,
+        api_base_url=f"{recorder.url}/api/",
+        team_id="T1",
+        bot_user_id="UBOT",
+        allowed_channels=["C1", "C2"],
+    )
+    settings = Settings(data_dir=tmp_path, slack=slack)
+    services = Services(settings, seeded.qa, FeedbackStore(tmp_path / "feedback.sqlite3"))
+    with TestClient(create_app(services)) as test_client:
+        yield test_client
+    services.feedback.close()
+
+
+def _post(client: TestClient, body: str, form: bool = True, **headers: str):
+    content_type = "application/x-www-form-urlencoded" if form else "application/json"
+    return client.post(
+        "/slack/events",
+        content=body,
+        headers={"Content-Type": content_type, **sign(body), **headers},
+    )
+
+
+def _texts(call: dict) -> str:
+    return "\n".join(b.get("text", {}).get("text", "") for b in call["body"].get("blocks", []))
+
+
+def test_slash_command_acks_fast_then_posts_cited_answer_privately(client, recorder) -> None:
+    started = time.monotonic()
+    response = _post(
+        client,
+        slash_command("Which open model did Chinese companies use?", f"{recorder.url}/response/1"),
+    )
+    assert response.status_code == 200 and time.monotonic() - started < 3
+    (call,) = recorder.wait_for(1)
+    assert call["path"] == "/response/1"
+    assert call["body"]["response_type"] == "ephemeral"
+    text = _texts(call)
+    assert "> " in text and "Why China open-sources its AI" in text and "speaker A" in text
+    actions = next(b for b in call["body"]["blocks"] if b["type"] == "actions")["elements"]
+    assert [a["action_id"] for a in actions] == [
+        "policyqa_vote_up",
+        "policyqa_vote_down",
+        "policyqa_share",
+    ]
+
+
+def test_share_button_posts_the_answer_in_channel(client, recorder) -> None:
+    _post(client, slash_command("What is the true economy?", f"{recorder.url}/response/2"))
+    first = recorder.wait_for(1)[0]
+    answer_id = first["body"]["blocks"][-1]["elements"][2]["value"]
+    assert (
+        _post(client, button("policyqa_share", answer_id, f"{recorder.url}/response/3")).status_code
+        == 200
+    )
+    shared = recorder.wait_for(2)[1]
+    assert shared["path"] == "/response/3" and shared["body"]["response_type"] == "in_channel"
+    assert _texts(shared) == _texts(first), "the same answer and citations, now public"
+
+
+def test_mention_is_answered_in_its_thread_and_so_is_a_follow_up(client, recorder) -> None:
+    first = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": "C1",
+        "ts": "1700000000.000100",
+        "text": "<@UBOT> What is the true economy?",
+    }
+    assert _post(client, event(first, "Ev1"), form=False).status_code == 200
+    (call,) = recorder.wait_for(1)
+    assert call["path"] == "/api/chat.postMessage"
+    assert call["body"]["thread_ts"] == "1700000000.000100" and call["body"]["channel"] == "C1"
+    assert "true economy" in _texts(call).lower()
+    follow = {
+        **first,
+        "ts": "1700000000.000900",
+        "thread_ts": "1700000000.000100",
+        "text": "<@UBOT> Which rewards can the state offer companies?",
+    }
+    _post(client, event(follow, "Ev2"), form=False)
+    second = recorder.wait_for(2)[1]
+    assert second["body"]["thread_ts"] == "1700000000.000100"
+
+
+def test_direct_message_is_answered(client, recorder) -> None:
+    dm = {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U1",
+        "channel": "D1",
+        "ts": "1700000001.000100",
+        "text": "Which lab leads in open-source robotics models?",
+    }
+    _post(client, event(dm, "Ev3"), form=False)
+    (call,) = recorder.wait_for(1)
+    assert call["body"]["channel"] == "D1" and "thread_ts" not in call["body"]
+    assert "robotics" in _texts(call).lower() and "\n> " in _texts(call)
+
+
+def test_vote_buttons_record_feedback_listed_over_http(client, recorder) -> None:
+    _post(client, slash_command("What is the true economy?", f"{recorder.url}/response/4"))
+    answer_id = recorder.wait_for(1)[0]["body"]["blocks"][-1]["elements"][0]["value"]
+    _post(client, button("policyqa_vote_down", answer_id, f"{recorder.url}/response/5"))
+    thanks = recorder.wait_for(2)[1]
+    assert "feedback was recorded" in thanks["body"]["text"]
+    (item,) = client.get("/v1/feedback").json()
+    assert item["vote"] == "down" and item["user"] == "U2"
+    assert item["question"] == "What is the true economy?"
+    assert item["response"]["citations"] and item["answer_id"] == answer_id
+
+
+def test_bad_signature_and_replay_get_401_and_do_nothing(client, recorder) -> None:
+    body = slash_command("What is the true economy?", f"{recorder.url}/response/6")
+    forged = {"Content-Type": "application/x-www-form-urlencoded", **sign(body, secret="wrong")}
+    assert client.post("/slack/events", content=body, headers=forged).status_code == 401
+    unsigned = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert client.post("/slack/events", content=body, headers=unsigned).status_code == 401
+    old = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign(body, timestamp=int(time.time()) - 6 * 60),
+    }
+    assert client.post("/slack/events", content=body, headers=old).status_code == 401
+    time.sleep(1)
+    assert recorder.calls == []
+
+
+def test_slack_retries_do_not_answer_twice(client, recorder) -> None:
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": "C1",
+        "ts": "1700000002.000100",
+        "text": "<@UBOT> What is the true economy?",
+    }
+    body = event(mention, "EvRetry")
+    assert _post(client, body, form=False).status_code == 200
+    retry = _post(
+        client,
+        body,
+        form=False,
+        **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert retry.status_code == 200
+    recorder.wait_for(1)
+    time.sleep(2)
+    assert len(recorder.calls) == 1
+
+
+def test_channels_not_allowed_get_a_polite_refusal(client, recorder) -> None:
+    refused = _post(
+        client,
+        slash_command("What is the true economy?", f"{recorder.url}/response/7", channel="C9"),
+    )
+    assert "only answer in the channels" in refused.text
+    mention = {
+        "type": "app_mention",
+        "user": "U1",
+        "channel": "C9",
+        "ts": "1700000003.000100",
+        "text": "<@UBOT> What is the true economy?",
+    }
+    _post(client, event(mention, "Ev4"), form=False)
+    (call,) = recorder.wait_for(1)
+    assert "only answer in the channels" in call["body"]["text"] and "blocks" not in call["body"]
+
+
+def test_abstention_says_so_and_cites_nothing(client, recorder) -> None:
+    _post(client, slash_command("How many moons does Neptune have?", f"{recorder.url}/response/8"))
+    (call,) = recorder.wait_for(1)
+    text = _texts(call)
+    assert "do not cover this question" in text
+    assert "> " not in text and not any(b["type"] == "divider" for b in call["body"]["blocks"])
+
+
+def test_errors_are_reported_briefly_without_a_stack_trace(
+    client, recorder, seeded, monkeypatch
+) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("store exploded at /secret/path")
+
+    monkeypatch.setattr(seeded.qa, "answer", broken)
+    _post(client, slash_command("What is the true economy?", f"{recorder.url}/response/9"))
+    (call,) = recorder.wait_for(1)
+    assert call["body"]["text"].startswith("Sorry, PolicyQA could not answer that just now (ref ")
+    assert "Traceback" not in str(call) and "/secret/path" not in str(call)
+
+
+def test_without_tokens_the_bot_is_off_and_the_service_runs(seeded: Services) -> None:
+    with TestClient(create_app(seeded)) as plain:
+        assert plain.post("/slack/events", content="x").status_code == 404
+        assert plain.get("/healthz").status_code == 200

@@ -1,0 +1,68 @@
+"""A signed slash command to a running `policyqa serve` (real uvicorn, real HTTP)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT, SEEDS
+from tests.slack_support import SECRET, Recorder, sign, slash_command
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_slash_command_to_a_running_server_answers_within_slacks_limit(tmp_path: Path) -> None:
+    recorder = Recorder()
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "POLICYQA_DATA_DIR": str(tmp_path / "data"),
+        "POLICYQA_SLACK__BOT_TOKEN": "xoxb-test",
+        "POLICYQA_SLACK__SIGNING_SECRET": SECRET,
+        "POLICYQA_SLACK__API_BASE_URL": f"{recorder.url}/api/",
+    }
+    cli = [sys.executable, "-m", "service.cli_main"]
+    subprocess.run([*cli, "ingest", str(SEEDS)], env=env, cwd=ROOT, check=True, capture_output=True)
+    server = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        body = slash_command("Why does China open-source its AI models?", f"{recorder.url}/r/1")
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
+        started = time.monotonic()
+        response = httpx.post(f"{base}/slack/events", content=body, headers=headers, timeout=10)
+        elapsed = time.monotonic() - started
+        assert response.status_code == 200
+        assert elapsed < 3, f"Slack needs an ack within 3 s; took {elapsed:.2f}s"
+        calls = recorder.wait_for(1, timeout=60)
+        time.sleep(1)
+        assert len(recorder.calls) == 1, "exactly one answer post"
+        blocks = calls[0]["body"]["blocks"]
+        assert any(b["type"] == "section" and "\n> " in b["text"]["text"] for b in blocks)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        recorder.close()
