@@ -126,7 +126,8 @@ def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
     summary.failures.append({"file": name, "error": str(exc)})
 
 
-def _content_hash(doc: LoadedDocument, settings: Settings) -> str:
+def content_hash_of(doc: LoadedDocument, settings: Settings) -> str:
+    """Hash of everything that decides a document's chunks; equal hash: nothing to do."""
     facts = f"{doc.title}|{doc.language}|{doc.kind}|{doc.publisher}|{doc.date}|{doc.format}"
     blob = f"{settings.chunking_hash()}\n{facts}\n{doc.text}".encode()
     return hashlib.sha256(blob).hexdigest()[:32]
@@ -140,26 +141,42 @@ def _ingest_one(
     settings: Settings,
     summary: IngestSummary,
 ) -> None:
-    content_hash = _content_hash(doc, settings)
+    content_hash = content_hash_of(doc, settings)
     summary.doc_ids.append(doc_id)
     existing = store.get_document(doc_id, with_text=False)
     if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash:
         summary.unchanged += 1
         return
-    chunks = chunk_document(doc, settings.chunking, embedder.count_tokens)
-    texts = [embedding_text(doc.title, c.text) for c in chunks]
-    dense = embedder.get_text_embedding_batch(texts)
-    sparse_vectors = [sparse.encode_document(t) for t in texts]
-    payloads = [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks]
-    store.write_chunks(doc_id, payloads, dense, sparse_vectors)
-    record = _doc_payload(doc, doc_id, content_hash, len(chunks))
-    store.commit_document(record)
-    summary.chunks_written += len(chunks)
+    payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
+    write_embedded(store, embedder, payloads, texts)
+    store.commit_document(_doc_payload(doc, doc_id, content_hash, len(payloads)))
+    summary.chunks_written += len(payloads)
     if existing:
         summary.updated += 1
     else:
         summary.added += 1
-    logger.info("ingested doc_id=%s chunks=%d", doc_id, len(chunks))
+    logger.info("ingested doc_id=%s chunks=%d", doc_id, len(payloads))
+
+
+def chunk_payloads(
+    doc: LoadedDocument,
+    doc_id: str,
+    content_hash: str,
+    settings: Settings,
+    embedder: PolicyEmbedding,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A document's chunk payloads and the texts the models embed for them."""
+    chunks = chunk_document(doc, settings.chunking, embedder.count_tokens)
+    texts = [embedding_text(doc.title, c.text) for c in chunks]
+    return [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks], texts
+
+
+def write_embedded(
+    store: PolicyStore, embedder: PolicyEmbedding, payloads: list[dict[str, Any]], texts: list[str]
+) -> None:
+    """Embed (dense and BM25) and write chunks, of one document or many at once."""
+    dense = embedder.get_text_embedding_batch(texts)
+    store.write_chunks(payloads, dense, [sparse.encode_document(t) for t in texts])
 
 
 def _common(doc: LoadedDocument, doc_id: str, content_hash: str) -> dict[str, Any]:

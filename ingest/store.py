@@ -127,15 +127,16 @@ class PolicyStore:
 
     def write_chunks(
         self,
-        doc_id: str,
         payloads: Sequence[dict[str, Any]],
         dense: Sequence[Sequence[float]],
         sparse: Sequence[tuple[list[int], list[float]]],
     ) -> None:
-        """Upsert a document's chunks under deterministic ids (re-writing never duplicates)."""
+        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
         points = [
             models.PointStruct(
-                id=chunk_point_id(doc_id, int(payload[PayloadKey.CHUNK_INDEX])),
+                id=chunk_point_id(
+                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
+                ),
                 vector={
                     DENSE: list(vector),
                     SPARSE: models.SparseVector(indices=indices, values=values),

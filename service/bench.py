@@ -1,0 +1,200 @@
+"""``policyqa bench beir``: retrieval quality on a BEIR-format dataset.
+
+The corpus goes through PolicyQA's own chunking, embedding, BM25 encoding and Qdrant
+store (an in-memory collection, the embedded code path), and each query through the
+same search as ``/v1/ask``. One run scores three rankings of the same candidate lists:
+dense only, BM25 only, and the hybrid fusion PolicyQA answers from. A document's
+score is its best chunk's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qdrant_client import QdrantClient
+
+from ingest import sparse
+from ingest.embedding import PolicyEmbedding
+from ingest.pipeline import chunk_payloads, write_embedded
+from ingest.schema import LoadedDocument, PayloadKey
+from ingest.settings import Settings
+from ingest.store import Hit, PolicyStore
+from service.retrieval import fuse
+
+MODES = ("dense", "bm25", "hybrid")
+DEPTH = 100
+INDEX_BATCH = 256
+
+
+@dataclass
+class BeirData:
+    corpus: list[dict[str, Any]]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_beir(folder: Path, split: str) -> BeirData:
+    """Corpus, the split's judged queries and their relevance judgements."""
+    qrels: dict[str, dict[str, int]] = {}
+    lines = (folder / "qrels" / f"{split}.tsv").read_text(encoding="utf-8").splitlines()
+    for line in lines[1:]:
+        qid, docid, score = line.split("\t")
+        qrels.setdefault(qid, {})[docid] = int(score)
+    queries = {}
+    for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["_id"] in qrels:
+            queries[record["_id"]] = record["text"]
+    corpus = [
+        json.loads(line)
+        for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    return BeirData(corpus, queries, qrels)
+
+
+def index_corpus(
+    data: BeirData,
+    store: PolicyStore,
+    embedder: PolicyEmbedding,
+    settings: Settings,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Chunk, embed and store every non-empty corpus document; returns the chunk count."""
+    store.ensure_collections(embedder.dimension)
+    written = 0
+    for start in range(0, len(data.corpus), INDEX_BATCH):
+        payloads: list[dict[str, Any]] = []
+        texts: list[str] = []
+        for record in data.corpus[start : start + INDEX_BATCH]:
+            if not str(record.get("text", "")).strip():
+                continue
+            doc = LoadedDocument(
+                source=str(record["_id"]),
+                file_name=str(record["_id"]),
+                text=str(record["text"]),
+                format="beir",
+                title=str(record.get("title") or ""),
+                language="en",
+            )
+            doc_payloads, doc_texts = chunk_payloads(
+                doc, f"beir-{record['_id']}", "bench", settings, embedder
+            )
+            payloads += doc_payloads
+            texts += doc_texts
+        write_embedded(store, embedder, payloads, texts)
+        written += len(payloads)
+        if progress:
+            progress(min(INDEX_BATCH, len(data.corpus) - start))
+    return written
+
+
+def _documents(hits: list[tuple[str, float]], depth: int) -> list[tuple[str, float]]:
+    """Chunk ranking to document ranking (a document ranks by its best chunk)."""
+    seen: dict[str, float] = {}
+    for docid, score in hits:
+        if docid not in seen:
+            seen[docid] = score
+            if len(seen) == depth:
+                break
+    return list(seen.items())
+
+
+def _ids(hits: list[Hit]) -> list[tuple[str, float]]:
+    return [(str(h.payload[PayloadKey.FILE_NAME]), h.score) for h in hits]
+
+
+def search_all(
+    data: BeirData, store: PolicyStore, embedder: PolicyEmbedding, candidates: int
+) -> tuple[dict[str, dict[str, list[tuple[str, float]]]], list[float]]:
+    """Each mode's document ranking per query, and each query's latency in ms."""
+    runs: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in MODES}
+    latencies = []
+    for qid, text in data.queries.items():
+        started = time.perf_counter()
+        vector = embedder.get_query_embedding(text)
+        dense_hits, sparse_hits = store.search(vector, sparse.encode_query(text), candidates)
+        fused = fuse(dense_hits, sparse_hits)
+        latencies.append((time.perf_counter() - started) * 1000)
+        runs["dense"][qid] = _documents(_ids(dense_hits), DEPTH)
+        runs["bm25"][qid] = _documents(_ids(sparse_hits), DEPTH)
+        hybrid = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in fused]
+        runs["hybrid"][qid] = _documents(hybrid, DEPTH)
+    return runs, latencies
+
+
+def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
+    """nDCG@k with linear gain, as trec_eval / pytrec_eval compute it."""
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted((r for r in relevant.values() if r > 0), reverse=True)[:k]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
+    """Share of the relevant documents found in the first k."""
+    wanted = {d for d, r in relevant.items() if r > 0}
+    return len(wanted & set(ranked[:k])) / len(wanted) if wanted else 0.0
+
+
+def score_run(
+    run: dict[str, list[tuple[str, float]]], qrels: dict[str, dict[str, int]]
+) -> dict[str, float]:
+    """nDCG@10, Recall@10 and Recall@100 averaged over the judged queries."""
+    rows = [([d for d, _ in run.get(qid, [])], rels) for qid, rels in qrels.items()]
+    return {
+        "ndcg@10": round(statistics.fmean(ndcg_at(r, q, 10) for r, q in rows), 4),
+        "recall@10": round(statistics.fmean(recall_at(r, q, 10) for r, q in rows), 4),
+        "recall@100": round(statistics.fmean(recall_at(r, q, 100) for r, q in rows), 4),
+    }
+
+
+def write_trec(run: dict[str, list[tuple[str, float]]], path: Path, tag: str) -> None:
+    """TREC run format: ``qid Q0 docid rank score tag``."""
+    with path.open("w", encoding="utf-8") as out:
+        for qid, ranked in run.items():
+            for rank, (docid, score) in enumerate(ranked, start=1):
+                out.write(f"{qid} Q0 {docid} {rank} {score:.6f} {tag}\n")
+
+
+def bench_beir(
+    folder: Path,
+    split: str,
+    settings: Settings,
+    embedder: PolicyEmbedding,
+    run_out: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Index the dataset in a fresh in-memory collection, search every query, score."""
+    data = load_beir(folder, split)
+    store = PolicyStore(QdrantClient(location=":memory:"), "beir", is_server=False)
+    started = time.perf_counter()
+    chunks = index_corpus(data, store, embedder, settings, progress)
+    index_seconds = time.perf_counter() - started
+    candidates = max(settings.retrieval.candidates, 2 * DEPTH)
+    runs, latencies = search_all(data, store, embedder, candidates)
+    store.close()
+    if run_out:
+        write_trec(runs["hybrid"], run_out, "policyqa-hybrid")
+        for mode in ("dense", "bm25"):
+            write_trec(runs[mode], run_out.with_suffix(f".{mode}.trec"), f"policyqa-{mode}")
+    ordered = sorted(latencies)
+    return {
+        "dataset": folder.name,
+        "split": split,
+        "documents": len(data.corpus),
+        "chunks": chunks,
+        "queries": len(data.queries),
+        "model": embedder.model_name,
+        **{mode: score_run(runs[mode], data.qrels) for mode in MODES},
+        "query_ms_p50": round(statistics.median(ordered), 2),
+        "query_ms_p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        "index_seconds": round(index_seconds, 1),
+        "candidates_per_retriever": candidates,
+    }
