@@ -119,6 +119,25 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode call.")
     device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
     max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
+    api_keys: str = Field(
+        "",
+        description=(
+            "Comma-separated API keys, each `KEY` or `KEY:admin`. When set, every endpoint "
+            "but /healthz, /readyz and /metrics needs `Authorization: Bearer KEY`; "
+            "ingest and delete need an admin key."
+        ),
+    )
+    allow_open_bind: bool = Field(
+        False, description="Allow serving on a non-loopback address without API keys."
+    )
+    ingest_root: Path | None = Field(
+        None, description="Server-side folder whose files POST /v1/documents may ingest by path."
+    )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest file accepted by POST /v1/documents."
+    )
+    log_json: bool = Field(False, description="Structured JSON logs (one object a line).")
+    log_questions: bool = Field(False, description="Include question text in logs.")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
@@ -128,6 +147,25 @@ class Settings(BaseSettings):
     def _safe_collection(cls, value: str) -> str:
         if not value.replace("_", "").replace("-", "").isalnum():
             raise ValueError("collection may contain only letters, digits, '-' and '_'")
+        return value
+
+    def parsed_api_keys(self) -> dict[str, str]:
+        """SHA-256 of each key -> its role (``admin`` or ``reader``)."""
+        keys: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in self.api_keys.split(","))):
+            key, _, role = item.partition(":")
+            keys[hashlib.sha256(key.encode()).hexdigest()] = role or "reader"
+        return keys
+
+    @field_validator("api_keys")
+    @classmethod
+    def _valid_keys(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            key, _, role = item.partition(":")
+            if len(key) < 16:
+                raise ValueError("API keys must be at least 16 characters")
+            if role not in ("", "admin"):
+                raise ValueError(f"unknown API key role {role!r}; use KEY or KEY:admin")
         return value
 
     @property

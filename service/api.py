@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,13 +13,19 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 
 from ingest.settings import Settings
 from ingest.store import FilterError
+from service.api_documents import router as documents_router
 from service.container import Services, build_services
 from service.feedback import FeedbackItem
+from service.jobs import Job, JobRunner
+from service.logs import request_id
+from service.metrics import Metrics
 from service.qa import QuestionTooLongError
+from service.security import OPEN_PATHS, KeyChecker, Role
 from service.types import (
     MAX_BATCH,
     AskBatchRequest,
@@ -42,19 +50,59 @@ def _slack_app(services: Services) -> Any:
     return build_slack_app(services)
 
 
+def _request_id(header: str | None) -> str:
+    """The caller's X-Request-ID when it is sane, else a fresh one."""
+    if header and len(header) <= 64 and header.replace("-", "").replace("_", "").isalnum():
+        return header
+    return uuid.uuid4().hex[:16]
+
+
+def _required_role(request: Request) -> Role | None:
+    path = request.url.path
+    if path in OPEN_PATHS or path.startswith(("/docs", "/openapi.json", "/slack/")):
+        return None  # Slack requests carry Slack's signature instead
+    if request.method in ("POST", "DELETE") and path.startswith("/v1/documents"):
+        return "admin"
+    return "reader"
+
+
+def _denied(request: Request) -> Response | None:
+    role = _required_role(request)
+    if role is None:
+        return None
+    try:
+        request.app.state.keys.require(request, role)
+    except HTTPException as exc:
+        return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    return None
+
+
+def _count_job(metrics: Metrics, job: Job) -> None:
+    for result in job.files:
+        metrics.documents.labels(result.status).inc()
+    metrics.chunks.inc(job.chunks_written)
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app. Given no services, it builds them at start-up (and closes them at stop)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
-        app.state.services = services or build_services(settings or Settings())
-        app.state.slack = _slack_app(app.state.services)
+        built: Services = services or build_services(settings or Settings())
+        app.state.services = built
+        app.state.slack = _slack_app(built)
+        app.state.keys = KeyChecker(built.settings.parsed_api_keys())
+        app.state.jobs = JobRunner(
+            lambda path: built.qa.ingest([path], progress=False),
+            on_done=lambda job: _count_job(app.state.metrics, job),
+        )
         try:
             yield
         finally:
+            app.state.jobs.shutdown()  # the running job finishes before the store closes
             if owned:
-                app.state.services.close()
+                built.close()
 
     app = FastAPI(
         title="PolicyQA",
@@ -62,6 +110,31 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         description="Cited answers from AI-policy documents, verifiable to the character.",
         lifespan=lifespan,
     )
+
+    app.state.metrics = Metrics()
+    app.include_router(documents_router)
+
+    @app.middleware("http")
+    async def _edge(request: Request, call_next: Any) -> Response:
+        """Request id, API keys, request metrics."""
+        rid = _request_id(request.headers.get("x-request-id"))
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        try:
+            response = _denied(request) or await call_next(request)
+        finally:
+            request_id.reset(token)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics: Metrics = request.app.state.metrics
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics."""
+        return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -82,9 +155,19 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         served at `GET /v1/documents/{doc_id}`.
         """
         try:
-            return await run_in_threadpool(_services(request).qa.answer, body)
+            response = await run_in_threadpool(_services(request).qa.answer, body)
         except (QuestionTooLongError, FilterError) as exc:
             raise HTTPException(status_code=422, detail=str(exc)) from None
+        request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
+        asked = f" question={body.question!r}" if _services(request).settings.log_questions else ""
+        logger.info(
+            "ask abstained=%s citations=%d total_ms=%s%s",
+            response.abstained,
+            len(response.citations),
+            response.timings_ms["total"],
+            asked,
+        )
+        return response
 
     @app.post("/v1/ask/batch", response_model=AskBatchResponse)
     async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ingest.loaders import LoadError
 from ingest.settings import Settings
 from ingest.store import FilterError
 from service.cli_batch import batch, batch_diff
 from service.cli_common import JsonFlag, open_services
+from service.logs import configure_logging
 from service.qa import QuestionTooLongError
+from service.security import is_loopback
 from service.types import AskRequest
 
 app = typer.Typer(
@@ -29,9 +34,22 @@ app = typer.Typer(
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursive).")],
     prune: Annotated[bool, typer.Option(help="Remove documents whose files are gone.")] = False,
+    api: Annotated[
+        str | None,
+        typer.Option(help="Send the files to a running service (its URL) instead of the store."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="POLICYQA_CLIENT_API_KEY", help="Admin key for --api.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Ingest .txt, .md, .pdf, .html, .vtt and .srt files; unchanged files are skipped."""
+    """Ingest .txt, .md, .pdf, .html, .vtt and .srt files; unchanged files are skipped.
+
+    While `policyqa serve` holds the embedded store, use --api http://127.0.0.1:8000.
+    """
+    if api:
+        _ingest_via_api(paths, api, api_key, as_json)
+        return
     services = open_services()
     try:
         summary = services.qa.ingest(paths, prune=prune)
@@ -49,6 +67,30 @@ def ingest(
         for failure in summary.failures:
             typer.echo(f"  skipped {failure['file']}: {failure['error']}", err=True)
     if summary.failed and not (summary.added or summary.updated or summary.unchanged):
+        raise typer.Exit(1)
+
+
+def _ingest_via_api(paths: list[Path], api: str, api_key: str | None, as_json: bool) -> None:
+    from service.remote import RemoteError, ingest_remote
+
+    try:
+        job = ingest_remote(paths, api, api_key)
+    except (RemoteError, LoadError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(job))
+    else:
+        counts = Counter(f["status"] for f in job["files"])
+        typer.echo(
+            f"job {job['id']} {job['status']}: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            + f"; {job['chunks_written']} chunks written"
+        )
+        for f in job["files"]:
+            if f["status"] == "failed":
+                typer.echo(f"  skipped {f['file']}: {f['error']}", err=True)
+    if job["status"] != "done":
         raise typer.Exit(1)
 
 
@@ -92,6 +134,14 @@ def serve(
 
     from service.api import create_app
 
+    settings = Settings()
+    if not is_loopback(host) and not settings.api_keys and not settings.allow_open_bind:
+        typer.echo(
+            f"error: refusing to serve on {host} without API keys. Set POLICYQA_API_KEYS, or "
+            "POLICYQA_ALLOW_OPEN_BIND=true if something in front of PolicyQA guards it.",
+            err=True,
+        )
+        raise typer.Exit(2)
     services = open_services()
     typer.echo(
         f"PolicyQA on http://{host}:{port}  (docs: /docs)\n"
@@ -99,7 +149,13 @@ def serve(
         '-d \'{"question": "Why does China open-source its AI models?"}\''
     )
     try:
-        uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(services),
+            host=host,
+            port=port,
+            log_level="info",
+            timeout_graceful_shutdown=30,
+        )
     finally:
         services.close()  # the app does not own services it was given
 
@@ -218,8 +274,7 @@ app.command(name="batch-diff")(batch_diff)
 
 def main() -> None:
     """Console entry point."""
-    logging.basicConfig(
-        level=logging.INFO if "-v" in sys.argv else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    serving = len(sys.argv) > 1 and sys.argv[1] == "serve"
+    level = logging.INFO if serving or "-v" in sys.argv else logging.WARNING
+    configure_logging(level, as_json=os.environ.get("POLICYQA_LOG_JSON", "").lower() == "true")
     app()

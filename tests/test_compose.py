@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from tests.conftest import ROOT
@@ -54,3 +56,21 @@ def test_slack_manifest_points_every_url_at_the_events_endpoint() -> None:
     assert {"chat:write", "commands", "app_mentions:read"} <= set(
         manifest["oauth_config"]["scopes"]["bot"]
     )
+
+
+def test_compose_file_is_valid_against_the_compose_specification_schema() -> None:
+    import importlib.util
+    import json
+
+    import jsonschema
+    import pytest
+
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("the Compose-spec schema (docker-compose wheel, installed by make) is absent")
+    schema_path = Path(next(iter(spec.submodule_search_locations))) / "config" / "compose_spec.json"
+    schema = json.loads(schema_path.read_text())
+    validator = jsonschema.Draft201909Validator(schema)  # the draft its $schema names
+    assert [e.message for e in validator.iter_errors(_compose())] == []
+    broken = {**_compose(), "services": {"api": {"image": "x", "portz": ["1:1"]}}}
+    assert list(validator.iter_errors(broken)), "the schema does reject a bad file"

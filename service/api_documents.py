@@ -1,0 +1,159 @@
+"""Ingestion through the API: uploads or server-side paths become jobs; documents can be deleted.
+
+Every file is checked before anything is written: a name outside the allowed root (also
+through a symlink), a file over the size limit or of an unsupported type is refused with
+a 4xx naming the reason, and the request then writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files
+from service.container import Services
+from service.jobs import Job
+
+router = APIRouter()
+READ_BLOCK = 1 << 20
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def uploads_dir(services: Services) -> Path:
+    """Where uploaded files live (kept: they are the documents' sources)."""
+    return services.settings.data_dir / "uploads"
+
+
+@router.post("/v1/documents", status_code=202, response_model=Job)
+async def add_documents(request: Request) -> Job:
+    """Start an ingestion job (admin key). Poll `GET /v1/jobs/{id}` for progress.
+
+    Either `multipart/form-data` with one or more `files` fields, or JSON
+    `{"paths": ["relative/or/absolute", ...]}` naming files or folders under the server's
+    `POLICYQA_INGEST_ROOT`. Refused, with nothing written: paths outside the root (413 for
+    files over `POLICYQA_MAX_UPLOAD_BYTES`, 415 for unsupported types, 403 outside the root).
+    """
+    services = _services(request)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        paths = await _receive_uploads(request, services)
+    elif content_type.startswith("application/json"):
+        paths = _resolve_paths(await _json_paths(request), services)
+    else:
+        raise HTTPException(415, 'send multipart/form-data files or JSON {"paths": [...]}')
+    return request.app.state.jobs.submit(paths)  # type: ignore[no-any-return]
+
+
+@router.get("/v1/jobs/{job_id}", response_model=Job)
+async def get_job(job_id: str, request: Request) -> Job:
+    """An ingestion job's status and per-file results."""
+    job = request.app.state.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"no job with id {job_id!r}")
+    return job  # type: ignore[no-any-return]
+
+
+@router.delete("/v1/documents/{doc_id}", status_code=204)
+async def delete_document(doc_id: str, request: Request) -> Response:
+    """Remove a document and all its chunks (admin key); an uploaded file goes too."""
+    services = _services(request)
+    doc = await run_in_threadpool(services.qa.store.get_document, doc_id, False)
+    if doc is None:
+        raise HTTPException(404, f"no document with id {doc_id!r}")
+    await run_in_threadpool(services.qa.delete_document, doc_id)
+    source = Path(str(doc.get("source", "")))
+    if source.parent == uploads_dir(services).resolve() and source.exists():
+        source.unlink()
+    return Response(status_code=204)
+
+
+async def _json_paths(request: Request) -> list[str]:
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        raise HTTPException(422, "body is not valid JSON") from None
+    paths = body.get("paths") if isinstance(body, dict) else None
+    if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
+        raise HTTPException(422, "paths: a non-empty list of strings is required")
+    return paths
+
+
+def _resolve_paths(paths: list[str], services: Services) -> list[Path]:
+    root_setting = services.settings.ingest_root
+    if root_setting is None:
+        raise HTTPException(403, "ingesting server-side paths is off (set POLICYQA_INGEST_ROOT)")
+    root = root_setting.resolve()
+    files: list[Path] = []
+    for raw in paths:
+        target = (root / raw).resolve()  # follows symlinks: a link out of the root is refused
+        if not target.is_relative_to(root):
+            raise HTTPException(403, f"{raw}: outside the allowed root")
+        if not target.exists():
+            raise HTTPException(404, f"{raw}: no such file or folder under the allowed root")
+        try:
+            found = list(iter_files([target]))
+        except LoadError as exc:
+            raise HTTPException(422, str(exc)) from None
+        for path in found:
+            _check_file(path.resolve(), root, services.settings.max_upload_bytes, raw)
+            files.append(path.resolve())
+    if not files:
+        raise HTTPException(422, "no supported files under the given paths")
+    return files
+
+
+def _check_file(path: Path, root: Path, limit: int, label: str) -> None:
+    if not path.is_relative_to(root):
+        raise HTTPException(403, f"{label}: {path.name} links outside the allowed root")
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise HTTPException(415, f"{label}: unsupported file type {path.suffix or '(none)'}")
+    if path.stat().st_size > limit:
+        raise HTTPException(413, f"{label}: {path.name} is over the {limit}-byte limit")
+
+
+async def _receive_uploads(request: Request, services: Services) -> list[Path]:
+    limit = services.settings.max_upload_bytes
+    form = await request.form()
+    uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not uploads:
+        raise HTTPException(422, "no `files` in the form")
+    target = uploads_dir(services)
+    staging = target / f".staging-{uuid.uuid4().hex}"
+    staging.mkdir(parents=True)
+    try:
+        staged = [await _stage(upload, staging, limit) for upload in uploads]
+        final = []
+        for path in staged:
+            destination = target / path.name
+            os.replace(path, destination)
+            final.append(destination.resolve())
+        return final
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+async def _stage(upload: UploadFile, staging: Path, limit: int) -> Path:
+    name = Path(upload.filename or "").name
+    if not name or name.startswith("."):
+        raise HTTPException(422, f"bad file name {upload.filename!r}")
+    if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise HTTPException(415, f"{name}: unsupported file type {Path(name).suffix or '(none)'}")
+    path = staging / name
+    size = 0
+    with path.open("wb") as out:
+        while block := await upload.read(READ_BLOCK):
+            size += len(block)
+            if size > limit:
+                raise HTTPException(413, f"{name}: over the {limit}-byte upload limit")
+            out.write(block)
+    return path

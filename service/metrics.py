@@ -1,0 +1,53 @@
+"""Prometheus metrics of one app instance (its own registry, served at ``/metrics``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class Metrics:
+    """Request, answer, ingestion, embedding and Qdrant figures."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "policyqa_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
+        )
+        self.latency = Histogram(
+            "policyqa_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.answers = Counter(
+            "policyqa_answers", "Questions answered or abstained", ["outcome"], registry=r
+        )
+        self.documents = Counter(
+            "policyqa_ingested_documents", "Documents through ingestion", ["result"], registry=r
+        )
+        self.chunks = Counter("policyqa_ingested_chunks", "Chunks written", registry=r)
+        self.embed_seconds = Histogram(
+            "policyqa_embedding_seconds",
+            "Query embedding time",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.qdrant_seconds = Histogram(
+            "policyqa_qdrant_seconds", "Qdrant search time", buckets=LATENCY_BUCKETS, registry=r
+        )
+
+    def observe_answer(self, abstained: bool, timings_ms: dict[str, float]) -> None:
+        """Count an answer and its embedding and search time."""
+        self.answers.labels("abstained" if abstained else "answered").inc()
+        if "embed" in timings_ms:
+            self.embed_seconds.observe(timings_ms["embed"] / 1000)
+        if "search" in timings_ms:
+            self.qdrant_seconds.observe(timings_ms["search"] / 1000)
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
