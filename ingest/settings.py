@@ -111,6 +111,16 @@ class Settings(BaseSettings):
         None, description="Qdrant server URL; when set, the embedded store is not used."
     )
     qdrant_api_key: str | None = Field(None, description="API key for a Qdrant server.")
+    qdrant_on_disk: bool = Field(
+        False, description="Keep dense vectors on disk (memory-mapped) instead of in RAM."
+    )
+    qdrant_quantization: bool = Field(
+        False, description="Scalar (int8) quantization of dense vectors, kept in RAM."
+    )
+    qdrant_shards: int = Field(1, ge=1, le=1024, description="Shards of a new collection.")
+    qdrant_replication: int = Field(
+        1, ge=1, le=16, description="Replication factor of a new collection (cluster)."
+    )
     collection: str = Field("policyqa", description="Qdrant collection holding the chunks.")
     embedding_model: str = Field(
         DEFAULT_MODEL,

@@ -36,6 +36,16 @@ class FilterError(ValueError):
 
 
 @dataclass(frozen=True)
+class CollectionLayout:
+    """How a new chunk collection is laid out (matters on a Qdrant server at scale)."""
+
+    on_disk: bool = False
+    quantization: bool = False
+    shards: int = 1
+    replication: int = 1
+
+
+@dataclass(frozen=True)
 class Hit:
     """One retrieved chunk with its payload and score."""
 
@@ -69,11 +79,18 @@ def open_client(settings: Settings) -> QdrantClient:
 class PolicyStore:
     """Chunks and documents in Qdrant."""
 
-    def __init__(self, client: QdrantClient, collection: str, is_server: bool) -> None:
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        is_server: bool,
+        layout: CollectionLayout | None = None,
+    ) -> None:
         self.client = client if is_server else cast(QdrantClient, _Serialized(client))
         self.collection = collection
         self.documents = f"{collection}_documents"
         self._is_server = is_server
+        self._layout = layout or CollectionLayout()
 
     def ensure_collections(self, dimension: int) -> None:
         """Create both collections if missing; refuse a chunk collection of another size."""
@@ -90,8 +107,23 @@ class PolicyStore:
             self.client.create_collection(
                 self.collection,
                 vectors_config={
-                    DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                    DENSE: models.VectorParams(
+                        size=dimension,
+                        distance=models.Distance.COSINE,
+                        on_disk=self._layout.on_disk or None,
+                    )
                 },
+                quantization_config=(
+                    models.ScalarQuantization(
+                        scalar=models.ScalarQuantizationConfig(
+                            type=models.ScalarType.INT8, always_ram=True
+                        )
+                    )
+                    if self._layout.quantization
+                    else None
+                ),
+                shard_number=self._layout.shards,
+                replication_factor=self._layout.replication,
                 sparse_vectors_config={
                     SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
                 },
@@ -237,7 +269,15 @@ class _Serialized:
 
 def build_store(settings: Settings) -> PolicyStore:
     """The store named in settings, its client opened."""
-    return PolicyStore(open_client(settings), settings.collection, bool(settings.qdrant_url))
+    layout = CollectionLayout(
+        on_disk=settings.qdrant_on_disk,
+        quantization=settings.qdrant_quantization,
+        shards=settings.qdrant_shards,
+        replication=settings.qdrant_replication,
+    )
+    return PolicyStore(
+        open_client(settings), settings.collection, bool(settings.qdrant_url), layout
+    )
 
 
 def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:

@@ -162,6 +162,7 @@ def run_batch(
     rows_path: Path,
     top_k: int = 5,
     progress: Callable[[int], None] | None = None,
+    concurrency: int = 1,
 ) -> BatchRun:
     """Answer the questions not yet in ``rows_path``, appending each row as it completes."""
     done = {row_key(r) for r in load_rows(rows_path)}
@@ -173,7 +174,8 @@ def run_batch(
     with rows_path.open("a", encoding="utf-8") as out:
         for first in range(0, len(todo), CHUNK):
             chunk = todo[first : first + CHUNK]
-            outcomes = qa.answer_many([AskRequest(question=q.question, top_k=top_k) for q in chunk])
+            requests = [AskRequest(question=q.question, top_k=top_k) for q in chunk]
+            outcomes = qa.answer_many(requests, concurrency)
             for question, outcome in zip(chunk, outcomes, strict=True):
                 _write_row(out, to_row(question, outcome))
                 run.answered += 1

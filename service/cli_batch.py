@@ -32,6 +32,9 @@ def batch(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="jsonl, csv or md.")] = "jsonl",
     top_k: Annotated[int, typer.Option(min=1, max=20, help="Citations per answer.")] = 5,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=16, help="Questions retrieved and quoted at once.")
+    ] = 1,
 ) -> None:
     """Answer a list of questions into a report; re-run with the same OUTPUT to resume.
 
@@ -57,7 +60,9 @@ def batch(
     services = open_services()
     try:
         bar = tqdm(total=len(questions), unit="q", disable=not sys.stderr.isatty(), desc="batch")
-        run = run_batch(services.qa, questions, rows_path, top_k, progress=bar.update)
+        run = run_batch(
+            services.qa, questions, rows_path, top_k, progress=bar.update, concurrency=concurrency
+        )
         bar.close()
         rows = order_rows(load_rows(rows_path), questions)
         write_rows(rows_path, rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -94,33 +95,37 @@ class QA:
             timings_ms=timings,
         )
 
-    def answer_many(self, requests: list[AskRequest]) -> list[AskResponse | Exception]:
+    def answer_many(
+        self, requests: list[AskRequest], concurrency: int = 1
+    ) -> list[AskResponse | Exception]:
         """Answer a list in input order, embedding all questions in one model call.
 
         A question that cannot be answered (too long, bad filter, store error) yields
-        its exception in its place; the others are answered.
+        its exception in its place; the others are answered. ``concurrency`` threads
+        retrieve and quote at once (results keep the input order).
         """
         valid = [i for i, r in enumerate(requests) if self._check_length(r.question) is None]
         started = time.perf_counter()
         vectors = self.embedder.get_text_embedding_batch([requests[i].question for i in valid])
         per_question_ms = _ms(started) / max(1, len(valid))
         by_index = dict(zip(valid, vectors, strict=True))
-        results: list[AskResponse | Exception] = []
-        for i, request in enumerate(requests):
+
+        def one(i: int) -> AskResponse | Exception:
             if i not in by_index:
-                results.append(self._check_length(request.question) or ValueError(i))
-                continue
+                return self._check_length(requests[i].question) or ValueError(i)
             try:
-                response = self.answer(request, np.asarray(by_index[i], dtype=np.float32))
-                response.timings_ms["embed"] = round(per_question_ms, 2)
-                response.timings_ms["total"] = round(
-                    response.timings_ms["total"] + per_question_ms, 2
-                )
-                results.append(response)
+                response = self.answer(requests[i], np.asarray(by_index[i], dtype=np.float32))
             except Exception as exc:  # one bad question must not sink the list
                 logger.exception("batch question failed index=%d", i)
-                results.append(exc)
-        return results
+                return exc
+            response.timings_ms["embed"] = round(per_question_ms, 2)
+            response.timings_ms["total"] = round(response.timings_ms["total"] + per_question_ms, 2)
+            return response
+
+        if concurrency <= 1:
+            return [one(i) for i in range(len(requests))]
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            return list(pool.map(one, range(len(requests))))
 
     def _check_length(self, question: str) -> QuestionTooLongError | None:
         if len(question) <= self.settings.max_question_chars:

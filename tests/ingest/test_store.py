@@ -50,3 +50,33 @@ def test_filters_accept_known_keys_and_refuse_others() -> None:
         build_filter({"doc_id": 3})
     with pytest.raises(FilterError, match="YYYY-MM-DD"):
         build_filter({"date_from": "last tuesday"})
+
+
+def test_collection_layout_settings_reach_the_collection(tmp_path) -> None:
+    """Shards, replication and quantization are server features: check what is requested."""
+    settings = Settings(
+        data_dir=tmp_path,
+        qdrant_on_disk=True,
+        qdrant_quantization=True,
+        qdrant_shards=2,
+        qdrant_replication=3,
+    )
+    store = build_store(settings)
+    sent: list[dict] = []
+    create = store.client.create_collection
+
+    def recording(name, **kwargs):
+        sent.append({"name": name, **kwargs})
+        return create(name, **kwargs)
+
+    store.client.create_collection = recording
+    try:
+        store.ensure_collections(8)
+        chunks = next(call for call in sent if call["name"] == settings.collection)
+        assert chunks["vectors_config"]["dense"].on_disk is True
+        assert chunks["shard_number"] == 2 and chunks["replication_factor"] == 3
+        assert chunks["quantization_config"].scalar.type == "int8"
+        stored = store.client.get_collection(settings.collection).config
+        assert stored.params.vectors["dense"].on_disk is True
+    finally:
+        store.close()

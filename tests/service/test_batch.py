@@ -104,6 +104,17 @@ def test_jsonl_output_in_input_order_with_meta_sidecar(runner: CliRunner, tmp_pa
     assert len(out.read_text().splitlines()) == 3
 
 
+def test_concurrent_batch_keeps_input_order(runner: CliRunner, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(QUESTIONS_JSONL)
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["batch", str(source), "-o", str(out), "--concurrency", "3"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["q1", "q2", "q4"]
+    assert [r["abstained"] for r in rows] == [False, True, False]
+
+
 def test_csv_and_markdown_reports(runner: CliRunner, tmp_path: Path) -> None:
     source = tmp_path / "in.txt"
     source.write_text("What is the true economy?\nHow many moons does Neptune have?\n")
