@@ -39,8 +39,8 @@ test: install
 check: lint typecheck
 
 lint: install
-	$(BIN)/ruff check ingest service tests
-	$(BIN)/ruff format --check ingest service tests
+	$(BIN)/ruff check ingest service tests benchmarks
+	$(BIN)/ruff format --check ingest service tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy ingest service
