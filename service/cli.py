@@ -114,11 +114,7 @@ def ask(
         return
     typer.echo(response.answer)
     for c in response.citations:
-        where = ", ".join(
-            x
-            for x in (c.speaker and f"speaker {c.speaker}", c.timestamp, c.page and f"p. {c.page}")
-            if x
-        )
+        where = c.location()
         typer.echo(f"\n[{c.n}] {c.title}{f' ({where})' if where else ''}")
         typer.echo(f"    {c.source} chars {c.start_char}-{c.end_char}")
         typer.echo(f'    "{" ".join(c.quote.split())}"')

@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from service.batch import row_key
+from service.types import Citation
 
 CSV_CITATIONS = 3
 _FIXED = ("id", "question", "answer", "abstained", "citations", "timings_ms", "error")
@@ -46,15 +47,9 @@ def _cite_line(citation: dict[str, Any]) -> str:
 
 
 def _where(citation: dict[str, Any]) -> str:
-    parts = []
-    if citation.get("speaker"):
-        parts.append(f"speaker {citation['speaker']}")
-    if citation.get("timestamp"):
-        parts.append(str(citation["timestamp"]))
-    if citation.get("page"):
-        parts.append(f"p. {citation['page']}")
-    parts.append(f"chars {citation['start_char']}–{citation['end_char']}")
-    return ", ".join(parts)
+    place = Citation.model_validate(citation).location()
+    span = f"chars {citation['start_char']}–{citation['end_char']}"
+    return f"{place}, {span}" if place else span
 
 
 def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:

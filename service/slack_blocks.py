@@ -38,23 +38,11 @@ def _split(text: str) -> list[str]:
     return pieces
 
 
-def where(citation: Citation) -> str:
-    """Speaker and time for transcripts, page for PDFs."""
-    parts = []
-    if citation.speaker:
-        parts.append(f"speaker {citation.speaker}")
-    if citation.timestamp:
-        parts.append(citation.timestamp)
-    if citation.page:
-        parts.append(f"p. {citation.page}")
-    return ", ".join(parts)
-
-
 def _citation_block(citation: Citation) -> dict[str, Any]:
     quote = " ".join(citation.quote.split())
     if len(quote) > QUOTE_CHARS:
         quote = quote[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    place = where(citation)
+    place = citation.location()
     source = citation.source.rsplit("/", 1)[-1]
     line = f"*[{citation.n}]* {citation.title}" + (f" ({place})" if place else "")
     return _section(

@@ -44,6 +44,13 @@ class Citation(BaseModel):
     language: str | None = None
     kind: str | None = None
 
+    def location(self) -> str:
+        """Where in the source: speaker and time for transcripts, page for PDFs."""
+        parts = [f"speaker {self.speaker}"] if self.speaker else []
+        parts += [self.timestamp] if self.timestamp else []
+        parts += [f"p. {self.page}"] if self.page else []
+        return ", ".join(parts)
+
 
 class AskRequest(BaseModel):
     """A question (``POST /v1/ask``)."""
@@ -99,6 +106,7 @@ class DocumentSummary(BaseModel):
     file_name: str
     language: str | None = None
     kind: str | None = None
+
     publisher: str | None = None
     date: str | None = None
     format: str | None = None
