@@ -52,6 +52,9 @@ class RetrievalSettings(BaseModel):
     """How questions find passages and when PolicyQA abstains."""
 
     hybrid: bool = Field(True, description="Fuse dense and BM25 sparse search (RRF in Qdrant).")
+    sparse_weight: float = Field(
+        1.0, ge=0, le=5, description="Weight of the BM25 list against the dense one in the fusion."
+    )
     candidates: int = Field(
         50, ge=5, le=500, description="Candidates each retriever contributes before fusion."
     )

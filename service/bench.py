@@ -111,17 +111,30 @@ def _ids(hits: list[Hit]) -> list[tuple[str, float]]:
 
 
 def search_all(
-    data: BeirData, store: PolicyStore, embedder: PolicyEmbedding, candidates: int
+    data: BeirData,
+    store: PolicyStore,
+    embedder: PolicyEmbedding,
+    candidates: int,
+    sparse_weight: float = 1.0,
+    sweep: tuple[float, ...] = (),
 ) -> tuple[dict[str, dict[str, list[tuple[str, float]]]], list[float]]:
-    """Each mode's document ranking per query, and each query's latency in ms."""
-    runs: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in MODES}
+    """Each mode's document ranking per query, and each query's latency in ms.
+
+    ``sweep`` adds a ``hybrid@W`` ranking for each BM25 weight W, fused from the same lists.
+    """
+    modes = [*MODES, *(f"hybrid@{w:g}" for w in sweep)]
+    runs: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in modes}
     latencies = []
     for qid, text in data.queries.items():
         started = time.perf_counter()
         vector = embedder.get_query_embedding(text)
         dense_hits, sparse_hits = store.search(vector, sparse.encode_query(text), candidates)
-        fused = fuse(dense_hits, sparse_hits)
+        fused = fuse(dense_hits, sparse_hits, sparse_weight=sparse_weight)
         latencies.append((time.perf_counter() - started) * 1000)
+        for weight in sweep:
+            swept = fuse(dense_hits, sparse_hits, sparse_weight=weight)
+            ranked = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in swept]
+            runs[f"hybrid@{weight:g}"][qid] = _documents(ranked, DEPTH)
         runs["dense"][qid] = _documents(_ids(dense_hits), DEPTH)
         runs["bm25"][qid] = _documents(_ids(sparse_hits), DEPTH)
         hybrid = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in fused]
@@ -170,6 +183,7 @@ def bench_beir(
     embedder: PolicyEmbedding,
     run_out: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    sweep: tuple[float, ...] = (),
 ) -> dict[str, Any]:
     """Index the dataset in a fresh in-memory collection, search every query, score."""
     data = load_beir(folder, split)
@@ -178,7 +192,9 @@ def bench_beir(
     chunks = index_corpus(data, store, embedder, settings, progress)
     index_seconds = time.perf_counter() - started
     candidates = max(settings.retrieval.candidates, 2 * DEPTH)
-    runs, latencies = search_all(data, store, embedder, candidates)
+    runs, latencies = search_all(
+        data, store, embedder, candidates, settings.retrieval.sparse_weight, sweep
+    )
     store.close()
     if run_out:
         write_trec(runs["hybrid"], run_out, "policyqa-hybrid")
@@ -192,7 +208,8 @@ def bench_beir(
         "chunks": chunks,
         "queries": len(data.queries),
         "model": embedder.model_name,
-        **{mode: score_run(runs[mode], data.qrels) for mode in MODES},
+        **{mode: score_run(runs[mode], data.qrels) for mode in runs},
+        "sparse_weight": settings.retrieval.sparse_weight,
         "query_ms_p50": round(statistics.median(ordered), 2),
         "query_ms_p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
         "index_seconds": round(index_seconds, 1),

@@ -244,6 +244,9 @@ def bench_beir_cmd(
         Path | None,
         typer.Option(help="Write the hybrid run (TREC format); .dense/.bm25 beside it."),
     ] = None,
+    sweep: Annotated[
+        str, typer.Option(help="Also score hybrid at these BM25 weights, e.g. 0.5,1.5,2.")
+    ] = "",
 ) -> None:
     """Index a BEIR dataset afresh and print nDCG@10, Recall@10/100 and latency as JSON.
 
@@ -259,7 +262,13 @@ def bench_beir_cmd(
         raise typer.Exit(2)
     settings = Settings()
     bar = tqdm(unit="doc", desc="index", disable=not sys.stderr.isatty())
-    result = bench_beir(dataset, split, settings, build_embedder(settings), run_out, bar.update)
+    try:
+        weights = tuple(float(w) for w in sweep.split(",") if w.strip())
+    except ValueError:
+        typer.echo(f"error: --sweep takes numbers separated by commas, not {sweep!r}", err=True)
+        raise typer.Exit(2) from None
+    embedder = build_embedder(settings)
+    result = bench_beir(dataset, split, settings, embedder, run_out, bar.update, weights)
     bar.close()
     typer.echo(json.dumps(result))
 

@@ -157,7 +157,7 @@ class QA:
             vector.tolist(), sparse_query, cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        fused = fuse(dense_hits, sparse_hits)
+        fused = fuse(dense_hits, sparse_hits, sparse_weight=cfg.sparse_weight)
         return diversify(fused, top_k, cfg.max_per_document), vector
 
     def _cite(

@@ -46,12 +46,15 @@ def beir_dir(tmp_path: Path) -> Path:
 
 def test_bench_scores_three_modes_and_writes_trec_runs(beir_dir, real_embedder, tmp_path) -> None:
     run = tmp_path / "run.trec"
-    result = bench_beir(beir_dir, "test", Settings(data_dir=tmp_path), real_embedder, run)
+    result = bench_beir(
+        beir_dir, "test", Settings(data_dir=tmp_path), real_embedder, run, sweep=(0.5, 2.0)
+    )
     assert result["documents"] == 5 and result["queries"] == 2 and result["chunks"] == 4
     for mode in ("dense", "bm25", "hybrid"):
         assert result[mode]["ndcg@10"] == 1.0, mode  # each query's one relevant doc ranks first
         assert result[mode]["recall@100"] == 1.0
     assert result["query_ms_p50"] > 0
+    assert result["hybrid@0.5"]["ndcg@10"] == 1.0 and "hybrid@2" in result
     first = run.read_text().splitlines()[0].split()
     assert first[:4] == ["q1", "Q0", "d1", "1"] and first[5] == "policyqa-hybrid"
     assert (tmp_path / "run.dense.trec").exists() and (tmp_path / "run.bm25.trec").exists()
