@@ -53,6 +53,11 @@ def _post(client: TestClient, body: str, form: bool = True, **headers: str):
     )
 
 
+def _message(kind: str, **fields: str) -> dict:
+    """A Slack event of ``kind`` from user U1."""
+    return {"type": kind, "user": "U1", **fields}
+
+
 def _texts(call: dict) -> str:
     return "\n".join(b.get("text", {}).get("text", "") for b in call["body"].get("blocks", []))
 
@@ -91,13 +96,12 @@ def test_share_button_posts_the_answer_in_channel(client, recorder) -> None:
 
 
 def test_mention_is_answered_in_its_thread_and_so_is_a_follow_up(client, recorder) -> None:
-    first = {
-        "type": "app_mention",
-        "user": "U1",
-        "channel": "C1",
-        "ts": "1700000000.000100",
-        "text": "<@UBOT> What is the true economy?",
-    }
+    first = _message(
+        "app_mention",
+        channel="C1",
+        ts="1700000000.000100",
+        text="<@UBOT> What is the true economy?",
+    )
     assert _post(client, event(first, "Ev1"), form=False).status_code == 200
     (call,) = recorder.wait_for(1)
     assert call["path"] == "/api/chat.postMessage"
@@ -115,14 +119,13 @@ def test_mention_is_answered_in_its_thread_and_so_is_a_follow_up(client, recorde
 
 
 def test_direct_message_is_answered(client, recorder) -> None:
-    dm = {
-        "type": "message",
-        "channel_type": "im",
-        "user": "U1",
-        "channel": "D1",
-        "ts": "1700000001.000100",
-        "text": "Which lab leads in open-source robotics models?",
-    }
+    dm = _message(
+        "message",
+        channel_type="im",
+        channel="D1",
+        ts="1700000001.000100",
+        text="Which lab leads in open-source robotics models?",
+    )
     _post(client, event(dm, "Ev3"), form=False)
     (call,) = recorder.wait_for(1)
     assert call["body"]["channel"] == "D1" and "thread_ts" not in call["body"]
@@ -157,13 +160,12 @@ def test_bad_signature_and_replay_get_401_and_do_nothing(client, recorder) -> No
 
 
 def test_slack_retries_do_not_answer_twice(client, recorder) -> None:
-    mention = {
-        "type": "app_mention",
-        "user": "U1",
-        "channel": "C1",
-        "ts": "1700000002.000100",
-        "text": "<@UBOT> What is the true economy?",
-    }
+    mention = _message(
+        "app_mention",
+        channel="C1",
+        ts="1700000002.000100",
+        text="<@UBOT> What is the true economy?",
+    )
     body = event(mention, "EvRetry")
     assert _post(client, body, form=False).status_code == 200
     retry = _post(
@@ -184,13 +186,12 @@ def test_channels_not_allowed_get_a_polite_refusal(client, recorder) -> None:
         slash_command("What is the true economy?", f"{recorder.url}/response/7", channel="C9"),
     )
     assert "only answer in the channels" in refused.text
-    mention = {
-        "type": "app_mention",
-        "user": "U1",
-        "channel": "C9",
-        "ts": "1700000003.000100",
-        "text": "<@UBOT> What is the true economy?",
-    }
+    mention = _message(
+        "app_mention",
+        channel="C9",
+        ts="1700000003.000100",
+        text="<@UBOT> What is the true economy?",
+    )
     _post(client, event(mention, "Ev4"), form=False)
     (call,) = recorder.wait_for(1)
     assert "only answer in the channels" in call["body"]["text"] and "blocks" not in call["body"]
