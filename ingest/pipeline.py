@@ -107,6 +107,7 @@ def ingest_paths(
         _ingest_one(doc, make_doc_id(path), store, embedder, settings, summary)
     if prune:
         summary.pruned = prune_missing(store)
+    store.finish_writes()
     summary.points_total = store.count_chunks()
     summary.seconds = time.perf_counter() - started
     logger.info(

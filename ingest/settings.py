@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         None, description="Qdrant server URL; when set, the embedded store is not used."
     )
     qdrant_api_key: str | None = Field(None, description="API key for a Qdrant server.")
+    embedded_store: Literal["edge", "qdrant-local"] = Field(
+        "edge",
+        description=(
+            "Engine of the embedded store when no server is set: `edge` (Qdrant Edge, HNSW, "
+            "scales to millions of chunks) or `qdrant-local` (qdrant-client's brute-force mode)."
+        ),
+    )
     qdrant_on_disk: bool = Field(
         False, description="Keep dense vectors on disk (memory-mapped) instead of in RAM."
     )
@@ -183,8 +190,13 @@ class Settings(BaseSettings):
 
     @property
     def qdrant_path(self) -> Path:
-        """Folder of the embedded Qdrant store."""
+        """Folder of qdrant-client's local-mode store."""
         return self.data_dir / "qdrant"
+
+    @property
+    def edge_path(self) -> Path:
+        """Folder of the Qdrant Edge store."""
+        return self.data_dir / "edge"
 
     def settings_hash(self) -> str:
         """Short hash of everything that changes answers (not secrets, not paths)."""

@@ -1,30 +1,38 @@
-"""Qdrant storage: chunk points (dense + BM25 sparse vectors) and document records.
+"""The chunk store PolicyQA needs, and which engine provides it.
 
-One code path for the embedded store (``POLICYQA_DATA_DIR``) and a Qdrant server
-(``POLICYQA_QDRANT_URL``). Two collections: ``<name>`` holds one point per chunk,
-``<name>_documents`` one vector-less point per document with its stored text and
+Two collections per store: ``<name>`` holds one point per chunk (a dense vector and a
+BM25 sparse vector), ``<name>_documents`` one record per document with its stored text and
 content hash, so ingestion can skip unchanged files and any client can verify a citation.
+
+Engines, chosen by settings (``build_store``):
+
+* ``POLICYQA_QDRANT_URL`` set: a Qdrant server or cluster through qdrant-client
+  (``ingest.store_qdrant``).
+* otherwise ``POLICYQA_EMBEDDED_STORE=edge`` (default): Qdrant Edge, Qdrant's own engine
+  in-process with HNSW and a sparse inverted index (``ingest.store_edge``).
+* ``POLICYQA_EMBEDDED_STORE=qdrant-local``: qdrant-client's local mode (brute force;
+  kept for small stores and for parity checks).
+
+All engines take the same payloads, the same public filters and return the same
+dense and sparse candidate lists; fusion happens above them (``service.retrieval``).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
 
-from qdrant_client import QdrantClient, models
-
-from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
+from ingest.schema import PayloadKey
 from ingest.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 DENSE = "dense"
 SPARSE = "bm25"
 FILTER_KEYS = frozenset({"doc_id", "language", "kind", "publisher", "date_from", "date_to"})
-_KEYWORD_INDEXES = (PayloadKey.DOC_ID, PayloadKey.LANGUAGE, PayloadKey.KIND, PayloadKey.PUBLISHER)
+KEYWORD_FIELDS = (PayloadKey.DOC_ID, PayloadKey.LANGUAGE, PayloadKey.KIND, PayloadKey.PUBLISHER)
+SparseQuery = tuple[list[int], list[float]]
 
 
 class StoreLockedError(RuntimeError):
@@ -33,6 +41,25 @@ class StoreLockedError(RuntimeError):
 
 class FilterError(ValueError):
     """A search filter PolicyQA does not know."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with its payload and score."""
+
+    point_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """A validated public filter: keyword fields that must match any of their values,
+    and an inclusive date range on the document date."""
+
+    any_of: dict[str, list[str]] = field(default_factory=dict)
+    date_from: str | None = None
+    date_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -45,140 +72,30 @@ class CollectionLayout:
     replication: int = 1
 
 
-@dataclass(frozen=True)
-class Hit:
-    """One retrieved chunk with its payload and score."""
+class PolicyStore(Protocol):
+    """What ingestion and retrieval need from a vector store."""
 
-    point_id: str
-    score: float
-    payload: dict[str, Any]
-
-
-def open_client(settings: Settings) -> QdrantClient:
-    """A Qdrant client on the server named in settings, or on the embedded folder.
-
-    Raises:
-        StoreLockedError: the embedded folder is already open in another process.
-    """
-    if settings.qdrant_url:
-        return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
-    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
-    try:
-        return QdrantClient(path=str(settings.qdrant_path))
-    except RuntimeError as exc:
-        if "already accessed" not in str(exc):
-            raise
-        raise StoreLockedError(
-            f"the embedded store {settings.qdrant_path} is open in another process "
-            "(an embedded Qdrant folder serves one process). Stop that process, send files "
-            "through it with `policyqa ingest --api URL`, or use a Qdrant server "
-            "(POLICYQA_QDRANT_URL)."
-        ) from None
-
-
-class PolicyStore:
-    """Chunks and documents in Qdrant."""
-
-    def __init__(
-        self,
-        client: QdrantClient,
-        collection: str,
-        is_server: bool,
-        layout: CollectionLayout | None = None,
-    ) -> None:
-        self.client = client if is_server else cast(QdrantClient, _Serialized(client))
-        self.collection = collection
-        self.documents = f"{collection}_documents"
-        self._is_server = is_server
-        self._layout = layout or CollectionLayout()
+    collection: str
 
     def ensure_collections(self, dimension: int) -> None:
         """Create both collections if missing; refuse a chunk collection of another size."""
-        if self.client.collection_exists(self.collection):
-            info = self.client.get_collection(self.collection)
-            vectors = info.config.params.vectors
-            size = vectors[DENSE].size if isinstance(vectors, dict) else None
-            if size != dimension:
-                raise ValueError(
-                    f"collection {self.collection!r} holds {size}-d vectors but the model makes "
-                    f"{dimension}-d ones: use another POLICYQA_COLLECTION or re-create it"
-                )
-        else:
-            self.client.create_collection(
-                self.collection,
-                vectors_config={
-                    DENSE: models.VectorParams(
-                        size=dimension,
-                        distance=models.Distance.COSINE,
-                        on_disk=self._layout.on_disk or None,
-                    )
-                },
-                quantization_config=(
-                    models.ScalarQuantization(
-                        scalar=models.ScalarQuantizationConfig(
-                            type=models.ScalarType.INT8, always_ram=True
-                        )
-                    )
-                    if self._layout.quantization
-                    else None
-                ),
-                shard_number=self._layout.shards,
-                replication_factor=self._layout.replication,
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-            )
-            if self._is_server:  # the embedded store scans; indexes only matter on a server
-                for key in _KEYWORD_INDEXES:
-                    self.client.create_payload_index(
-                        self.collection, str(key), models.PayloadSchemaType.KEYWORD
-                    )
-        if not self.client.collection_exists(self.documents):
-            self.client.create_collection(self.documents, vectors_config={})
-
-    # -- documents -------------------------------------------------------------------------
 
     def get_document(self, doc_id: str, with_text: bool = True) -> dict[str, Any] | None:
         """A document record (metadata, content hash and, optionally, its stored text)."""
-        records = self.client.retrieve(
-            self.documents, [doc_point_id(doc_id)], with_payload=_doc_fields(with_text)
-        )
-        return dict(records[0].payload or {}) if records else None
 
     def iter_documents(self, with_text: bool = False) -> Iterator[dict[str, Any]]:
         """Every document record."""
-        offset: Any = None
-        while True:
-            records, offset = self.client.scroll(
-                self.documents, limit=256, offset=offset, with_payload=_doc_fields(with_text)
-            )
-            for record in records:
-                yield dict(record.payload or {})
-            if offset is None:
-                return
+
+    def iter_chunks(self, doc_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every chunk payload, or those of one document."""
 
     def write_chunks(
         self,
         payloads: Sequence[dict[str, Any]],
         dense: Sequence[Sequence[float]],
-        sparse: Sequence[tuple[list[int], list[float]]],
+        sparse: Sequence[SparseQuery],
     ) -> None:
         """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
-        points = [
-            models.PointStruct(
-                id=chunk_point_id(
-                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
-                ),
-                vector={
-                    DENSE: list(vector),
-                    SPARSE: models.SparseVector(indices=indices, values=values),
-                },
-                payload=dict(payload),
-            )
-            for payload, vector, (indices, values) in zip(payloads, dense, sparse, strict=True)
-        ]
-        if points:
-            self.client.upsert(self.collection, points, wait=True)
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document as complete, then drop chunks left from its older versions.
@@ -186,102 +103,35 @@ class PolicyStore:
         Written after its chunks: an interrupted ingest leaves no record (or the old one),
         so the next run redoes the document.
         """
-        doc_id = str(record[PayloadKey.DOC_ID])
-        self.client.upsert(
-            self.documents,
-            [models.PointStruct(id=doc_point_id(doc_id), vector={}, payload=record)],
-            wait=True,
-        )
-        stale = models.Filter(
-            must=[_match(PayloadKey.DOC_ID, doc_id)],
-            must_not=[_match(PayloadKey.CONTENT_HASH, str(record[PayloadKey.CONTENT_HASH]))],
-        )
-        self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks; False when it was not there."""
-        existed = self.get_document(doc_id, with_text=False) is not None
-        self.client.delete(
-            self.collection,
-            models.FilterSelector(filter=models.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)])),
-            wait=True,
-        )
-        self.client.delete(self.documents, models.PointIdsList(points=[doc_point_id(doc_id)]))
-        return existed
 
     def count_chunks(self) -> int:
         """Chunk points in the collection."""
-        return int(self.client.count(self.collection, exact=True).count)
 
-    # -- search ----------------------------------------------------------------------------
+    def finish_writes(self) -> None:
+        """Bring indexes up to date after a batch of writes (may take a while at scale)."""
 
     def search(
         self,
         dense: Sequence[float],
-        sparse: tuple[list[int], list[float]] | None,
+        sparse: SparseQuery | None,
         limit: int,
         filters: dict[str, Any] | None = None,
     ) -> tuple[list[Hit], list[Hit]]:
-        """Dense and (when given) sparse candidate lists, in one round trip."""
-        query_filter = build_filter(filters)
-        requests = [
-            models.QueryRequest(
-                query=list(dense), using=DENSE, limit=limit, filter=query_filter, with_payload=True
-            )
-        ]
-        if sparse is not None and sparse[0]:
-            requests.append(
-                models.QueryRequest(
-                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
-                    using=SPARSE,
-                    limit=limit,
-                    filter=query_filter,
-                    with_payload=True,
-                )
-            )
-        responses = self.client.query_batch_points(self.collection, requests)
-        lists = [[_hit(p) for p in r.points] for r in responses]
-        return lists[0], (lists[1] if len(lists) > 1 else [])
+        """Dense and (when given) sparse candidate lists, in one round trip.
+
+        Raises:
+            FilterError: an unknown filter key or a value of the wrong type.
+        """
 
     def close(self) -> None:
-        """Release the embedded folder's lock (a server client just closes its connections)."""
-        self.client.close()
+        """Release the store (and an embedded folder's lock)."""
 
 
-class _Serialized:
-    """The embedded client, one call at a time (it is not safe across server threads)."""
-
-    def __init__(self, client: QdrantClient) -> None:
-        self._client = client
-        self._lock = threading.RLock()
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._client, name)
-        if not callable(attr):
-            return attr
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return attr(*args, **kwargs)
-
-        return locked
-
-
-def build_store(settings: Settings) -> PolicyStore:
-    """The store named in settings, its client opened."""
-    layout = CollectionLayout(
-        on_disk=settings.qdrant_on_disk,
-        quantization=settings.qdrant_quantization,
-        shards=settings.qdrant_shards,
-        replication=settings.qdrant_replication,
-    )
-    return PolicyStore(
-        open_client(settings), settings.collection, bool(settings.qdrant_url), layout
-    )
-
-
-def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:
-    """Qdrant filter from the public filter object (see ``FILTER_KEYS``).
+def parse_filters(filters: dict[str, Any] | None) -> SearchFilter | None:
+    """Validate the public filter object (see ``FILTER_KEYS``).
 
     Raises:
         FilterError: an unknown key or a value of the wrong type.
@@ -293,7 +143,7 @@ def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:
         raise FilterError(
             f"unknown filter key(s) {sorted(unknown)}; allowed: {sorted(FILTER_KEYS)}"
         )
-    must: list[models.Condition] = []
+    any_of: dict[str, list[str]] = {}
     for key in ("doc_id", "language", "kind", "publisher"):
         value = filters.get(key)
         if value is None:
@@ -301,23 +151,57 @@ def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:
         values = [value] if isinstance(value, str) else value
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
             raise FilterError(f"filter {key!r} takes a string or a list of strings")
-        must.append(models.FieldCondition(key=key, match=models.MatchAny(any=values)))
-    if filters.get("date_from") or filters.get("date_to"):
+        any_of[key] = values
+    bounds = [filters.get("date_from"), filters.get("date_to")]
+    for bound in bounds:
+        if bound is None:
+            continue
         try:
-            dates = models.DatetimeRange(gte=filters.get("date_from"), lte=filters.get("date_to"))
+            date.fromisoformat(str(bound)[:10])
         except ValueError:
             raise FilterError("date_from and date_to take dates as YYYY-MM-DD") from None
-        must.append(models.FieldCondition(key=str(PayloadKey.DATE), range=dates))
-    return models.Filter(must=must) if must else None
+    parsed = SearchFilter(any_of, _iso(bounds[0]), _iso(bounds[1], end=True))
+    return parsed if parsed.any_of or parsed.date_from or parsed.date_to else None
 
 
-def _match(key: PayloadKey, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=str(key), match=models.MatchValue(value=value))
+def _iso(value: Any, end: bool = False) -> str | None:
+    """A date bound as an RFC 3339 timestamp (a bare date covers the whole day)."""
+    if not value:
+        return None
+    text = str(value)
+    if len(text) == 10:
+        return f"{text}T23:59:59Z" if end else f"{text}T00:00:00Z"
+    return text
 
 
-def _doc_fields(with_text: bool) -> bool | models.PayloadSelectorExclude:
-    return True if with_text else models.PayloadSelectorExclude(exclude=[str(PayloadKey.DOC_TEXT)])
+def locked_message(path: Path) -> str:
+    """What to do when an embedded folder is busy."""
+    return (
+        f"the embedded store {path} is open in another process "
+        "(an embedded Qdrant folder serves one process). Stop that process, send files "
+        "through it with `policyqa ingest --api URL`, or use a Qdrant server "
+        "(POLICYQA_QDRANT_URL)."
+    )
 
 
-def _hit(point: models.ScoredPoint) -> Hit:
-    return Hit(point_id=str(point.id), score=float(point.score), payload=dict(point.payload or {}))
+def build_store(settings: Settings) -> PolicyStore:
+    """The store named in settings, opened.
+
+    Raises:
+        StoreLockedError: the embedded folder is already open in another process.
+    """
+    layout = CollectionLayout(
+        on_disk=settings.qdrant_on_disk,
+        quantization=settings.qdrant_quantization,
+        shards=settings.qdrant_shards,
+        replication=settings.qdrant_replication,
+    )
+    if settings.qdrant_url or settings.embedded_store == "qdrant-local":
+        from ingest.store_qdrant import QdrantStore, open_client
+
+        return QdrantStore(
+            open_client(settings), settings.collection, bool(settings.qdrant_url), layout
+        )
+    from ingest.store_edge import EdgeStore
+
+    return EdgeStore(settings.edge_path, settings.collection, layout)

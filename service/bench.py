@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import math
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from qdrant_client import QdrantClient
 
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
@@ -26,6 +25,7 @@ from ingest.pipeline import chunk_payloads, write_embedded
 from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import Settings
 from ingest.store import Hit, PolicyStore
+from ingest.store_edge import EdgeStore
 from service.retrieval import fuse
 
 MODES = ("dense", "bm25", "hybrid")
@@ -92,6 +92,7 @@ def index_corpus(
         written += len(payloads)
         if progress:
             progress(min(INDEX_BATCH, len(data.corpus) - start))
+    store.finish_writes()
     return written
 
 
@@ -187,15 +188,18 @@ def bench_beir(
 ) -> dict[str, Any]:
     """Index the dataset in a fresh in-memory collection, search every query, score."""
     data = load_beir(folder, split)
-    store = PolicyStore(QdrantClient(location=":memory:"), "beir", is_server=False)
-    started = time.perf_counter()
-    chunks = index_corpus(data, store, embedder, settings, progress)
-    index_seconds = time.perf_counter() - started
-    candidates = max(settings.retrieval.candidates, 2 * DEPTH)
-    runs, latencies = search_all(
-        data, store, embedder, candidates, settings.retrieval.sparse_weight, sweep
-    )
-    store.close()
+    with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as scratch:
+        store = EdgeStore(Path(scratch), "beir")
+        try:
+            started = time.perf_counter()
+            chunks = index_corpus(data, store, embedder, settings, progress)
+            index_seconds = time.perf_counter() - started
+            candidates = max(settings.retrieval.candidates, 2 * DEPTH)
+            runs, latencies = search_all(
+                data, store, embedder, candidates, settings.retrieval.sparse_weight, sweep
+            )
+        finally:
+            store.close()
     if run_out:
         write_trec(runs["hybrid"], run_out, "policyqa-hybrid")
         for mode in ("dense", "bm25"):

@@ -44,8 +44,7 @@ def test_a_changed_file_replaces_its_chunks_without_leftovers(
     assert (summary.updated, summary.unchanged) == (1, 1)
     doc = fake_services.qa.get_document(make_doc_id(note))
     assert doc is not None and "Only one sentence now." in doc.text and doc.chunk_count == 1
-    hits = fake_services.qa.store.client.scroll(fake_services.qa.store.collection, limit=1000)[0]
-    note_chunks = [h.payload for h in hits if h.payload[PayloadKey.DOC_ID] == doc.doc_id]
+    note_chunks = list(fake_services.qa.store.iter_chunks(doc.doc_id))
     assert len(note_chunks) == 1
     assert "Only one sentence now." in note_chunks[0][PayloadKey.TEXT]
     assert not any("Chips need licences" in p[PayloadKey.TEXT] for p in note_chunks)

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from ingest.settings import Settings
-from ingest.store import FilterError, StoreLockedError, build_filter, build_store
+from ingest.store import FilterError, StoreLockedError, build_store, parse_filters
+from ingest.store_edge import build_edge_filter
+from ingest.store_qdrant import build_filter
+
+ENGINES = ["edge", "qdrant-local"]
 
 
-def test_a_second_process_on_the_embedded_folder_gets_a_clear_error(settings: Settings) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_second_process_on_the_embedded_folder_gets_a_clear_error(
+    tmp_path: Path, engine: str
+) -> None:
+    settings = Settings(data_dir=tmp_path, embedded_store=engine)
     store = build_store(settings)
     try:
         code = (
             "from pathlib import Path\n"
             "from ingest.settings import Settings\n"
             "from ingest.store import build_store, StoreLockedError\n"
-            f"try:\n    build_store(Settings(data_dir=Path({str(settings.data_dir)!r})))\n"
+            f"try:\n    build_store(Settings(data_dir=Path({str(settings.data_dir)!r}), "
+            f"embedded_store={engine!r}))\n"
             "except StoreLockedError as exc:\n    print('LOCKED:', exc)\n"
         )
         out = subprocess.run(
@@ -31,7 +41,9 @@ def test_a_second_process_on_the_embedded_folder_gets_a_clear_error(settings: Se
     build_store(settings).close()  # released on close: the folder opens again
 
 
-def test_same_process_reopen_is_the_same_clear_error(settings: Settings) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_same_process_reopen_is_the_same_clear_error(tmp_path: Path, engine: str) -> None:
+    settings = Settings(data_dir=tmp_path, embedded_store=engine)
     store = build_store(settings)
     try:
         with pytest.raises(StoreLockedError, match="open in another process"):
@@ -41,21 +53,29 @@ def test_same_process_reopen_is_the_same_clear_error(settings: Settings) -> None
 
 
 def test_filters_accept_known_keys_and_refuse_others() -> None:
-    assert build_filter(None) is None
-    built = build_filter({"language": ["zh", "en"], "kind": "official", "date_from": "2024-01-01"})
-    assert built is not None and len(built.must) == 3
-    with pytest.raises(FilterError, match="unknown filter key"):
-        build_filter({"lang": "zh"})
-    with pytest.raises(FilterError, match="string or a list"):
-        build_filter({"doc_id": 3})
-    with pytest.raises(FilterError, match="YYYY-MM-DD"):
-        build_filter({"date_from": "last tuesday"})
+    assert parse_filters(None) is None and parse_filters({}) is None
+    public = {"language": ["zh", "en"], "kind": "official", "date_from": "2024-01-01"}
+    parsed = parse_filters(public)
+    assert parsed is not None
+    assert parsed.any_of == {"language": ["zh", "en"], "kind": ["official"]}
+    assert (parsed.date_from, parsed.date_to) == ("2024-01-01T00:00:00Z", None)
+    assert parse_filters({"date_to": "2024-12-31"}).date_to == "2024-12-31T23:59:59Z"  # type: ignore[union-attr]
+    for build in (build_filter, build_edge_filter):
+        built = build(public)
+        assert built is not None and len(built.must) == 3
+        with pytest.raises(FilterError, match="unknown filter key"):
+            build({"lang": "zh"})
+        with pytest.raises(FilterError, match="string or a list"):
+            build({"doc_id": 3})
+        with pytest.raises(FilterError, match="YYYY-MM-DD"):
+            build({"date_from": "last tuesday"})
 
 
 def test_collection_layout_settings_reach_the_collection(tmp_path) -> None:
     """Shards, replication and quantization are server features: check what is requested."""
     settings = Settings(
         data_dir=tmp_path,
+        embedded_store="qdrant-local",
         qdrant_on_disk=True,
         qdrant_quantization=True,
         qdrant_shards=2,

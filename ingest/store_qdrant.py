@@ -1,0 +1,284 @@
+"""The chunk store on qdrant-client: a Qdrant server or cluster, or its local mode.
+
+See ``ingest.store`` for the interface and how the engine is chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+from qdrant_client import QdrantClient, models
+
+from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
+from ingest.settings import Settings
+from ingest.store import (
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    CollectionLayout,
+    Hit,
+    SparseQuery,
+    StoreLockedError,
+    locked_message,
+    parse_filters,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def open_client(settings: Settings) -> QdrantClient:
+    """A Qdrant client on the server named in settings, or on the embedded folder.
+
+    Raises:
+        StoreLockedError: the embedded folder is already open in another process.
+    """
+    if settings.qdrant_url:
+        return QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key, timeout=30)
+    settings.qdrant_path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(settings.qdrant_path))
+    except RuntimeError as exc:
+        if "already accessed" not in str(exc):
+            raise
+        raise StoreLockedError(locked_message(settings.qdrant_path)) from None
+
+
+class QdrantStore:
+    """Chunks and documents in Qdrant through qdrant-client."""
+
+    def __init__(
+        self,
+        client: QdrantClient,
+        collection: str,
+        is_server: bool,
+        layout: CollectionLayout | None = None,
+    ) -> None:
+        self.client = client if is_server else cast(QdrantClient, _Serialized(client))
+        self.collection = collection
+        self.documents = f"{collection}_documents"
+        self._is_server = is_server
+        self._layout = layout or CollectionLayout()
+
+    def ensure_collections(self, dimension: int) -> None:
+        """Create both collections if missing; refuse a chunk collection of another size."""
+        if self.client.collection_exists(self.collection):
+            info = self.client.get_collection(self.collection)
+            vectors = info.config.params.vectors
+            size = vectors[DENSE].size if isinstance(vectors, dict) else None
+            if size != dimension:
+                raise ValueError(
+                    f"collection {self.collection!r} holds {size}-d vectors but the model makes "
+                    f"{dimension}-d ones: use another POLICYQA_COLLECTION or re-create it"
+                )
+        else:
+            self.client.create_collection(
+                self.collection,
+                vectors_config={
+                    DENSE: models.VectorParams(
+                        size=dimension,
+                        distance=models.Distance.COSINE,
+                        on_disk=self._layout.on_disk or None,
+                    )
+                },
+                quantization_config=(
+                    models.ScalarQuantization(
+                        scalar=models.ScalarQuantizationConfig(
+                            type=models.ScalarType.INT8, always_ram=True
+                        )
+                    )
+                    if self._layout.quantization
+                    else None
+                ),
+                shard_number=self._layout.shards,
+                replication_factor=self._layout.replication,
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
+            )
+            if self._is_server:  # the embedded store scans; indexes only matter on a server
+                for key in KEYWORD_FIELDS:
+                    self.client.create_payload_index(
+                        self.collection, str(key), models.PayloadSchemaType.KEYWORD
+                    )
+        if not self.client.collection_exists(self.documents):
+            self.client.create_collection(self.documents, vectors_config={})
+
+    # -- documents -------------------------------------------------------------------------
+
+    def get_document(self, doc_id: str, with_text: bool = True) -> dict[str, Any] | None:
+        """A document record (metadata, content hash and, optionally, its stored text)."""
+        records = self.client.retrieve(
+            self.documents, [doc_point_id(doc_id)], with_payload=_doc_fields(with_text)
+        )
+        return dict(records[0].payload or {}) if records else None
+
+    def iter_documents(self, with_text: bool = False) -> Iterator[dict[str, Any]]:
+        """Every document record."""
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.documents, limit=256, offset=offset, with_payload=_doc_fields(with_text)
+            )
+            for record in records:
+                yield dict(record.payload or {})
+            if offset is None:
+                return
+
+    def write_chunks(
+        self,
+        payloads: Sequence[dict[str, Any]],
+        dense: Sequence[Sequence[float]],
+        sparse: Sequence[SparseQuery],
+    ) -> None:
+        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
+        points = [
+            models.PointStruct(
+                id=chunk_point_id(
+                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
+                ),
+                vector={
+                    DENSE: list(vector),
+                    SPARSE: models.SparseVector(indices=indices, values=values),
+                },
+                payload=dict(payload),
+            )
+            for payload, vector, (indices, values) in zip(payloads, dense, sparse, strict=True)
+        ]
+        if points:
+            self.client.upsert(self.collection, points, wait=True)
+
+    def commit_document(self, record: dict[str, Any]) -> None:
+        """Record a document as complete, then drop chunks left from its older versions.
+
+        Written after its chunks: an interrupted ingest leaves no record (or the old one),
+        so the next run redoes the document.
+        """
+        doc_id = str(record[PayloadKey.DOC_ID])
+        self.client.upsert(
+            self.documents,
+            [models.PointStruct(id=doc_point_id(doc_id), vector={}, payload=record)],
+            wait=True,
+        )
+        stale = models.Filter(
+            must=[_match(PayloadKey.DOC_ID, doc_id)],
+            must_not=[_match(PayloadKey.CONTENT_HASH, str(record[PayloadKey.CONTENT_HASH]))],
+        )
+        self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Remove a document and its chunks; False when it was not there."""
+        existed = self.get_document(doc_id, with_text=False) is not None
+        self.client.delete(
+            self.collection,
+            models.FilterSelector(filter=models.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)])),
+            wait=True,
+        )
+        self.client.delete(self.documents, models.PointIdsList(points=[doc_point_id(doc_id)]))
+        return existed
+
+    def iter_chunks(self, doc_id: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every chunk payload, or those of one document."""
+        only = models.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)]) if doc_id else None
+        offset: Any = None
+        while True:
+            records, offset = self.client.scroll(
+                self.collection, scroll_filter=only, limit=256, offset=offset, with_payload=True
+            )
+            for record in records:
+                yield dict(record.payload or {})
+            if offset is None:
+                return
+
+    def count_chunks(self) -> int:
+        """Chunk points in the collection."""
+        return int(self.client.count(self.collection, exact=True).count)
+
+    def finish_writes(self) -> None:
+        """Nothing to do: a Qdrant server indexes in the background, local mode never does."""
+
+    # -- search ----------------------------------------------------------------------------
+
+    def search(
+        self,
+        dense: Sequence[float],
+        sparse: SparseQuery | None,
+        limit: int,
+        filters: dict[str, Any] | None = None,
+    ) -> tuple[list[Hit], list[Hit]]:
+        """Dense and (when given) sparse candidate lists, in one round trip."""
+        query_filter = build_filter(filters)
+        requests = [
+            models.QueryRequest(
+                query=list(dense), using=DENSE, limit=limit, filter=query_filter, with_payload=True
+            )
+        ]
+        if sparse is not None and sparse[0]:
+            requests.append(
+                models.QueryRequest(
+                    query=models.SparseVector(indices=sparse[0], values=sparse[1]),
+                    using=SPARSE,
+                    limit=limit,
+                    filter=query_filter,
+                    with_payload=True,
+                )
+            )
+        responses = self.client.query_batch_points(self.collection, requests)
+        lists = [[_hit(p) for p in r.points] for r in responses]
+        return lists[0], (lists[1] if len(lists) > 1 else [])
+
+    def close(self) -> None:
+        """Release the embedded folder's lock (a server client just closes its connections)."""
+        self.client.close()
+
+
+class _Serialized:
+    """The embedded client, one call at a time (it is not safe across server threads)."""
+
+    def __init__(self, client: QdrantClient) -> None:
+        self._client = client
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return locked
+
+
+def build_filter(filters: dict[str, Any] | None) -> models.Filter | None:
+    """Qdrant filter from the public filter object (see ``ingest.store.FILTER_KEYS``).
+
+    Raises:
+        FilterError: an unknown key or a value of the wrong type.
+    """
+    parsed = parse_filters(filters)
+    if parsed is None:
+        return None
+    must: list[models.Condition] = [
+        models.FieldCondition(key=key, match=models.MatchAny(any=values))
+        for key, values in parsed.any_of.items()
+    ]
+    if parsed.date_from or parsed.date_to:
+        dates = models.DatetimeRange(gte=parsed.date_from, lte=parsed.date_to)
+        must.append(models.FieldCondition(key=str(PayloadKey.DATE), range=dates))
+    return models.Filter(must=must)
+
+
+def _match(key: PayloadKey, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=str(key), match=models.MatchValue(value=value))
+
+
+def _doc_fields(with_text: bool) -> bool | models.PayloadSelectorExclude:
+    return True if with_text else models.PayloadSelectorExclude(exclude=[str(PayloadKey.DOC_TEXT)])
+
+
+def _hit(point: models.ScoredPoint) -> Hit:
+    return Hit(point_id=str(point.id), score=float(point.score), payload=dict(point.payload or {}))
