@@ -64,6 +64,38 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         )
         return [list(map(float, row)) for row in np.asarray(vectors, dtype=np.float32)]
 
+    def embed_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int] | None]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Passage vectors, and one vector per sentence from the same forward pass.
+
+        A sentence vector is the mean of the passage's contextual token vectors inside the
+        sentence's character span (``spans[i]`` index ``texts[i]``), normalised, so quoting
+        needs no model call at question time. A passage whose sentences are not all inside
+        the model's window gets ``None`` (its quote is then chosen the slow way).
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outputs = self._model.encode(
+            texts,
+            batch_size=self.embed_batch_size,
+            output_value=None,
+            show_progress_bar=False,
+        )
+        offsets = self._model.tokenizer(
+            texts,
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=self.max_tokens,
+            verbose=False,
+        )["offset_mapping"]
+        dense = np.stack([_normalised(out["sentence_embedding"]) for out in outputs])
+        sentences = [
+            _pool_sentences(out["token_embeddings"], np.asarray(offs), text_spans)
+            for out, offs, text_spans in zip(outputs, offsets, spans, strict=True)
+        ]
+        return dense, sentences
+
     def _get_query_embedding(self, query: str) -> Embedding:
         return self._encode([query])[0]
 
@@ -105,6 +137,20 @@ class HashEmbedding(BaseEmbedding):
         norm = float(np.linalg.norm(vec)) or 1.0
         return [float(x) for x in vec / norm]
 
+    def embed_passages(
+        self, texts: list[str], spans: list[list[tuple[int, int] | None]]
+    ) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """Passage vectors and per-sentence vectors (each sentence hashed on its own)."""
+        dense = np.asarray([self._vector(t) for t in texts], dtype=np.float32)
+        sentences: list[np.ndarray | None] = []
+        for text, text_spans in zip(texts, spans, strict=True):
+            if not text_spans or any(span is None for span in text_spans):
+                sentences.append(None)
+                continue
+            rows = [self._vector(text[a:b]) for a, b in (span for span in text_spans if span)]
+            sentences.append(np.asarray(rows, dtype=np.float32))
+        return dense, sentences
+
     def _get_query_embedding(self, query: str) -> Embedding:
         return self._vector(query)
 
@@ -116,6 +162,32 @@ class HashEmbedding(BaseEmbedding):
 
 
 PolicyEmbedding = SentenceTransformerEmbedding | HashEmbedding
+
+
+def _normalised(vector: Any) -> np.ndarray:
+    array = np.asarray(vector.float().cpu() if hasattr(vector, "cpu") else vector, np.float32)
+    norm = float(np.linalg.norm(array))
+    return array / norm if norm else array
+
+
+def _pool_sentences(
+    tokens: Any, offsets: np.ndarray, spans: list[tuple[int, int] | None]
+) -> np.ndarray | None:
+    """Mean of the token vectors inside each span (special tokens have empty offsets)."""
+    if not spans or any(span is None for span in spans):
+        return None
+    vectors = np.asarray(tokens.float().cpu() if hasattr(tokens, "cpu") else tokens, np.float32)
+    vectors = vectors[: len(offsets)]
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    real = ends > starts
+    rows = []
+    for span in spans:
+        assert span is not None
+        inside = real & (starts >= span[0]) & (ends <= span[1])
+        if not inside.any():
+            return None  # cut off by the model's window
+        rows.append(_normalised(vectors[inside].mean(axis=0)))
+    return np.stack(rows)
 
 
 def resolve_model_path(name: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ingest import sparse
-from ingest.chunking import chunk_document
+from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import PolicyEmbedding
 from ingest.loaders import LoadError, iter_files, load_document
 from ingest.manifest import ManifestEntry
@@ -172,12 +172,36 @@ def chunk_payloads(
     return [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks], texts
 
 
+def sentence_spans(embedded: str, chunk_text: str) -> list[tuple[int, int] | None]:
+    """Where each sentence of the chunk (as ``split_sentences`` cuts it) sits in the text
+    the model reads (see :func:`embedding_text`: title line, then the chunk with its
+    whitespace collapsed)."""
+    body = " ".join(chunk_text.split())
+    cursor = len(embedded) - len(body)
+    spans: list[tuple[int, int] | None] = []
+    for sentence in split_sentences(chunk_text):
+        words = " ".join(chunk_text[sentence.start : sentence.end].split())
+        found = embedded.find(words, cursor) if words else -1
+        if found < 0:
+            spans.append(None)
+            continue
+        spans.append((found, found + len(words)))
+        cursor = found + len(words)
+    return spans
+
+
 def write_embedded(
     store: PolicyStore, embedder: PolicyEmbedding, payloads: list[dict[str, Any]], texts: list[str]
 ) -> None:
-    """Embed (dense and BM25) and write chunks, of one document or many at once."""
-    dense = embedder.get_text_embedding_batch(texts)
-    store.write_chunks(payloads, dense, [sparse.encode_document(t) for t in texts])
+    """Embed (dense, per-sentence and BM25) and write chunks, of one document or many."""
+    spans = [
+        sentence_spans(text, str(payload[PayloadKey.TEXT]))
+        for text, payload in zip(texts, payloads, strict=True)
+    ]
+    dense, sentences = embedder.embed_passages(texts, spans)
+    store.write_chunks(
+        payloads, dense, [sparse.encode_document(t) for t in texts], sentences=sentences
+    )
 
 
 def _common(doc: LoadedDocument, doc_id: str, content_hash: str) -> dict[str, Any]:

@@ -25,11 +25,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
 
 DENSE = "dense"
 SPARSE = "bm25"
+SENTENCES = "sentences"
+"""Per-sentence vectors of a chunk (a multivector, not indexed): quoting needs no model call."""
 FILTER_KEYS = frozenset({"doc_id", "language", "kind", "publisher", "date_from", "date_to"})
 KEYWORD_FIELDS = (PayloadKey.DOC_ID, PayloadKey.LANGUAGE, PayloadKey.KIND, PayloadKey.PUBLISHER)
 SparseQuery = tuple[list[int], list[float]]
@@ -92,10 +96,17 @@ class PolicyStore(Protocol):
     def write_chunks(
         self,
         payloads: Sequence[dict[str, Any]],
-        dense: Sequence[Sequence[float]],
+        dense: Sequence[Sequence[float]] | np.ndarray,
         sparse: Sequence[SparseQuery],
+        sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
-        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
+        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates.
+
+        ``sentences`` holds each chunk's per-sentence vectors, or None where there are none.
+        """
+
+    def sentence_vectors(self, point_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored per-sentence vectors of these chunks (chunks without any are left out)."""
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document as complete, then drop chunks left from its older versions.

@@ -16,12 +16,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import qdrant_edge as qe
 
 from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
 from ingest.store import (
     DENSE,
     KEYWORD_FIELDS,
+    SENTENCES,
     SPARSE,
     CollectionLayout,
     Hit,
@@ -48,6 +50,7 @@ class EdgeStore:
         path.mkdir(parents=True, exist_ok=True)
         self._lock_file = _lock(path)
         self._write_lock = threading.Lock()
+        self._sentences = False
         self._chunks: qe.EdgeShard | None = None
         self._documents: qe.EdgeShard | None = None
         try:
@@ -73,7 +76,8 @@ class EdgeStore:
         if self._chunks is not None:
             if not meta_file.exists():  # created by a run stopped before it wrote this file
                 meta_file.write_text(json.dumps({"dimension": dimension}), encoding="utf-8")
-            size = json.loads(meta_file.read_text(encoding="utf-8")).get("dimension")
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+            size, self._sentences = meta.get("dimension"), bool(meta.get("sentences"))
             if size != dimension:
                 raise ValueError(
                     f"store {self._chunk_path} holds {size}-d vectors but the model makes "
@@ -91,7 +95,10 @@ class EdgeStore:
                 )
             )
             self._chunks.flush()
-            meta_file.write_text(json.dumps({"dimension": dimension}), encoding="utf-8")
+            meta_file.write_text(
+                json.dumps({"dimension": dimension, "sentences": True}), encoding="utf-8"
+            )
+            self._sentences = True
         if self._documents is None:
             config = qe.EdgeConfig(sparse_vectors={_NO_VECTOR: qe.EdgeSparseVectorParams()})
             self._documents = qe.EdgeShard.create(str(self._doc_path), config)
@@ -109,7 +116,15 @@ class EdgeStore:
                     distance=qe.Distance.Cosine,
                     memory=qe.Memory.Cold if self._layout.on_disk else None,
                     quantization_config=quantization,
-                )
+                ),
+                SENTENCES: qe.EdgeVectorParams(
+                    size=dimension,
+                    distance=qe.Distance.Cosine,
+                    multivector_config=qe.MultiVectorConfig(qe.MultiVectorComparator.MaxSim),
+                    datatype=qe.VectorStorageDatatype.Float16,
+                    hnsw_config=qe.HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=0),
+                    memory=qe.Memory.Cold,
+                ),
             },
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             hnsw_config=qe.HnswIndexConfig(m=16, ef_construct=100, full_scan_threshold=10_000),
@@ -136,23 +151,42 @@ class EdgeStore:
     def write_chunks(
         self,
         payloads: Sequence[dict[str, Any]],
-        dense: Sequence[Sequence[float]],
+        dense: Sequence[Sequence[float]] | np.ndarray,
         sparse: Sequence[SparseQuery],
+        sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
-        points = [
-            qe.Point(
-                chunk_point_id(
-                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
-                ),
-                {DENSE: [float(x) for x in vector], SPARSE: qe.SparseVector(indices, values)},
-                dict(payload),
+        per_sentence = sentences if sentences is not None else [None] * len(payloads)
+        points = []
+        for payload, vector, (indices, values), rows in zip(
+            payloads, dense, sparse, per_sentence, strict=True
+        ):
+            vectors: dict[str, Any] = {
+                DENSE: [float(x) for x in vector],
+                SPARSE: qe.SparseVector(indices, values),
+            }
+            if self._sentences and rows is not None and len(rows):
+                vectors[SENTENCES] = np.asarray(rows, dtype=np.float32).tolist()
+            point_id = chunk_point_id(
+                str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
             )
-            for payload, vector, (indices, values) in zip(payloads, dense, sparse, strict=True)
-        ]
+            points.append(qe.Point(point_id, vectors, dict(payload)))
         if points:
             with self._write_lock:
                 self._shard.update(qe.UpdateOperation.upsert_points(points))
+
+    def sentence_vectors(self, point_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored per-sentence vectors of these chunks (chunks without any are left out)."""
+        if not point_ids or not self._sentences:
+            return {}
+        records = self._shard.retrieve(list(point_ids), with_payload=False, with_vector=[SENTENCES])
+        found: dict[str, np.ndarray] = {}
+        for record in records:
+            vectors = record.vector
+            rows = vectors.get(SENTENCES) if isinstance(vectors, dict) else None
+            if rows:
+                found[str(record.id)] = np.asarray(rows, dtype=np.float32)
+        return found
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document as complete, then drop chunks left from its older versions."""

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
+import numpy as np
 from qdrant_client import QdrantClient, models
 
 from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
@@ -17,6 +18,7 @@ from ingest.settings import Settings
 from ingest.store import (
     DENSE,
     KEYWORD_FIELDS,
+    SENTENCES,
     SPARSE,
     CollectionLayout,
     Hit,
@@ -61,6 +63,7 @@ class QdrantStore:
         self.documents = f"{collection}_documents"
         self._is_server = is_server
         self._layout = layout or CollectionLayout()
+        self._sentences: bool | None = None
 
     def ensure_collections(self, dimension: int) -> None:
         """Create both collections if missing; refuse a chunk collection of another size."""
@@ -81,7 +84,17 @@ class QdrantStore:
                         size=dimension,
                         distance=models.Distance.COSINE,
                         on_disk=self._layout.on_disk or None,
-                    )
+                    ),
+                    SENTENCES: models.VectorParams(
+                        size=dimension,
+                        distance=models.Distance.COSINE,
+                        multivector_config=models.MultiVectorConfig(
+                            comparator=models.MultiVectorComparator.MAX_SIM
+                        ),
+                        hnsw_config=models.HnswConfigDiff(m=0),
+                        datatype=models.Datatype.FLOAT16,
+                        on_disk=True,
+                    ),
                 },
                 quantization_config=(
                     models.ScalarQuantization(
@@ -130,25 +143,50 @@ class QdrantStore:
     def write_chunks(
         self,
         payloads: Sequence[dict[str, Any]],
-        dense: Sequence[Sequence[float]],
+        dense: Sequence[Sequence[float]] | np.ndarray,
         sparse: Sequence[SparseQuery],
+        sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
-        points = [
-            models.PointStruct(
-                id=chunk_point_id(
-                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
-                ),
-                vector={
-                    DENSE: list(vector),
-                    SPARSE: models.SparseVector(indices=indices, values=values),
-                },
-                payload=dict(payload),
+        per_sentence = sentences if sentences is not None else [None] * len(payloads)
+        with_sentences = self._has_sentences()
+        points = []
+        for payload, vector, (indices, values), rows in zip(
+            payloads, dense, sparse, per_sentence, strict=True
+        ):
+            vectors: dict[str, Any] = {
+                DENSE: [float(x) for x in vector],
+                SPARSE: models.SparseVector(indices=indices, values=values),
+            }
+            if with_sentences and rows is not None and len(rows):
+                vectors[SENTENCES] = np.asarray(rows, dtype=np.float32).tolist()
+            point_id = chunk_point_id(
+                str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
             )
-            for payload, vector, (indices, values) in zip(payloads, dense, sparse, strict=True)
-        ]
+            points.append(models.PointStruct(id=point_id, vector=vectors, payload=dict(payload)))
         if points:
             self.client.upsert(self.collection, points, wait=True)
+
+    def sentence_vectors(self, point_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored per-sentence vectors of these chunks (chunks without any are left out)."""
+        if not point_ids or not self._has_sentences():
+            return {}
+        records = self.client.retrieve(
+            self.collection, list(point_ids), with_payload=False, with_vectors=[SENTENCES]
+        )
+        found: dict[str, np.ndarray] = {}
+        for record in records:
+            rows = record.vector.get(SENTENCES) if isinstance(record.vector, dict) else None
+            if rows:
+                found[str(record.id)] = np.asarray(rows, dtype=np.float32)
+        return found
+
+    def _has_sentences(self) -> bool:
+        """Collections made before sentence vectors existed have no slot for them."""
+        if self._sentences is None:
+            vectors = self.client.get_collection(self.collection).config.params.vectors
+            self._sentences = isinstance(vectors, dict) and SENTENCES in vectors
+        return self._sentences
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document as complete, then drop chunks left from its older versions.

@@ -163,22 +163,29 @@ class QA:
     def _cite(
         self, question: str, candidates: list[Candidate], question_vector: np.ndarray
     ) -> tuple[list[Citation], list[extract.Quote]]:
+        stored = self.store.sentence_vectors([c.point_id for c in candidates])
         sentences = [extract.sentence_texts(c) for c in candidates]
-        flat = [s for group in sentences for s in group]
-        vectors = (
+        # Chunks stored without sentence vectors (older stores) are embedded now.
+        missing = [
+            i
+            for i, (c, group) in enumerate(zip(candidates, sentences, strict=True))
+            if len(stored.get(c.point_id, ())) != len(group)
+        ]
+        flat = [s for i in missing for s in sentences[i]]
+        fresh = (
             np.asarray(self.embedder.get_text_embedding_batch(flat), dtype=np.float32)
             if flat
             else np.zeros((0, len(question_vector)), dtype=np.float32)
         )
+        offset = 0
+        for i in missing:
+            stored[candidates[i].point_id] = fresh[offset : offset + len(sentences[i])]
+            offset += len(sentences[i])
         citations: list[Citation] = []
         quotes: list[extract.Quote] = []
         terms = frozenset(sparse.tokenize(question))
-        offset = 0
-        for n, (cand, group) in enumerate(zip(candidates, sentences, strict=True), start=1):
-            quote = extract.choose_quote(
-                cand, question_vector, vectors[offset : offset + len(group)], terms
-            )
-            offset += len(group)
+        for n, cand in enumerate(candidates, start=1):
+            quote = extract.choose_quote(cand, question_vector, stored[cand.point_id], terms)
             citations.append(extract.to_citation(n, cand, quote))
             quotes.append(quote)
         return citations, quotes

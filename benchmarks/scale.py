@@ -1,0 +1,255 @@
+"""Latency and memory at 10k / 100k / 1M chunks, over HTTP, on the embedded (Edge) store.
+
+Two steps, each printing one JSON line:
+
+    python benchmarks/scale.py build DIR --chunks 100000     # synthesise and index a store
+    python benchmarks/scale.py serve DIR [--requests 300]    # serve it, time /v1/search and /v1/ask
+
+How the store is synthesised (nobody can embed a million passages on a 2-core laptop
+in a session): every passage of ../shared/bench (SciFact and ObliQA corpora, ~19k texts)
+is chunked by the real pipeline and embedded by the real model once (vectors cached in
+DIR/../scale-cache). The store is then filled with copies of those chunks until it holds
+``--chunks`` points: copy r of a chunk keeps its text, payload and BM25 vector, gets
+doc id ``<doc>~r``, and a dense vector that is the original plus Gaussian noise
+(cosine ≈ 0.95 to it), renormalised. So the store has the size, payload weight and vector
+distribution of real chunks, and every query meets many near-duplicates (a hard case for
+HNSW). Queries are real: the dev questions and the benchmark queries.
+
+``build`` reports write and index time, the store's size on disk and the time to reopen
+it. ``serve`` starts ``policyqa serve`` on 127.0.0.1, reports its cold start, then sends
+``--requests`` sequential requests to each endpoint (hybrid retrieval on), and the
+server's resident memory (VmRSS, VmHWM) after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ingest import sparse
+from ingest.embedding import build_embedder
+from ingest.pipeline import chunk_payloads
+from ingest.schema import LoadedDocument, PayloadKey
+from ingest.settings import Settings
+from ingest.store import build_store
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+SOURCES = ("scifact", "obliqa")
+NOISE = 0.017  # per dimension: |noise| ≈ 0.33, cosine to the original ≈ 0.95
+WRITE_BATCH = 2000
+
+
+def _source_chunks(cache: Path) -> tuple[list[dict[str, Any]], np.ndarray, list[Any]]:
+    """Payloads, dense vectors and BM25 vectors of every bench passage (cached)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    payload_file, vector_file = cache / "payloads.jsonl", cache / "dense.npy"
+    if payload_file.exists() and vector_file.exists():
+        payloads = [json.loads(line) for line in payload_file.read_text().splitlines()]
+        texts = [p.pop("_embedded") for p in payloads]
+        return payloads, np.load(vector_file), [sparse.encode_document(t) for t in texts]
+    settings = Settings()
+    embedder = build_embedder(settings)
+    payloads, texts = [], []
+    for name in SOURCES:
+        corpus = SHARED / "bench" / name / "corpus.jsonl"
+        for line in corpus.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            if not str(record.get("text", "")).strip():
+                continue
+            doc = LoadedDocument(
+                source=f"{name}/{record['_id']}",
+                file_name=str(record["_id"]),
+                text=str(record["text"]),
+                format="beir",
+                title=str(record.get("title") or ""),
+                language="en",
+            )
+            doc_payloads, doc_texts = chunk_payloads(
+                doc, f"{name}-{record['_id']}", "scale", settings, embedder
+            )
+            payloads += doc_payloads
+            texts += doc_texts
+    started = time.perf_counter()
+    vectors = np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
+    print(
+        json.dumps({"embedded": len(texts), "seconds": round(time.perf_counter() - started, 1)}),
+        file=sys.stderr,
+    )
+    np.save(vector_file, vectors)
+    with payload_file.open("w", encoding="utf-8") as out:
+        for payload, text in zip(payloads, texts, strict=True):
+            out.write(json.dumps({**payload, "_embedded": text}) + "\n")
+    return payloads, vectors, [sparse.encode_document(t) for t in texts]
+
+
+def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
+    payloads, vectors, bm25 = _source_chunks(folder.parent / "scale-cache")
+    rng = np.random.default_rng(seed)
+    settings = Settings(data_dir=folder)
+    store = build_store(settings)
+    store.ensure_collections(vectors.shape[1])
+    started = time.perf_counter()
+    written = 0
+    while written < chunks:
+        n = min(WRITE_BATCH, chunks - written)
+        rows = [(written + i) % len(payloads) for i in range(n)]
+        copy = [(written + i) // len(payloads) for i in range(n)]
+        dense = vectors[rows]
+        if copy[0] or copy[-1]:
+            noisy = dense + rng.normal(0.0, NOISE, dense.shape).astype(np.float32)
+            mask = np.asarray(copy)[:, None] > 0
+            dense = np.where(mask, noisy, dense)
+            dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+        batch = []
+        for row, r in zip(rows, copy, strict=True):
+            payload = dict(payloads[row])
+            if r:
+                payload[PayloadKey.DOC_ID] = f"{payload[PayloadKey.DOC_ID]}~{r}"
+            batch.append(payload)
+        store.write_chunks(batch, dense.tolist(), [bm25[row] for row in rows])
+        written += n
+    write_s = time.perf_counter() - started
+    started = time.perf_counter()
+    store.finish_writes()
+    index_s = time.perf_counter() - started
+    count = store.count_chunks()
+    store.close()
+    started = time.perf_counter()
+    reopened = build_store(settings)
+    reopened.ensure_collections(vectors.shape[1])
+    assert reopened.count_chunks() == count
+    reopen_s = time.perf_counter() - started
+    reopened.close()
+    disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return {
+        "step": "build",
+        "chunks": count,
+        "source_chunks": len(payloads),
+        "write_s": round(write_s, 1),
+        "write_chunks_per_s": round(count / write_s),
+        "index_s": round(index_s, 1),
+        "reopen_s": round(reopen_s, 2),
+        "disk_mb": round(disk / 2**20),
+    }
+
+
+def _questions() -> list[str]:
+    questions = [
+        json.loads(line)["question"]
+        for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines()
+    ]
+    for name in SOURCES:
+        lines = (SHARED / "bench" / name / "queries.jsonl").read_text().splitlines()
+        questions += [json.loads(line)["text"] for line in lines[:400]]
+    return questions
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _memory_mb(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) // 1024
+    return fields
+
+
+def _pct(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))], 1)
+
+
+def serve(folder: Path, requests: int) -> dict[str, Any]:
+    port = _port()
+    env = {**os.environ, "POLICYQA_DATA_DIR": str(folder)}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service.cli_main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {"step": "serve"}
+    try:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            while True:
+                try:
+                    if client.get("/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+            result["cold_start_s"] = round(time.perf_counter() - started, 2)
+            result["chunks"] = client.get("/readyz").json().get("chunks")
+            result["rss_after_start_mb"] = _memory_mb(proc.pid)["VmRSS"]
+            questions = _questions()
+            for warm in questions[:5]:
+                client.post("/v1/ask", json={"question": warm})
+            for endpoint in ("/v1/search", "/v1/ask"):
+                latencies, server_ms = [], []
+                for i in range(requests):
+                    body = {
+                        "question" if endpoint == "/v1/ask" else "query": questions[
+                            i % len(questions)
+                        ]
+                    }
+                    sent = time.perf_counter()
+                    response = client.post(endpoint, json=body)
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                    response.raise_for_status()
+                    if endpoint == "/v1/ask":
+                        server_ms.append(response.json()["timings_ms"])
+                stats: dict[str, Any] = {
+                    "p50_ms": _pct(latencies, 50),
+                    "p95_ms": _pct(latencies, 95),
+                }
+                if server_ms:
+                    for stage in ("embed", "search", "answer"):
+                        stats[f"{stage}_p50_ms"] = round(
+                            statistics.median(t.get(stage, 0.0) for t in server_ms), 1
+                        )
+                result[endpoint] = stats
+            result["memory_mb"] = _memory_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    result["requests"] = requests
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("step", choices=("build", "serve"))
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    if args.step == "build":
+        if (args.dir / "edge").exists():
+            parser.error(f"{args.dir} already holds a store; pick a new folder")
+        print(json.dumps(build(args.dir, args.chunks, args.seed)))
+    else:
+        print(json.dumps(serve(args.dir, args.requests)))
+
+
+if __name__ == "__main__":
+    main()
