@@ -6,14 +6,14 @@ Two steps, each printing one JSON line:
     python benchmarks/scale.py serve DIR [--requests 300]    # serve it, time /v1/search and /v1/ask
 
 How the store is synthesised (nobody can embed a million passages on a 2-core laptop
-in a session): every passage of ../shared/bench (SciFact and ObliQA corpora, ~19k texts)
-is chunked by the real pipeline and embedded by the real model once (vectors cached in
+in a session): every passage of ../shared/bench/obliqa (13.7k regulatory passages, ~15k
+chunks) is chunked by the real pipeline and embedded by the real model once (vectors cached in
 DIR/../scale-cache). The store is then filled with copies of those chunks until it holds
 ``--chunks`` points: copy r of a chunk keeps its text, payload and BM25 vector, gets
 doc id ``<doc>~r``, and a dense vector that is the original plus Gaussian noise
 (cosine ≈ 0.95 to it), renormalised. So the store has the size, payload weight and vector
 distribution of real chunks, and every query meets many near-duplicates (a hard case for
-HNSW). Queries are real: the dev questions and the benchmark queries.
+HNSW). Queries are real: the dev questions and ObliQA's questions.
 
 ``build`` reports write and index time, the store's size on disk and the time to reopen
 it. ``serve`` starts ``policyqa serve`` on 127.0.0.1, reports its cold start, then sends
@@ -24,6 +24,7 @@ server's resident memory (VmRSS, VmHWM) after the run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import socket
@@ -41,25 +42,33 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest import sparse
 from ingest.embedding import build_embedder
-from ingest.pipeline import chunk_payloads
+from ingest.pipeline import chunk_payloads, sentence_spans
 from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import Settings
 from ingest.store import build_store
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-SOURCES = ("scifact", "obliqa")
+SOURCES = ("obliqa",)
 NOISE = 0.017  # per dimension: |noise| ≈ 0.33, cosine to the original ≈ 0.95
 WRITE_BATCH = 2000
 
 
-def _source_chunks(cache: Path) -> tuple[list[dict[str, Any]], np.ndarray, list[Any]]:
-    """Payloads, dense vectors and BM25 vectors of every bench passage (cached)."""
+Source = tuple[list[dict[str, Any]], np.ndarray, list[np.ndarray | None], list[Any]]
+
+
+def _source_chunks(cache: Path) -> Source:
+    """Payloads, dense, per-sentence and BM25 vectors of every bench passage (cached)."""
     cache.mkdir(parents=True, exist_ok=True)
     payload_file, vector_file = cache / "payloads.jsonl", cache / "dense.npy"
-    if payload_file.exists() and vector_file.exists():
+    rows_file, counts_file = cache / "sentences.npy", cache / "sentence_counts.npy"
+    if payload_file.exists() and counts_file.exists():
         payloads = [json.loads(line) for line in payload_file.read_text().splitlines()]
         texts = [p.pop("_embedded") for p in payloads]
-        return payloads, np.load(vector_file), [sparse.encode_document(t) for t in texts]
+        rows, counts = np.load(rows_file).astype(np.float32), np.load(counts_file)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        sentences = [rows[a:b] if b > a else None for a, b in itertools.pairwise(bounds)]
+        bm25 = [sparse.encode_document(t) for t in texts]
+        return payloads, np.load(vector_file), sentences, bm25
     settings = Settings()
     embedder = build_embedder(settings)
     payloads, texts = [], []
@@ -83,20 +92,33 @@ def _source_chunks(cache: Path) -> tuple[list[dict[str, Any]], np.ndarray, list[
             payloads += doc_payloads
             texts += doc_texts
     started = time.perf_counter()
-    vectors = np.asarray(embedder.get_text_embedding_batch(texts), dtype=np.float32)
+    dense_parts, sentences = [], []
+    for start in range(0, len(texts), 512):
+        batch = texts[start : start + 512]
+        spans = [
+            sentence_spans(t, str(p[PayloadKey.TEXT]))
+            for t, p in zip(batch, payloads[start : start + 512], strict=True)
+        ]
+        dense, rows = embedder.embed_passages(batch, spans)
+        dense_parts.append(dense)
+        sentences += rows
+    vectors = np.concatenate(dense_parts)
     print(
         json.dumps({"embedded": len(texts), "seconds": round(time.perf_counter() - started, 1)}),
         file=sys.stderr,
     )
     np.save(vector_file, vectors)
+    counts = np.asarray([0 if r is None else len(r) for r in sentences])
+    np.save(counts_file, counts)
+    np.save(rows_file, np.concatenate([r for r in sentences if r is not None]).astype(np.float16))
     with payload_file.open("w", encoding="utf-8") as out:
         for payload, text in zip(payloads, texts, strict=True):
             out.write(json.dumps({**payload, "_embedded": text}) + "\n")
-    return payloads, vectors, [sparse.encode_document(t) for t in texts]
+    return payloads, vectors, sentences, [sparse.encode_document(t) for t in texts]
 
 
 def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
-    payloads, vectors, bm25 = _source_chunks(folder.parent / "scale-cache")
+    payloads, vectors, sentences, bm25 = _source_chunks(folder.parent / "scale-cache")
     rng = np.random.default_rng(seed)
     settings = Settings(data_dir=folder)
     store = build_store(settings)
@@ -119,7 +141,9 @@ def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
             if r:
                 payload[PayloadKey.DOC_ID] = f"{payload[PayloadKey.DOC_ID]}~{r}"
             batch.append(payload)
-        store.write_chunks(batch, dense.tolist(), [bm25[row] for row in rows])
+        store.write_chunks(
+            batch, dense, [bm25[row] for row in rows], [sentences[row] for row in rows]
+        )
         written += n
     write_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -10,13 +10,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
 from ingest.settings import DEFAULT_MODEL, Settings
+
+if TYPE_CHECKING:
+    from ingest.embedding_onnx import OnnxRunner
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +32,14 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     """Normalised sentence-transformers embeddings (cosine = dot product)."""
 
     _model: Any = PrivateAttr()
+    _onnx: Any = PrivateAttr(default=None)
 
-    def __init__(self, model: Any, model_name: str, batch_size: int) -> None:
+    def __init__(
+        self, model: Any, model_name: str, batch_size: int, onnx: OnnxRunner | None = None
+    ) -> None:
         super().__init__(model_name=model_name, embed_batch_size=batch_size)
         self._model = model
+        self._onnx = onnx
 
     @classmethod
     def class_name(cls) -> str:
@@ -55,6 +62,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         )
 
     def _encode(self, texts: list[str]) -> list[Embedding]:
+        if self._onnx is not None:
+            return [list(map(float, out[0])) for out in self._onnx.run(texts)]
         vectors = self._model.encode(
             texts,
             batch_size=self.embed_batch_size,
@@ -76,6 +85,12 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
+        if self._onnx is not None:
+            runs = self._onnx.run(texts)
+            return np.stack([pooled for pooled, _, _ in runs]), [
+                _pool_sentences(tokens, offsets, text_spans)
+                for (_, tokens, offsets), text_spans in zip(runs, spans, strict=True)
+            ]
         outputs = self._model.encode(
             texts,
             batch_size=self.embed_batch_size,
@@ -223,6 +238,19 @@ def build_embedder(settings: Settings, fake: bool = False) -> PolicyEmbedding:
         settings.embedding_model,
         model.get_embedding_dimension(),
     )
+    onnx = None
+    if settings.embedding_backend != "torch":
+        from ingest.embedding_onnx import OnnxRunner, export_model
+
+        try:
+            onnx_path = export_model(
+                model, settings.data_dir / "models", settings.embedding_backend == "onnx-int8"
+            )
+            onnx = OnnxRunner(model, onnx_path, settings.embedding_batch_size)
+        except Exception as exc:
+            raise EmbeddingModelError(
+                f"cannot run {settings.embedding_model!r} on ONNX Runtime: {exc}"
+            ) from exc
     return SentenceTransformerEmbedding(
-        model, settings.embedding_model, settings.embedding_batch_size
+        model, settings.embedding_model, settings.embedding_batch_size, onnx
     )

