@@ -33,13 +33,21 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     _model: Any = PrivateAttr()
     _onnx: Any = PrivateAttr(default=None)
+    _query_onnx: Any = PrivateAttr(default=None)
 
     def __init__(
-        self, model: Any, model_name: str, batch_size: int, onnx: OnnxRunner | None = None
+        self,
+        model: Any,
+        model_name: str,
+        batch_size: int,
+        onnx: OnnxRunner | None = None,
+        query_onnx: OnnxRunner | None = None,
     ) -> None:
+        """``onnx`` runs passages, ``query_onnx`` single questions (None: torch)."""
         super().__init__(model_name=model_name, embed_batch_size=batch_size)
         self._model = model
         self._onnx = onnx
+        self._query_onnx = query_onnx
 
     @classmethod
     def class_name(cls) -> str:
@@ -112,6 +120,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return dense, sentences
 
     def _get_query_embedding(self, query: str) -> Embedding:
+        if self._query_onnx is not None:
+            return list(map(float, self._query_onnx.run([query])[0][0]))
         return self._encode([query])[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
@@ -238,19 +248,27 @@ def build_embedder(settings: Settings, fake: bool = False) -> PolicyEmbedding:
         settings.embedding_model,
         model.get_embedding_dimension(),
     )
-    onnx = None
-    if settings.embedding_backend != "torch":
-        from ingest.embedding_onnx import OnnxRunner, export_model
-
-        try:
-            onnx_path = export_model(
-                model, settings.data_dir / "models", settings.embedding_backend == "onnx-int8"
-            )
-            onnx = OnnxRunner(model, onnx_path, settings.embedding_batch_size)
-        except Exception as exc:
-            raise EmbeddingModelError(
-                f"cannot run {settings.embedding_model!r} on ONNX Runtime: {exc}"
-            ) from exc
+    try:
+        onnx = _onnx_runner(model, settings, settings.embedding_backend)
+        query_onnx = (
+            onnx
+            if settings.query_backend == settings.embedding_backend
+            else _onnx_runner(model, settings, settings.query_backend)
+        )
+    except Exception as exc:
+        raise EmbeddingModelError(
+            f"cannot run {settings.embedding_model!r} on ONNX Runtime: {exc}"
+        ) from exc
     return SentenceTransformerEmbedding(
-        model, settings.embedding_model, settings.embedding_batch_size, onnx
+        model, settings.embedding_model, settings.embedding_batch_size, onnx, query_onnx
     )
+
+
+def _onnx_runner(model: Any, settings: Settings, backend: str) -> OnnxRunner | None:
+    """The model exported to ONNX for ``backend`` (None for torch)."""
+    if backend == "torch":
+        return None
+    from ingest.embedding_onnx import OnnxRunner, export_model
+
+    path = export_model(model, settings.data_dir / "models", quantize=backend == "onnx-int8")
+    return OnnxRunner(model, path, settings.embedding_batch_size)

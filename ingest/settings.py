@@ -139,11 +139,20 @@ class Settings(BaseSettings):
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "torch",
         description=(
-            "How the model runs: `torch`, or ONNX Runtime (`onnx` fp32, `onnx-int8` quantized), "
-            "exported locally from the same weights into DATA_DIR/models on first use."
+            "How the model embeds passages: `torch`, or ONNX Runtime (`onnx` fp32, `onnx-int8` "
+            "quantized), exported locally from the same weights into DATA_DIR/models."
         ),
     )
-    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Passages per encode call.")
+    query_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "onnx",
+        description=(
+            "How the model embeds a question. ONNX Runtime fp32 gives torch's vectors "
+            "(cosine 1.0) in a third of the time for one short text."
+        ),
+    )
+    embedding_batch_size: int = Field(
+        8, ge=1, le=1024, description="Passages per encode call (8 measured fastest on CPU)."
+    )
     device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
     max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
     api_keys: str = Field(
@@ -210,6 +219,7 @@ class Settings(BaseSettings):
         relevant = {
             "embedding_model": self.embedding_model,
             "embedding_backend": self.embedding_backend,
+            "query_backend": self.query_backend,
             "chunking": self.chunking.model_dump(),
             "retrieval": self.retrieval.model_dump(),
         }

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.settings import Settings
 from ingest.store import FilterError
@@ -83,6 +85,43 @@ def _count_job(metrics: Metrics, job: Job) -> None:
     metrics.chunks.inc(job.chunks_written)
 
 
+class _EdgeMiddleware:
+    """Request id, API keys and request metrics, as plain ASGI (no per-request task)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        rid = _request_id(request.headers.get("x-request-id"))
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = rid
+            await send(message)
+
+        try:
+            denied = _denied(request)
+            if denied is not None:
+                await denied(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics: Metrics = scope["app"].state.metrics
+            metrics.requests.labels(request.method, route, str(status[0])).inc()
+            metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app. Given no services, it builds them at start-up (and closes them at stop)."""
 
@@ -114,22 +153,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.state.metrics = Metrics()
     app.include_router(documents_router)
 
-    @app.middleware("http")
-    async def _edge(request: Request, call_next: Any) -> Response:
-        """Request id, API keys, request metrics."""
-        rid = _request_id(request.headers.get("x-request-id"))
-        token = request_id.set(rid)
-        started = time.perf_counter()
-        try:
-            response = _denied(request) or await call_next(request)
-        finally:
-            request_id.reset(token)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics: Metrics = request.app.state.metrics
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
-        response.headers["X-Request-ID"] = rid
-        return response
+    app.add_middleware(_EdgeMiddleware)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics_endpoint(request: Request) -> Response:

@@ -34,9 +34,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def real_embedder() -> PolicyEmbedding:
+def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> PolicyEmbedding:
     """The packaged all-MiniLM-L6-v2, loaded once per test session."""
-    return build_embedder(Settings())
+    return build_embedder(Settings(data_dir=tmp_path_factory.mktemp("model")))
 
 
 @pytest.fixture
