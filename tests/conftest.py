@@ -39,9 +39,11 @@ def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> PolicyEmbedding:
     return build_embedder(Settings(data_dir=tmp_path_factory.mktemp("model")))
 
 
-@pytest.fixture
-def fake_services(settings: Settings) -> Iterator[Services]:
-    """Embedded Qdrant in a temp dir with the hashing embedder (unit-test isolation)."""
+@pytest.fixture(params=["edge", "qdrant-local"])
+def fake_services(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Services]:
+    """The hashing embedder (unit-test isolation) over each embedded engine in a temp dir:
+    Qdrant Edge, and qdrant-client, whose code is the one a Qdrant server runs."""
+    settings = Settings(data_dir=tmp_path / "data", embedded_store=request.param)
     services = build_services(settings, fake_embedder=True)
     yield services
     services.close()
