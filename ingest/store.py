@@ -126,12 +126,12 @@ class PolicyStore(Protocol):
 
     def search(
         self,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         sparse: SparseQuery | None,
         limit: int,
         filters: dict[str, Any] | None = None,
     ) -> tuple[list[Hit], list[Hit]]:
-        """Dense and (when given) sparse candidate lists, in one round trip.
+        """Dense and sparse candidate lists (each when given), in one round trip.
 
         Raises:
             FilterError: an unknown filter key or a value of the wrong type.

@@ -230,22 +230,24 @@ class EdgeStore:
 
     def search(
         self,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         sparse: SparseQuery | None,
         limit: int,
         filters: dict[str, Any] | None = None,
     ) -> tuple[list[Hit], list[Hit]]:
-        """Dense and (when given) sparse candidate lists, as one planned batch."""
+        """Dense and sparse candidate lists (each when given), as one planned batch."""
         query_filter = build_edge_filter(filters)
-        requests = [
-            qe.QueryRequest(
-                limit=limit,
-                query=qe.Query.Nearest([float(x) for x in dense], using=DENSE),
-                filter=query_filter,
-                with_payload=True,
-                params=qe.SearchParams(hnsw_ef=HNSW_EF),
+        requests = []
+        if dense is not None:
+            requests.append(
+                qe.QueryRequest(
+                    limit=limit,
+                    query=qe.Query.Nearest([float(x) for x in dense], using=DENSE),
+                    filter=query_filter,
+                    with_payload=True,
+                    params=qe.SearchParams(hnsw_ef=HNSW_EF),
+                )
             )
-        ]
         if sparse is not None and sparse[0]:
             requests.append(
                 qe.QueryRequest(
@@ -255,10 +257,14 @@ class EdgeStore:
                     with_payload=True,
                 )
             )
+        if not requests:
+            return [], []
         lists = [
             [_hit(point) for point in points]
             for points in self._shard.query_batch(qe.QueryBatchRequest(requests))
         ]
+        if dense is None:
+            return [], lists[0]
         return lists[0], (lists[1] if len(lists) > 1 else [])
 
     def close(self) -> None:

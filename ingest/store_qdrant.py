@@ -241,18 +241,24 @@ class QdrantStore:
 
     def search(
         self,
-        dense: Sequence[float],
+        dense: Sequence[float] | None,
         sparse: SparseQuery | None,
         limit: int,
         filters: dict[str, Any] | None = None,
     ) -> tuple[list[Hit], list[Hit]]:
-        """Dense and (when given) sparse candidate lists, in one round trip."""
+        """Dense and sparse candidate lists (each when given), in one round trip."""
         query_filter = build_filter(filters)
-        requests = [
-            models.QueryRequest(
-                query=list(dense), using=DENSE, limit=limit, filter=query_filter, with_payload=True
+        requests = []
+        if dense is not None:
+            requests.append(
+                models.QueryRequest(
+                    query=list(dense),
+                    using=DENSE,
+                    limit=limit,
+                    filter=query_filter,
+                    with_payload=True,
+                )
             )
-        ]
         if sparse is not None and sparse[0]:
             requests.append(
                 models.QueryRequest(
@@ -263,8 +269,12 @@ class QdrantStore:
                     with_payload=True,
                 )
             )
+        if not requests:
+            return [], []
         responses = self.client.query_batch_points(self.collection, requests)
         lists = [[_hit(p) for p in r.points] for r in responses]
+        if dense is None:
+            return [], lists[0]
         return lists[0], (lists[1] if len(lists) > 1 else [])
 
     def close(self) -> None:

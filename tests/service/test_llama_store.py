@@ -1,0 +1,92 @@
+"""llama-index reads and writes PolicyQA's store through ``PolicyVectorStore``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from llama_index.core import StorageContext, VectorStoreIndex
+from llama_index.core.schema import TextNode
+from llama_index.core.vector_stores.types import (
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+)
+
+from ingest.embedding import PolicyEmbedding
+from ingest.settings import Settings
+from ingest.store import FilterError, build_store
+from service.container import Services
+from service.llama_store import PolicyVectorStore, to_policy_filters
+from service.types import SearchRequest
+
+QUESTION = "naval arms race: a new ship made the old ones useless"
+
+
+def test_llama_index_retriever_finds_what_policyqa_finds(
+    seeded: Services, real_embedder: PolicyEmbedding
+) -> None:
+    store = PolicyVectorStore(seeded.qa.store)
+    index = VectorStoreIndex.from_vector_store(store, embed_model=real_embedder)
+    retriever = index.as_retriever(similarity_top_k=3, vector_store_query_mode="hybrid")
+    nodes = retriever.retrieve(QUESTION)
+    ours = seeded.qa.search(SearchRequest(query=QUESTION, top_k=3)).results
+    assert [n.node.metadata["start_char"] for n in nodes][:1] == [ours[0].passage_start_char]
+    assert (
+        nodes[0].node.get_content() in ours[0].text or ours[0].text in nodes[0].node.get_content()
+    )
+    assert nodes[0].node.metadata["speaker"] == "A"
+
+
+def test_nodes_written_by_llama_index_are_searched_filtered_and_deleted(
+    tmp_path: Path, real_embedder: PolicyEmbedding
+) -> None:
+    policy_store = build_store(Settings(data_dir=tmp_path))
+    try:
+        store = PolicyVectorStore(policy_store)
+        nodes = [
+            TextNode(
+                text="Export controls on advanced chips need licences.",
+                metadata={"language": "en", "kind": "official", "date": "2025-01-15"},
+            ),
+            TextNode(
+                text="出口管制适用于先进芯片。",
+                metadata={"language": "zh", "kind": "official", "date": "2024-05-01"},
+            ),
+        ]
+        for i, node in enumerate(nodes):
+            node.relationships = {}
+            node.metadata["chunk_index"] = i
+        index = VectorStoreIndex(
+            nodes,
+            storage_context=StorageContext.from_defaults(vector_store=store),
+            embed_model=real_embedder,
+        )
+        assert policy_store.count_chunks() == 2
+        english = MetadataFilters(filters=[MetadataFilter(key="language", value="en")])
+        hits = index.as_retriever(similarity_top_k=5, filters=english).retrieve("chip licences")
+        assert [h.node.metadata["language"] for h in hits] == ["en"]
+        recent = MetadataFilters(
+            filters=[MetadataFilter(key="date", value="2025-01-01", operator=FilterOperator.GTE)]
+        )
+        hits = index.as_retriever(similarity_top_k=5, filters=recent).retrieve("chips")
+        assert [h.node.metadata["date"] for h in hits] == ["2025-01-15"]
+        sparse_only = index.as_retriever(similarity_top_k=5, vector_store_query_mode="sparse")
+        assert sparse_only.retrieve("licences")[0].node.get_content().startswith("Export")
+        store.delete(nodes[0].node_id)
+        assert policy_store.count_chunks() == 1
+    finally:
+        policy_store.close()
+
+
+def test_unsupported_metadata_filters_are_refused_by_name() -> None:
+    with pytest.raises(FilterError, match="cannot filter on 'title'"):
+        to_policy_filters(MetadataFilters(filters=[MetadataFilter(key="title", value="x")]))
+    assert to_policy_filters(
+        MetadataFilters(
+            filters=[
+                MetadataFilter(key="kind", value=["official"], operator=FilterOperator.IN),
+                MetadataFilter(key="date", value="2024-12-31", operator=FilterOperator.LTE),
+            ]
+        )
+    ) == {"kind": ["official"], "date_to": "2024-12-31"}
