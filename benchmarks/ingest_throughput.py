@@ -66,6 +66,8 @@ def main() -> None:
                 "ratio": round(
                     statistics.median(p / r for p, r in zip(pipeline, raw, strict=True)), 3
                 ),
+                "raw_runs": [round(r, 1) for r in raw],
+                "pipeline_runs": [round(p, 1) for p in pipeline],
                 "batch_size": settings.embedding_batch_size,
                 "backend": settings.embedding_backend,
             }
