@@ -69,6 +69,13 @@ class SentenceTransformerEmbedding(BaseEmbedding):
             self._model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         )
 
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        """Word pieces of each text, in one batched tokenizer call."""
+        if not texts:
+            return []
+        ids = self._model.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        return [len(row) for row in ids]
+
     def _encode(self, texts: list[str]) -> list[Embedding]:
         if self._onnx is not None:
             return [list(map(float, out[0])) for out in self._onnx.run(texts)]
@@ -153,6 +160,9 @@ class HashEmbedding(BaseEmbedding):
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+    def count_tokens_many(self, texts: list[str]) -> list[int]:
+        return [len(text.split()) for text in texts]
 
     def _vector(self, text: str) -> Embedding:
         vec = np.zeros(self.dim, dtype=np.float32)

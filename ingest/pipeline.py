@@ -7,7 +7,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,9 +167,22 @@ def chunk_payloads(
     embedder: PolicyEmbedding,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """A document's chunk payloads and the texts the models embed for them."""
-    chunks = chunk_document(doc, settings.chunking, embedder.count_tokens)
+    chunks = chunk_document(doc, settings.chunking, _batched_counter(doc.text, embedder))
     texts = [embedding_text(doc.title, c.text) for c in chunks]
     return [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks], texts
+
+
+def _batched_counter(text: str, embedder: PolicyEmbedding) -> Callable[[str], int]:
+    """Token counts for the chunker: the document's sentences counted in one batched call
+    (the chunker asks about each sentence twice), anything else one at a time."""
+    sentences = [text[s.start : s.end] for s in split_sentences(text)]
+    known = dict(zip(sentences, embedder.count_tokens_many(sentences), strict=True))
+
+    def count(piece: str) -> int:
+        found = known.get(piece)
+        return found if found is not None else embedder.count_tokens(piece)
+
+    return count
 
 
 def sentence_spans(embedded: str, chunk_text: str) -> list[tuple[int, int] | None]:
