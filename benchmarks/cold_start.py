@@ -7,21 +7,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from serving import start_server
 
 
 def main() -> None:
@@ -29,28 +18,12 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "POLICYQA_DATA_DIR": str(args.data_dir)}
     times = []
     for _ in range(args.runs):
-        port = _port()
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service.cli_main", "serve", "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            times.append(time.perf_counter() - started)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=60)
+        proc, _, seconds = start_server(args.data_dir)
+        times.append(seconds)
+        proc.terminate()
+        proc.wait(timeout=60)
     print(
         json.dumps(
             {

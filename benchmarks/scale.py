@@ -27,9 +27,7 @@ import argparse
 import itertools
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,12 +38,15 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from serving import start_server
+
 from ingest import sparse
 from ingest.embedding import build_embedder
-from ingest.pipeline import chunk_payloads, sentence_spans
-from ingest.schema import LoadedDocument, PayloadKey
+from ingest.pipeline import sentence_spans
+from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store import build_store
+from service.bench import record_chunks
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SOURCES = ("obliqa",)
@@ -76,18 +77,8 @@ def _source_chunks(cache: Path) -> Source:
         corpus = SHARED / "bench" / name / "corpus.jsonl"
         for line in corpus.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
-            if not str(record.get("text", "")).strip():
-                continue
-            doc = LoadedDocument(
-                source=f"{name}/{record['_id']}",
-                file_name=str(record["_id"]),
-                text=str(record["text"]),
-                format="beir",
-                title=str(record.get("title") or ""),
-                language="en",
-            )
-            doc_payloads, doc_texts = chunk_payloads(
-                doc, f"{name}-{record['_id']}", "scale", settings, embedder
+            doc_payloads, doc_texts = record_chunks(
+                record, f"{name}-{record['_id']}", settings, embedder
             )
             payloads += doc_payloads
             texts += doc_texts
@@ -181,12 +172,6 @@ def _questions() -> list[str]:
     return questions
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _memory_mb(pid: int) -> dict[str, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -202,26 +187,11 @@ def _pct(values: list[float], pct: float) -> float:
 
 
 def serve(folder: Path, requests: int) -> dict[str, Any]:
-    port = _port()
-    env = {**os.environ, "POLICYQA_DATA_DIR": str(folder)}
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli_main", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    proc, base, ready_s = start_server(folder)
     result: dict[str, Any] = {"step": "serve"}
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
-            while True:
-                try:
-                    if client.get("/readyz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-            result["cold_start_s"] = round(time.perf_counter() - started, 2)
+            result["cold_start_s"] = round(ready_s, 2)
             result["chunks"] = client.get("/readyz").json().get("chunks")
             result["rss_after_start_mb"] = _memory_mb(proc.pid)["VmRSS"]
             questions = _questions()

@@ -59,6 +59,23 @@ def load_beir(folder: Path, split: str) -> BeirData:
     return BeirData(corpus, queries, qrels)
 
 
+def record_chunks(
+    record: dict[str, Any], doc_id: str, settings: Settings, embedder: PolicyEmbedding
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Chunk payloads and model texts of one BEIR corpus record (none for an empty one)."""
+    if not str(record.get("text", "")).strip():
+        return [], []
+    doc = LoadedDocument(
+        source=str(record["_id"]),
+        file_name=str(record["_id"]),
+        text=str(record["text"]),
+        format="beir",
+        title=str(record.get("title") or ""),
+        language="en",
+    )
+    return chunk_payloads(doc, doc_id, "bench", settings, embedder)
+
+
 def index_corpus(
     data: BeirData,
     store: PolicyStore,
@@ -73,18 +90,8 @@ def index_corpus(
         payloads: list[dict[str, Any]] = []
         texts: list[str] = []
         for record in data.corpus[start : start + INDEX_BATCH]:
-            if not str(record.get("text", "")).strip():
-                continue
-            doc = LoadedDocument(
-                source=str(record["_id"]),
-                file_name=str(record["_id"]),
-                text=str(record["text"]),
-                format="beir",
-                title=str(record.get("title") or ""),
-                language="en",
-            )
-            doc_payloads, doc_texts = chunk_payloads(
-                doc, f"beir-{record['_id']}", "bench", settings, embedder
+            doc_payloads, doc_texts = record_chunks(
+                record, f"beir-{record['_id']}", settings, embedder
             )
             payloads += doc_payloads
             texts += doc_texts
