@@ -19,6 +19,7 @@ dense and sparse candidate lists; fusion happens above them (``service.retrieval
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,6 +30,8 @@ import numpy as np
 
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -215,4 +218,12 @@ def build_store(settings: Settings) -> PolicyStore:
         )
     from ingest.store_edge import EdgeStore
 
+    if not settings.edge_path.exists() and any(settings.qdrant_path.glob("collection/*")):
+        logger.warning(
+            "%s holds a store made by qdrant-client's local mode, the embedded engine before "
+            "Qdrant Edge: set POLICYQA_EMBEDDED_STORE=qdrant-local to keep using it, or "
+            "re-ingest to fill the new Edge store in %s",
+            settings.qdrant_path,
+            settings.edge_path,
+        )
     return EdgeStore(settings.edge_path, settings.collection, layout)

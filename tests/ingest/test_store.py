@@ -100,3 +100,18 @@ def test_collection_layout_settings_reach_the_collection(tmp_path) -> None:
         assert stored.params.vectors["dense"].on_disk is True
     finally:
         store.close()
+
+
+def test_a_store_from_the_old_embedded_engine_is_pointed_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = build_store(Settings(data_dir=tmp_path, embedded_store="qdrant-local"))
+    old.ensure_collections(8)
+    old.close()
+    with caplog.at_level("WARNING", logger="ingest.store"):
+        build_store(Settings(data_dir=tmp_path)).close()
+    assert "POLICYQA_EMBEDDED_STORE=qdrant-local" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ingest.store"):
+        build_store(Settings(data_dir=tmp_path)).close()  # the Edge store exists now
+    assert caplog.text == ""
