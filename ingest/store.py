@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ingest.schema import PayloadKey
+from ingest.schema import PayloadKey, chunk_point_id
 from ingest.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,55 @@ class PolicyStore(Protocol):
 
     def close(self) -> None:
         """Release the store (and an embedded folder's lock)."""
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One chunk ready for any engine: its id, vectors and payload."""
+
+    point_id: str
+    dense: list[float]
+    sparse: SparseQuery
+    sentences: list[list[float]] | None
+    payload: dict[str, Any]
+
+
+def chunk_rows(
+    payloads: Sequence[dict[str, Any]],
+    dense: Sequence[Sequence[float]] | np.ndarray,
+    sparse: Sequence[SparseQuery],
+    sentences: Sequence[np.ndarray | None] | None,
+    with_sentences: bool,
+) -> list[ChunkRow]:
+    """Chunks as rows under ids made of (doc id, chunk index); sentence vectors only where
+    the collection has a slot for them."""
+    per_sentence = sentences if sentences is not None else [None] * len(payloads)
+    rows = []
+    for payload, vector, bm25, sentence_rows in zip(
+        payloads, dense, sparse, per_sentence, strict=True
+    ):
+        keep = with_sentences and sentence_rows is not None and len(sentence_rows) > 0
+        rows.append(
+            ChunkRow(
+                point_id=chunk_point_id(
+                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
+                ),
+                dense=[float(x) for x in vector],
+                sparse=bm25,
+                sentences=np.asarray(sentence_rows, np.float32).tolist() if keep else None,
+                payload=dict(payload),
+            )
+        )
+    return rows
+
+
+def split_lists(lists: list[list[Hit]], has_dense: bool) -> tuple[list[Hit], list[Hit]]:
+    """(dense, sparse) from a batch's result lists, sent dense first when there was one."""
+    if not lists:
+        return [], []
+    if not has_dense:
+        return [], lists[0]
+    return lists[0], (lists[1] if len(lists) > 1 else [])
 
 
 def parse_filters(filters: dict[str, Any] | None) -> SearchFilter | None:

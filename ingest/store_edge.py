@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 import qdrant_edge as qe
 
-from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
+from ingest.schema import PayloadKey, doc_point_id
 from ingest.store import (
     DENSE,
     KEYWORD_FIELDS,
@@ -29,8 +29,10 @@ from ingest.store import (
     Hit,
     SparseQuery,
     StoreLockedError,
+    chunk_rows,
     locked_message,
     parse_filters,
+    split_lists,
 )
 
 HNSW_EF = 128
@@ -156,21 +158,12 @@ class EdgeStore:
         sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
-        per_sentence = sentences if sentences is not None else [None] * len(payloads)
         points = []
-        for payload, vector, (indices, values), rows in zip(
-            payloads, dense, sparse, per_sentence, strict=True
-        ):
-            vectors: dict[str, Any] = {
-                DENSE: [float(x) for x in vector],
-                SPARSE: qe.SparseVector(indices, values),
-            }
-            if self._sentences and rows is not None and len(rows):
-                vectors[SENTENCES] = np.asarray(rows, dtype=np.float32).tolist()
-            point_id = chunk_point_id(
-                str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
-            )
-            points.append(qe.Point(point_id, vectors, dict(payload)))
+        for row in chunk_rows(payloads, dense, sparse, sentences, self._sentences):
+            vectors: dict[str, Any] = {DENSE: row.dense, SPARSE: qe.SparseVector(*row.sparse)}
+            if row.sentences is not None:
+                vectors[SENTENCES] = row.sentences
+            points.append(qe.Point(row.point_id, vectors, row.payload))
         if points:
             with self._write_lock:
                 self._shard.update(qe.UpdateOperation.upsert_points(points))
@@ -263,9 +256,7 @@ class EdgeStore:
             [_hit(point) for point in points]
             for points in self._shard.query_batch(qe.QueryBatchRequest(requests))
         ]
-        if dense is None:
-            return [], lists[0]
-        return lists[0], (lists[1] if len(lists) > 1 else [])
+        return split_lists(lists, dense is not None)
 
     def close(self) -> None:
         """Flush and close both shards, then release the folder."""

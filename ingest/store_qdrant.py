@@ -13,7 +13,7 @@ from typing import Any, cast
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from ingest.schema import PayloadKey, chunk_point_id, doc_point_id
+from ingest.schema import PayloadKey, doc_point_id
 from ingest.settings import Settings
 from ingest.store import (
     DENSE,
@@ -24,8 +24,10 @@ from ingest.store import (
     Hit,
     SparseQuery,
     StoreLockedError,
+    chunk_rows,
     locked_message,
     parse_filters,
+    split_lists,
 )
 
 logger = logging.getLogger(__name__)
@@ -148,22 +150,15 @@ class QdrantStore:
         sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
-        per_sentence = sentences if sentences is not None else [None] * len(payloads)
-        with_sentences = self._has_sentences()
         points = []
-        for payload, vector, (indices, values), rows in zip(
-            payloads, dense, sparse, per_sentence, strict=True
-        ):
+        for row in chunk_rows(payloads, dense, sparse, sentences, self._has_sentences()):
             vectors: dict[str, Any] = {
-                DENSE: [float(x) for x in vector],
-                SPARSE: models.SparseVector(indices=indices, values=values),
+                DENSE: row.dense,
+                SPARSE: models.SparseVector(indices=row.sparse[0], values=row.sparse[1]),
             }
-            if with_sentences and rows is not None and len(rows):
-                vectors[SENTENCES] = np.asarray(rows, dtype=np.float32).tolist()
-            point_id = chunk_point_id(
-                str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
-            )
-            points.append(models.PointStruct(id=point_id, vector=vectors, payload=dict(payload)))
+            if row.sentences is not None:
+                vectors[SENTENCES] = row.sentences
+            points.append(models.PointStruct(id=row.point_id, vector=vectors, payload=row.payload))
         if points:
             self.client.upsert(self.collection, points, wait=True)
 
@@ -272,10 +267,7 @@ class QdrantStore:
         if not requests:
             return [], []
         responses = self.client.query_batch_points(self.collection, requests)
-        lists = [[_hit(p) for p in r.points] for r in responses]
-        if dense is None:
-            return [], lists[0]
-        return lists[0], (lists[1] if len(lists) > 1 else [])
+        return split_lists([[_hit(p) for p in r.points] for r in responses], dense is not None)
 
     def close(self) -> None:
         """Release the embedded folder's lock (a server client just closes its connections)."""
