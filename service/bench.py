@@ -125,22 +125,29 @@ def search_all(
     candidates: int,
     sparse_weight: float = 1.0,
     sweep: tuple[float, ...] = (),
+    settings: Settings | None = None,
 ) -> tuple[dict[str, dict[str, list[tuple[str, float]]]], list[float]]:
     """Each mode's document ranking per query, and each query's latency in ms.
 
     ``sweep`` adds a ``hybrid@W`` ranking for each BM25 weight W, fused from the same lists.
+    ``settings`` brings ``/v1/ask``'s glossary translations and dense languages.
     """
+    translation = settings.retrieval.translation_weight if settings else 0.0
+    languages = settings.embedding_languages if settings else None
     modes = [*MODES, *(f"hybrid@{w:g}" for w in sweep)]
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in modes}
     latencies = []
     for qid, text in data.queries.items():
         started = time.perf_counter()
         vector = embedder.get_query_embedding(text)
-        dense_hits, sparse_hits = store.search(vector, sparse.encode_query(text), candidates)
-        fused = fuse(dense_hits, sparse_hits, sparse_weight=sparse_weight)
+        bm25 = sparse.encode_query(text, translation)
+        dense_hits, sparse_hits = store.search(vector, bm25, candidates)
+        fused = fuse(
+            dense_hits, sparse_hits, sparse_weight=sparse_weight, dense_languages=languages
+        )
         latencies.append((time.perf_counter() - started) * 1000)
         for weight in sweep:
-            swept = fuse(dense_hits, sparse_hits, sparse_weight=weight)
+            swept = fuse(dense_hits, sparse_hits, sparse_weight=weight, dense_languages=languages)
             ranked = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in swept]
             runs[f"hybrid@{weight:g}"][qid] = _documents(ranked, DEPTH)
         runs["dense"][qid] = _documents(_ids(dense_hits), DEPTH)
@@ -203,7 +210,7 @@ def bench_beir(
             index_seconds = time.perf_counter() - started
             candidates = max(settings.retrieval.candidates, 2 * DEPTH)
             runs, latencies = search_all(
-                data, store, embedder, candidates, settings.retrieval.sparse_weight, sweep
+                data, store, embedder, candidates, settings.retrieval.sparse_weight, sweep, settings
             )
         finally:
             store.close()

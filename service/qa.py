@@ -13,6 +13,7 @@ import numpy as np
 
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
+from ingest.loaders import detect_language
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
 from ingest.schema import PayloadKey
@@ -71,7 +72,7 @@ class QA:
             request.question, request.top_k, request.filters, timings, vector
         )
         started = time.perf_counter()
-        evidence = extract.weigh_evidence(request.question, candidates)
+        evidence = extract.weigh_evidence(request.question, candidates, self._dense_languages())
         if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
             timings["answer"] = _ms(started)
             return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())
@@ -152,13 +153,24 @@ class QA:
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         cfg = self.settings.retrieval
-        sparse_query = sparse.encode_query(question) if cfg.hybrid else None
+        sparse_query = sparse.encode_query(question, cfg.translation_weight) if cfg.hybrid else None
         dense_hits, sparse_hits = self.store.search(
             vector.tolist(), sparse_query, cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        fused = fuse(dense_hits, sparse_hits, sparse_weight=cfg.sparse_weight)
+        if cfg.hybrid and detect_language(question) not in self.settings.embedding_languages:
+            dense_hits = []  # the model's vector of a language it cannot read is noise
+        fused = fuse(
+            dense_hits,
+            sparse_hits,
+            sparse_weight=cfg.sparse_weight,
+            dense_languages=self._dense_languages(),
+        )
         return diversify(fused, top_k, cfg.max_per_document), vector
+
+    def _dense_languages(self) -> list[str] | None:
+        """Languages the dense side judges; None (all) when BM25 is off and it is alone."""
+        return self.settings.embedding_languages if self.settings.retrieval.hybrid else None
 
     def _cite(
         self, question: str, candidates: list[Candidate], question_vector: np.ndarray
@@ -183,7 +195,7 @@ class QA:
             offset += len(sentences[i])
         citations: list[Citation] = []
         quotes: list[extract.Quote] = []
-        terms = frozenset(sparse.tokenize(question))
+        terms = frozenset().union(*sparse.question_terms(question).values())
         for n, cand in enumerate(candidates, start=1):
             quote = extract.choose_quote(cand, question_vector, stored[cand.point_id], terms)
             citations.append(extract.to_citation(n, cand, quote))
@@ -196,7 +208,7 @@ class QA:
         abstained: bool,
         citations: list[Citation],
         timings: dict[str, float],
-        evidence: dict[str, float],
+        evidence: dict[str, float | None],
     ) -> AskResponse:
         timings["total"] = round(sum(timings.values()), 2)
         return AskResponse(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,19 +34,38 @@ class Candidate:
 
 
 def fuse(
-    dense: list[Hit], sparse: list[Hit], dense_weight: float = 1.0, sparse_weight: float = 1.0
+    dense: list[Hit],
+    sparse: list[Hit],
+    dense_weight: float = 1.0,
+    sparse_weight: float = 1.0,
+    dense_languages: Collection[str] | None = None,
 ) -> list[Candidate]:
-    """Weighted reciprocal-rank fusion; keeps each list's raw score for the evidence check."""
+    """Weighted reciprocal-rank fusion; keeps each list's raw score for the evidence check.
+
+    ``dense_languages`` names the languages the embedding model reads. A passage in any
+    other language gets no vote from the dense list (its similarity there is noise),
+    and its BM25 vote counts for both lists, so that a Chinese passage BM25 ranks first
+    competes with an English passage both lists rank first.
+    """
     by_id: dict[str, Candidate] = {}
     for rank, hit in enumerate(dense, start=1):
+        if dense_languages is not None and _language(hit) not in dense_languages:
+            continue
         cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
         cand.dense, cand.dense_rank = hit.score, rank
         cand.fused += dense_weight / (RRF_K + rank)
     for rank, hit in enumerate(sparse, start=1):
         cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
         cand.sparse, cand.sparse_rank = hit.score, rank
-        cand.fused += sparse_weight / (RRF_K + rank)
+        weight = sparse_weight
+        if dense_languages is not None and _language(hit) not in dense_languages:
+            weight += dense_weight
+        cand.fused += weight / (RRF_K + rank)
     return sorted(by_id.values(), key=lambda c: c.fused, reverse=True)
+
+
+def _language(hit: Hit) -> str:
+    return str(hit.payload.get(PayloadKey.LANGUAGE, ""))
 
 
 def diversify(candidates: list[Candidate], limit: int, max_per_document: int) -> list[Candidate]:

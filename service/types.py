@@ -83,8 +83,12 @@ class AskResponse(BaseModel):
     model: str = Field(description="Embedding model that retrieved the evidence.")
     settings_hash: str = Field(description="Hash of the settings that shaped this answer.")
     timings_ms: dict[str, float]
-    evidence: dict[str, float] = Field(
-        default_factory=dict, description="The scores the abstention decision was based on."
+    evidence: dict[str, float | None] = Field(
+        default_factory=dict,
+        description=(
+            "The scores the abstention decision was based on (`dense_top` is null when the "
+            "embedding model cannot read the question's language)."
+        ),
     )
 
 

@@ -48,3 +48,16 @@ def test_cap_gives_way_when_only_one_document_has_answers() -> None:
     hits = [_hit(f"x{i}", 1 - i / 10, "only", i * 200, i * 200 + 150) for i in range(5)]
     chosen = diversify(fuse(hits, []), limit=5, max_per_document=2)
     assert len(chosen) == 5
+
+
+def test_dense_list_has_no_vote_on_passages_in_a_language_it_cannot_read() -> None:
+    english = Hit("en", 0.6, {"doc_id": "a", "language": "en"})
+    chinese = Hit("zh", 0.9, {"doc_id": "b", "language": "zh"})
+    # The English-only model "likes" the Chinese passage: noise, ignored.
+    fused = fuse([chinese, english], [chinese, english], dense_languages=["en"])
+    by_id = {c.point_id: c for c in fused}
+    assert by_id["zh"].dense is None and by_id["zh"].dense_rank is None
+    # BM25's first place counts for both lists: it ties with a passage first in both.
+    assert by_id["zh"].fused == 2 / (RRF_K + 1)
+    assert by_id["en"].fused == 1 / (RRF_K + 2) + 1 / (RRF_K + 2)
+    assert [c.point_id for c in fused] == ["zh", "en"]
