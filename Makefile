@@ -45,10 +45,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy ingest service
 
-# Score the dev question set over seeds + the shared corpus (needs ../shared).
+# Score the dev question set, then the cross-lingual one, over seeds + the shared corpus
+# (needs ../shared).
 eval: install
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa ingest seeds $(wildcard ../shared/corpora/*.txt) $(wildcard ../shared/corpora/*.md)
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/dev.jsonl
+	# English questions with Chinese evidence and back (written for this project).
+	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval benchmarks/crosslingual.jsonl
 
 fetch: install
 	$(BIN)/policyqa fetch corpora/ai-policy.toml
