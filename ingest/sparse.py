@@ -196,6 +196,18 @@ _CHINESE_STOPWORDS = frozenset(
         "都",
         "而",
         "要",
+        # question words: they say how a question is asked, not what it is about
+        "什么",
+        "哪些",
+        "如何",
+        "怎样",
+        "怎么",
+        "为什么",
+        "是否",
+        "关于",
+        "有",
+        "吗",
+        "呢",
     ]
 )
 _ALIASES = {"u.s": "usa", "u.k": "uk", "u.n": "un", "e.u": "eu"}
