@@ -153,18 +153,24 @@ class QA:
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         cfg = self.settings.retrieval
-        sparse_query = sparse.encode_query(question, cfg.translation_weight) if cfg.hybrid else None
+        readable = detect_language(question) in self.settings.embedding_languages
+        sparse_query = None
+        if cfg.hybrid:
+            # A question the model cannot read is matched by BM25 alone, in both languages:
+            # its translations count as much as its own words.
+            weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0
+            sparse_query = sparse.encode_query(question, weight)
         dense_hits, sparse_hits = self.store.search(
             vector.tolist(), sparse_query, cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        if cfg.hybrid and detect_language(question) not in self.settings.embedding_languages:
-            dense_hits = []  # the model's vector of a language it cannot read is noise
+        languages = self._dense_languages()
+        if cfg.hybrid and not readable:
+            # The model's vector of a language it cannot read is noise: BM25 alone ranks,
+            # every passage on the same footing.
+            dense_hits, languages = [], None
         fused = fuse(
-            dense_hits,
-            sparse_hits,
-            sparse_weight=cfg.sparse_weight,
-            dense_languages=self._dense_languages(),
+            dense_hits, sparse_hits, sparse_weight=cfg.sparse_weight, dense_languages=languages
         )
         return diversify(fused, top_k, cfg.max_per_document), vector
 

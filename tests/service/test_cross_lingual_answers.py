@@ -13,7 +13,8 @@ from service.answer import Evidence, key_term_coverage, should_abstain
 from service.container import Services, build_services
 from service.types import AskRequest
 
-# Two short documents written for this test: a Chinese plan and an unrelated English text.
+# Short documents written for this test: a Chinese plan, an English policy note and an
+# unrelated English text.
 CHINESE_PLAN = """国务院关于推进算力建设的意见
 
 一、总体要求
@@ -30,6 +31,11 @@ ENGLISH_NOTE = """Harbour maintenance schedule
 The port authority inspects the breakwater every spring and repaints the lighthouse
 every five years. Dredging of the northern channel is scheduled for the autumn.
 """
+EXPORT_NOTE = """Export controls on advanced computing
+
+The Department of Commerce shall strengthen export controls on advanced chips and
+semiconductor manufacturing equipment, and review them every year.
+"""
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +45,10 @@ def bilingual(
     folder = tmp_path_factory.mktemp("docs")
     (folder / "plan.zh.txt").write_text(CHINESE_PLAN, encoding="utf-8")
     (folder / "harbour.txt").write_text(ENGLISH_NOTE, encoding="utf-8")
+    (folder / "exports.txt").write_text(EXPORT_NOTE, encoding="utf-8")
     data = tmp_path_factory.mktemp("bilingual")
     services = build_services(Settings(data_dir=data), embedder=real_embedder)
-    assert services.qa.ingest([folder], progress=False).added == 2
+    assert services.qa.ingest([folder], progress=False).added == 3
     yield services
     services.close()
 
@@ -69,6 +76,12 @@ def test_chinese_question_gets_no_vote_from_the_english_only_model(bilingual: Se
     assert not response.abstained
     assert response.evidence["dense_top"] is None, "coverage alone decides"
     assert "开源生态繁荣" in response.citations[0].text.replace("\n", "")
+
+
+def test_chinese_question_is_answered_from_the_english_passage(bilingual: Services) -> None:
+    response = bilingual.qa.answer(AskRequest(question="美国如何加强芯片出口管制？", top_k=3))
+    assert not response.abstained
+    assert "export controls on advanced chips" in " ".join(response.citations[0].text.split())
 
 
 def test_a_translation_covers_a_question_term() -> None:
