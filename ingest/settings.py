@@ -82,6 +82,16 @@ class RetrievalSettings(BaseModel):
         le=1,
         description="Abstain below this evidence score (similarity + key-term coverage).",
     )
+    max_unmatched: float = Field(
+        0.33,
+        ge=0,
+        le=1,
+        description=(
+            "When coverage is the only evidence (the model cannot read the question or the "
+            "best passage), abstain once this share of the question's terms is in no "
+            "retrieved passage."
+        ),
+    )
 
 
 class SlackSettings(BaseModel):

@@ -51,13 +51,18 @@ class Evidence:
     dense_top: float | None
     coverage: float
     support: float
+    unmatched: float | None = None
+    """Share of the question's terms in no retrieved passage (coverage-only evidence)."""
 
     def as_dict(self) -> dict[str, float | None]:
-        return {
+        scores = {
             "dense_top": None if self.dense_top is None else round(self.dense_top, 4),
             "coverage": round(self.coverage, 4),
             "support": round(self.support, 4),
         }
+        if self.unmatched is not None:
+            scores["unmatched"] = round(self.unmatched, 4)
+        return scores
 
 
 def key_term_coverage(question: str, passages: Sequence[str]) -> float:
@@ -76,13 +81,33 @@ def key_term_coverage(question: str, passages: Sequence[str]) -> float:
     return len(found) / len(forms)
 
 
+def unmatched_share(question: str, passages: Sequence[Candidate]) -> float:
+    """Share of the question's terms (or their translations) in none of the passages.
+
+    A term the retrieved passages never use is one the corpus does not talk about:
+    "whaling" in a question about China's AI plan.
+    """
+    forms = sparse.question_terms(question)
+    if not forms:
+        return 0.0
+    seen: set[str] = set()
+    for cand in passages:
+        text = f"{cand.payload.get(PayloadKey.TITLE, '')} {cand.payload.get(PayloadKey.TEXT, '')}"
+        seen |= set(sparse.tokenize(text))
+    return sum(1 for variants in forms.values() if not variants & seen) / len(forms)
+
+
 def weigh_evidence(
-    question: str, candidates: Sequence[Candidate], dense_languages: Collection[str] | None = None
+    question: str,
+    candidates: Sequence[Candidate],
+    dense_languages: Collection[str] | None = None,
+    pool: Sequence[Candidate] = (),
 ) -> Evidence:
     """Best dense similarity and key-term coverage of the top passages, combined.
 
     When the embedding model cannot read the question or the best passage (its
-    ``dense_languages``), similarity says nothing and coverage alone is the evidence.
+    ``dense_languages``), similarity says nothing: the evidence is then coverage, and how
+    many of the question's terms no retrieved passage (``pool``) contains at all.
     """
     top_texts = [
         f"{c.payload.get(PayloadKey.TITLE, '')} {c.payload.get(PayloadKey.TEXT, '')}"
@@ -93,7 +118,7 @@ def weigh_evidence(
         detect_language(question) not in dense_languages
         or (candidates and candidates[0].payload.get(PayloadKey.LANGUAGE) not in dense_languages)
     ):
-        return Evidence(None, coverage, coverage)
+        return Evidence(None, coverage, coverage, unmatched_share(question, pool or candidates))
     dense_top = max((c.dense for c in candidates if c.dense is not None), default=0.0)
     return Evidence(dense_top, coverage, 0.5 * dense_top + 0.5 * coverage)
 
@@ -101,6 +126,8 @@ def weigh_evidence(
 def should_abstain(evidence: Evidence, settings: RetrievalSettings) -> bool:
     """Abstain when the best passage is far from the question or the evidence is thin."""
     if evidence.dense_top is not None and evidence.dense_top < settings.min_dense_score:
+        return True
+    if evidence.unmatched is not None and evidence.unmatched >= settings.max_unmatched:
         return True
     return evidence.support < settings.min_support
 

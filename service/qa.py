@@ -68,11 +68,13 @@ class QA:
             FilterError: an unknown filter key or bad filter value.
         """
         timings: dict[str, float] = {}
-        candidates, question_vector = self._retrieve(
+        candidates, question_vector, pool = self._retrieve(
             request.question, request.top_k, request.filters, timings, vector
         )
         started = time.perf_counter()
-        evidence = extract.weigh_evidence(request.question, candidates, self._dense_languages())
+        evidence = extract.weigh_evidence(
+            request.question, candidates, self._dense_languages(), pool
+        )
         if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
             timings["answer"] = _ms(started)
             return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())
@@ -84,7 +86,7 @@ class QA:
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked passages for a query, with the same citation fields as answers."""
         timings: dict[str, float] = {}
-        candidates, question_vector = self._retrieve(
+        candidates, question_vector, _ = self._retrieve(
             request.query, request.top_k, request.filters, timings
         )
         citations, _ = self._cite(request.query, candidates, question_vector)
@@ -143,7 +145,8 @@ class QA:
         filters: dict[str, Any] | None,
         timings: dict[str, float],
         vector: np.ndarray | None = None,
-    ) -> tuple[list[Candidate], np.ndarray]:
+    ) -> tuple[list[Candidate], np.ndarray, list[Candidate]]:
+        """The diversified top ``top_k``, the question's vector, and every fused candidate."""
         too_long = self._check_length(question)
         if too_long is not None:
             raise too_long
@@ -172,7 +175,7 @@ class QA:
         fused = fuse(
             dense_hits, sparse_hits, sparse_weight=cfg.sparse_weight, dense_languages=languages
         )
-        return diversify(fused, top_k, cfg.max_per_document), vector
+        return diversify(fused, top_k, cfg.max_per_document), vector, fused
 
     def _dense_languages(self) -> list[str] | None:
         """Languages the dense side judges; None (all) when BM25 is off and it is alone."""

@@ -9,8 +9,9 @@ import pytest
 
 from ingest.embedding import PolicyEmbedding
 from ingest.settings import Settings
-from service.answer import Evidence, key_term_coverage, should_abstain
+from service.answer import Evidence, key_term_coverage, should_abstain, unmatched_share
 from service.container import Services, build_services
+from service.retrieval import Candidate
 from service.types import AskRequest
 
 # Short documents written for this test: a Chinese plan, an English policy note and an
@@ -94,6 +95,27 @@ def test_without_a_dense_score_thin_coverage_still_abstains() -> None:
     assert should_abstain(Evidence(None, 0.2, 0.2), settings)
     assert not should_abstain(Evidence(None, 0.8, 0.8), settings)
     assert should_abstain(Evidence(0.1, 1.0, 0.55), settings), "a far dense match still refuses"
+
+
+def test_terms_no_retrieved_passage_uses_are_counted() -> None:
+    pool = [
+        Candidate("a", {"text": "完善全国一体化算力网"}),
+        Candidate("b", {"text": "open models"}),
+    ]
+    assert unmatched_share("national computing power", pool) == 0.0
+    assert unmatched_share("computing power whaling quotas", pool) == 0.5
+
+
+def test_coverage_alone_refuses_a_question_about_what_no_passage_mentions() -> None:
+    settings = Settings().retrieval
+    assert should_abstain(Evidence(None, 0.5, 0.5, unmatched=0.5), settings)
+    assert not should_abstain(Evidence(None, 0.5, 0.5, unmatched=0.2), settings)
+
+
+def test_chinese_question_about_an_absent_subject_is_refused(bilingual: Services) -> None:
+    response = bilingual.qa.answer(AskRequest(question="算力网如何管理足球转会？", top_k=3))
+    assert response.abstained, response.evidence
+    assert response.evidence["unmatched"] >= 0.5, "足球 and 转会 are in no passage"
 
 
 def test_glossary_ships_with_the_package(tmp_path: Path) -> None:
