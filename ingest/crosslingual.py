@@ -42,6 +42,8 @@ def parse_glossary(lines: Iterable[str], tokenize: Tokenizer) -> dict[Phrase, fr
         zh_phrases = [tuple(tokenize(p)) for p in chinese.split("|")]
         en_terms = {t for p in en_phrases for t in p}
         zh_terms = {t for p in zh_phrases for t in p}
+        if not en_terms or not zh_terms:
+            raise ValueError(f"glossary line {number}: a side has no index terms: {line!r}")
         for phrase in en_phrases:
             if phrase:
                 table.setdefault(phrase, set()).update(zh_terms)

@@ -22,6 +22,15 @@ def test_a_line_without_a_tab_is_refused_with_its_number() -> None:
         crosslingual.parse_glossary(["ai\t人工智能", "computing power 算力"], tokenize)
 
 
+def test_an_entry_made_only_of_stop_words_is_refused() -> None:
+    with pytest.raises(ValueError, match="line 1: a side has no index terms"):
+        crosslingual.parse_glossary(["the|of\t的"], tokenize)
+
+
+def test_the_shipped_glossary_parses() -> None:
+    assert len(crosslingual.glossary(tokenize)) > 300
+
+
 def test_english_question_gains_chinese_terms_only() -> None:
     terms = tokenize("How does China coordinate computing power for open-source models?")
     found = crosslingual.translations(terms, tokenize)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -116,10 +115,3 @@ def test_chinese_question_about_an_absent_subject_is_refused(bilingual: Services
     response = bilingual.qa.answer(AskRequest(question="算力网如何管理足球转会？", top_k=3))
     assert response.abstained, response.evidence
     assert response.evidence["unmatched"] >= 0.5, "足球 and 转会 are in no passage"
-
-
-def test_glossary_ships_with_the_package(tmp_path: Path) -> None:
-    from ingest import crosslingual
-    from ingest.sparse import tokenize
-
-    assert len(crosslingual.glossary(tokenize)) > 300
