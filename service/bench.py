@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest import sparse
 from ingest.embedding import PolicyEmbedding
 from ingest.pipeline import chunk_payloads, write_embedded
 from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import Settings
 from ingest.store import Hit, PolicyStore
 from ingest.store_edge import EdgeStore
-from service.retrieval import fuse
+from service.retrieval import fuse, search_lists
 
 MODES = ("dense", "bm25", "hybrid")
 DEPTH = 100
@@ -122,38 +121,36 @@ def search_all(
     data: BeirData,
     store: PolicyStore,
     embedder: PolicyEmbedding,
+    settings: Settings,
     candidates: int,
-    sparse_weight: float = 1.0,
     sweep: tuple[float, ...] = (),
-    settings: Settings | None = None,
 ) -> tuple[dict[str, dict[str, list[tuple[str, float]]]], list[float]]:
     """Each mode's document ranking per query, and each query's latency in ms.
 
+    Queries are searched and fused as ``/v1/ask`` does (``search_lists``), with hybrid
+    search on whatever ``settings`` say, since every mode is scored from the two lists.
     ``sweep`` adds a ``hybrid@W`` ranking for each BM25 weight W, fused from the same lists.
-    ``settings`` brings ``/v1/ask``'s glossary translations and dense languages.
     """
-    translation = settings.retrieval.translation_weight if settings else 0.0
-    languages = settings.embedding_languages if settings else None
+    hybrid_on = settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"hybrid": True})}
+    )
     modes = [*MODES, *(f"hybrid@{w:g}" for w in sweep)]
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in modes}
     latencies = []
     for qid, text in data.queries.items():
         started = time.perf_counter()
         vector = embedder.get_query_embedding(text)
-        bm25 = sparse.encode_query(text, translation)
-        dense_hits, sparse_hits = store.search(vector, bm25, candidates)
-        fused = fuse(
-            dense_hits, sparse_hits, sparse_weight=sparse_weight, dense_languages=languages
+        dense_hits, sparse_hits, languages = search_lists(
+            store, hybrid_on, text, vector, candidates
         )
+        hybrid = fuse(dense_hits, sparse_hits, 1.0, settings.retrieval.sparse_weight, languages)
         latencies.append((time.perf_counter() - started) * 1000)
-        for weight in sweep:
-            swept = fuse(dense_hits, sparse_hits, sparse_weight=weight, dense_languages=languages)
-            ranked = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in swept]
-            runs[f"hybrid@{weight:g}"][qid] = _documents(ranked, DEPTH)
+        swept = [fuse(dense_hits, sparse_hits, 1.0, w, languages) for w in sweep]
+        for mode, ranking in zip(modes[len(MODES) - 1 :], [hybrid, *swept], strict=True):
+            ranked = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in ranking]
+            runs[mode][qid] = _documents(ranked, DEPTH)
         runs["dense"][qid] = _documents(_ids(dense_hits), DEPTH)
         runs["bm25"][qid] = _documents(_ids(sparse_hits), DEPTH)
-        hybrid = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in fused]
-        runs["hybrid"][qid] = _documents(hybrid, DEPTH)
     return runs, latencies
 
 
@@ -209,9 +206,7 @@ def bench_beir(
             chunks = index_corpus(data, store, embedder, settings, progress)
             index_seconds = time.perf_counter() - started
             candidates = max(settings.retrieval.candidates, 2 * DEPTH)
-            runs, latencies = search_all(
-                data, store, embedder, candidates, settings.retrieval.sparse_weight, sweep, settings
-            )
+            runs, latencies = search_all(data, store, embedder, settings, candidates, sweep)
         finally:
             store.close()
     if run_out:

@@ -13,14 +13,13 @@ import numpy as np
 
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
-from ingest.loaders import detect_language
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer as extract
-from service.retrieval import Candidate, diversify, fuse
+from service.retrieval import Candidate, diversify, fuse, search_lists
 from service.types import (
     AskRequest,
     AskResponse,
@@ -156,22 +155,10 @@ class QA:
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         cfg = self.settings.retrieval
-        readable = detect_language(question) in self.settings.embedding_languages
-        sparse_query = None
-        if cfg.hybrid:
-            # A question the model cannot read is matched by BM25 alone, in both languages:
-            # its translations count as much as its own words.
-            weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0
-            sparse_query = sparse.encode_query(question, weight)
-        dense_hits, sparse_hits = self.store.search(
-            vector.tolist(), sparse_query, cfg.candidates, filters
+        dense_hits, sparse_hits, languages = search_lists(
+            self.store, self.settings, question, vector.tolist(), cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        languages = self._dense_languages()
-        if cfg.hybrid and not readable:
-            # The model's vector of a language it cannot read is noise: BM25 alone ranks,
-            # every passage on the same footing.
-            dense_hits, languages = [], None
         fused = fuse(
             dense_hits, sparse_hits, sparse_weight=cfg.sparse_weight, dense_languages=languages
         )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ingest import sparse
+from ingest.loaders import detect_language
 from ingest.schema import PayloadKey
-from ingest.store import Hit
+from ingest.settings import Settings
+from ingest.store import Hit, PolicyStore
 
 RRF_K = 60
 
@@ -31,6 +34,35 @@ class Candidate:
     @property
     def span(self) -> tuple[int, int]:
         return int(self.payload[PayloadKey.START_CHAR]), int(self.payload[PayloadKey.END_CHAR])
+
+
+def search_lists(
+    store: PolicyStore,
+    settings: Settings,
+    question: str,
+    vector: Sequence[float],
+    limit: int,
+    filters: dict[str, Any] | None = None,
+) -> tuple[list[Hit], list[Hit], list[str] | None]:
+    """The dense and BM25 candidate lists of a question, and whose dense votes count.
+
+    The third value is the ``dense_languages`` to fuse with (None: every passage's).
+    The BM25 query carries the question's glossary translations. A question in a
+    language the embedding model cannot read is matched by BM25 alone, in both
+    languages: its translations count as much as its own words, its dense list (noise)
+    is dropped, and every passage is fused on the same footing.
+    """
+    cfg = settings.retrieval
+    if not cfg.hybrid:
+        return store.search(vector, None, limit, filters)[0], [], None
+    readable = detect_language(question) in settings.embedding_languages
+    weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0
+    dense_hits, sparse_hits = store.search(
+        vector, sparse.encode_query(question, weight), limit, filters
+    )
+    if not readable:
+        return [], sparse_hits, None
+    return dense_hits, sparse_hits, settings.embedding_languages
 
 
 def fuse(
