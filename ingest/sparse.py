@@ -249,11 +249,17 @@ def tokenize(text: str) -> list[str]:
 
 def question_terms(text: str) -> dict[str, frozenset[str]]:
     """Each index term of a question → itself and its glossary translations."""
+    return dict(_question_terms(text))
+
+
+@lru_cache(maxsize=256)
+def _question_terms(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    # One answer asks for these three or four times (BM25 query, coverage, quotes).
     terms = tokenize(text)
-    return {
-        term: translated | {term}
+    return tuple(
+        (term, translated | {term})
         for term, translated in crosslingual.term_translations(terms, tokenize).items()
-    }
+    )
 
 
 def term_id(term: str) -> int:
@@ -277,10 +283,11 @@ def encode_query(text: str, translation_weight: float = 0.0) -> tuple[list[int],
     (``ingest.crosslingual``) join it at that weight, so an English question also
     matches Chinese passages and a Chinese one English passages.
     """
-    terms = tokenize(text)
-    weights = {term_id(t): 1.0 for t in terms}
+    forms = _question_terms(text)
+    weights = {term_id(term): 1.0 for term, _ in forms}
     if translation_weight > 0:
-        for term in crosslingual.translations(terms, tokenize):
-            weights.setdefault(term_id(term), translation_weight)
+        for _, translated in forms:
+            for term in translated:
+                weights.setdefault(term_id(term), translation_weight)
     indices = sorted(weights)
     return indices, [weights[i] for i in indices]
