@@ -131,9 +131,6 @@ def search_all(
     search on whatever ``settings`` say, since every mode is scored from the two lists.
     ``sweep`` adds a ``hybrid@W`` ranking for each BM25 weight W, fused from the same lists.
     """
-    hybrid_on = settings.model_copy(
-        update={"retrieval": settings.retrieval.model_copy(update={"hybrid": True})}
-    )
     modes = [*MODES, *(f"hybrid@{w:g}" for w in sweep)]
     runs: dict[str, dict[str, list[tuple[str, float]]]] = {mode: {} for mode in modes}
     latencies = []
@@ -141,7 +138,7 @@ def search_all(
         started = time.perf_counter()
         vector = embedder.get_query_embedding(text)
         dense_hits, sparse_hits, languages = search_lists(
-            store, hybrid_on, text, vector, candidates
+            store, settings, text, vector, candidates, hybrid=True
         )
         hybrid = fuse(dense_hits, sparse_hits, 1.0, settings.retrieval.sparse_weight, languages)
         latencies.append((time.perf_counter() - started) * 1000)

@@ -6,9 +6,14 @@ query engines can read and write the same collection PolicyQA serves: the same p
 the same public filters (as ``MetadataFilters``), the same BM25 sparse vectors and the
 same weighted RRF fusion.
 
-    store = PolicyVectorStore(policy_store=build_store(settings))
+    store = PolicyVectorStore(build_store(settings), settings=settings)
     index = VectorStoreIndex.from_vector_store(store, embed_model=embedder)
     index.as_retriever(vector_store_query_mode="hybrid").retrieve("why open source?")
+
+Given the ``settings``, hybrid and BM25 queries cross languages as ``/v1/ask`` does
+(``service.retrieval.search_lists``): glossary translations join the BM25 query, and the
+dense list only votes for passages in ``settings.embedding_languages``. Without them the
+store is monolingual, for an embedding model PolicyQA knows nothing about.
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from pydantic import ConfigDict, PrivateAttr
 
 from ingest import sparse
 from ingest.schema import PayloadKey, chunk_point_id
-from ingest.store import FILTER_KEYS, FilterError, PolicyStore
-from service.retrieval import fuse
+from ingest.settings import Settings
+from ingest.store import FILTER_KEYS, FilterError, Hit, PolicyStore
+from service.retrieval import fuse, search_lists
 
 _RANGE = {FilterOperator.GTE: "date_from", FilterOperator.LTE: "date_to"}
 
@@ -43,10 +49,14 @@ class PolicyVectorStore(BasePydanticVectorStore):
     is_embedding_query: bool = True
     candidates: int = 50
     _store: Any = PrivateAttr()
+    _settings: Settings | None = PrivateAttr(default=None)
 
-    def __init__(self, policy_store: PolicyStore, candidates: int = 50) -> None:
+    def __init__(
+        self, policy_store: PolicyStore, candidates: int = 50, settings: Settings | None = None
+    ) -> None:
         super().__init__(stores_text=True, candidates=candidates)
         self._store = policy_store
+        self._settings = settings
 
     @classmethod
     def class_name(cls) -> str:
@@ -100,15 +110,10 @@ class PolicyVectorStore(BasePydanticVectorStore):
         filters = to_policy_filters(query.filters)
         if query.doc_ids:
             filters["doc_id"] = list(query.doc_ids)
-        needs_bm25 = mode in (VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.SPARSE)
-        bm25 = sparse.encode_query(query.query_str or "") if needs_bm25 else None
         limit = max(self.candidates, query.similarity_top_k)
-        dense = None if mode == VectorStoreQueryMode.SPARSE else query.query_embedding
-        dense_hits, sparse_hits = self.client.search(dense, bm25, limit, filters or None)
-        if mode not in (VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.SPARSE):
-            sparse_hits = []
+        dense_hits, sparse_hits, languages = self._lists(query, limit, filters or None)
         alpha = 0.5 if query.alpha is None else query.alpha
-        ranked = fuse(dense_hits, sparse_hits, dense_weight=2 * alpha, sparse_weight=2 - 2 * alpha)
+        ranked = fuse(dense_hits, sparse_hits, 2 * alpha, 2 - 2 * alpha, languages)
         top = ranked[: query.similarity_top_k]
         nodes = [
             TextNode(
@@ -127,6 +132,29 @@ class PolicyVectorStore(BasePydanticVectorStore):
         return VectorStoreQueryResult(
             nodes=nodes, similarities=scores, ids=[c.point_id for c in top]
         )
+
+    def _lists(
+        self, query: VectorStoreQuery, limit: int, filters: dict[str, Any] | None
+    ) -> tuple[list[Hit], list[Hit], list[str] | None]:
+        """The dense and BM25 lists the query's mode asks for, and whose dense votes count."""
+        text = query.query_str or ""
+        settings = self._settings
+        if query.mode == VectorStoreQueryMode.SPARSE:
+            weight = settings.retrieval.translation_weight if settings else 0.0
+            return (
+                [],
+                self.client.search(None, sparse.encode_query(text, weight), limit, filters)[1],
+                None,
+            )
+        if query.mode != VectorStoreQueryMode.HYBRID:
+            return self.client.search(query.query_embedding, None, limit, filters)[0], [], None
+        vector = query.query_embedding or []
+        if settings is None:
+            dense_hits, sparse_hits = self.client.search(
+                vector, sparse.encode_query(text), limit, filters
+            )
+            return dense_hits, sparse_hits, None
+        return search_lists(self.client, settings, text, vector, limit, filters, hybrid=True)
 
 
 def to_policy_filters(filters: MetadataFilters | None) -> dict[str, Any]:

@@ -43,9 +43,11 @@ def search_lists(
     vector: Sequence[float],
     limit: int,
     filters: dict[str, Any] | None = None,
+    hybrid: bool | None = None,
 ) -> tuple[list[Hit], list[Hit], list[str] | None]:
     """The dense and BM25 candidate lists of a question, and whose dense votes count.
 
+    ``hybrid`` overrides ``settings.retrieval.hybrid`` (False: the dense list alone).
     The third value is the ``dense_languages`` to fuse with (None: every passage's).
     The BM25 query carries the question's glossary translations. A question in a
     language the embedding model cannot read is matched by BM25 alone, in both
@@ -53,7 +55,7 @@ def search_lists(
     is dropped, and every passage is fused on the same footing.
     """
     cfg = settings.retrieval
-    if not cfg.hybrid:
+    if not (cfg.hybrid if hybrid is None else hybrid):
         return store.search(vector, None, limit, filters)[0], [], None
     readable = detect_language(question) in settings.embedding_languages
     weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0

@@ -38,25 +38,30 @@ def test_llama_index_retriever_finds_what_policyqa_finds(
     assert nodes[0].node.metadata["speaker"] == "A"
 
 
+def _two_languages() -> list[TextNode]:
+    nodes = [
+        TextNode(
+            text="Export controls on advanced chips need licences.",
+            metadata={"language": "en", "kind": "official", "date": "2025-01-15"},
+        ),
+        TextNode(
+            text="出口管制适用于先进芯片。",
+            metadata={"language": "zh", "kind": "official", "date": "2024-05-01"},
+        ),
+    ]
+    for i, node in enumerate(nodes):
+        node.relationships = {}
+        node.metadata["chunk_index"] = i
+    return nodes
+
+
 def test_nodes_written_by_llama_index_are_searched_filtered_and_deleted(
     tmp_path: Path, real_embedder: PolicyEmbedding
 ) -> None:
     policy_store = build_store(Settings(data_dir=tmp_path))
     try:
         store = PolicyVectorStore(policy_store)
-        nodes = [
-            TextNode(
-                text="Export controls on advanced chips need licences.",
-                metadata={"language": "en", "kind": "official", "date": "2025-01-15"},
-            ),
-            TextNode(
-                text="出口管制适用于先进芯片。",
-                metadata={"language": "zh", "kind": "official", "date": "2024-05-01"},
-            ),
-        ]
-        for i, node in enumerate(nodes):
-            node.relationships = {}
-            node.metadata["chunk_index"] = i
+        nodes = _two_languages()
         index = VectorStoreIndex(
             nodes,
             storage_context=StorageContext.from_defaults(vector_store=store),
@@ -90,3 +95,38 @@ def test_unsupported_metadata_filters_are_refused_by_name() -> None:
             ]
         )
     ) == {"kind": ["official"], "date_to": "2024-12-31"}
+
+
+def test_with_settings_llama_index_searches_across_languages(
+    tmp_path: Path, real_embedder: PolicyEmbedding
+) -> None:
+    settings = Settings(data_dir=tmp_path)
+    policy_store = build_store(settings)
+    try:
+        context = StorageContext.from_defaults(
+            vector_store=PolicyVectorStore(policy_store, settings=settings)
+        )
+        index = VectorStoreIndex(
+            _two_languages(), storage_context=context, embed_model=real_embedder
+        )
+
+        def languages(question: str, mode: str) -> list[str]:
+            retriever = index.as_retriever(similarity_top_k=5, vector_store_query_mode=mode)
+            return [h.node.metadata["language"] for h in retriever.retrieve(question)]
+
+        assert sorted(languages("export controls on chips", "sparse")) == ["en", "zh"]
+        assert sorted(languages("芯片出口管制", "sparse")) == ["en", "zh"]
+        # The model cannot read a Chinese question: its dense neighbours are noise, and
+        # only BM25 (with translations) may answer it.
+        assert sorted(languages("芯片出口管制", "hybrid")) == ["en", "zh"]
+        assert languages("量子计算", "hybrid") == []
+        monolingual = VectorStoreIndex.from_vector_store(
+            PolicyVectorStore(policy_store), embed_model=real_embedder
+        )
+        sparse_only = monolingual.as_retriever(vector_store_query_mode="sparse")
+        found = sparse_only.retrieve("export controls on chips")
+        assert [h.node.metadata["language"] for h in found] == ["en"]
+        hybrid = monolingual.as_retriever(vector_store_query_mode="hybrid")
+        assert len(hybrid.retrieve("量子计算")) == 2
+    finally:
+        policy_store.close()
