@@ -52,6 +52,8 @@ eval: install
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/dev.jsonl
 	# English questions with Chinese evidence and back (written for this project).
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval benchmarks/crosslingual.jsonl
+	# Held out: written from randomly drawn passages after the glossary and thresholds were set.
+	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval benchmarks/crosslingual_holdout.jsonl
 
 fetch: install
 	$(BIN)/policyqa fetch corpora/ai-policy.toml
