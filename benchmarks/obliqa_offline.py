@@ -1,0 +1,371 @@
+"""ObliQA Recall@10 experiments, offline: what ships, and what reaches the 0.82 target.
+
+Usage (each step writes to WORK, a scratch folder):
+
+    python benchmarks/obliqa_offline.py dump WORK                  # index + dump (~15 min)
+    python benchmarks/obliqa_offline.py score WORK --split test    # shipped-model figures
+    python benchmarks/obliqa_offline.py finetune WORK --epochs 2   # MiniLM on dev (~1 h)
+    python benchmarks/obliqa_offline.py score WORK --split test --vectors finetuned
+
+``dump`` indexes ObliQA's corpus as ``policyqa bench beir`` does (same chunking, same
+model) into WORK/store and saves every chunk's text, passage id and vector, plus each
+question's vector. ``score`` ranks from those arrays, with an in-memory BM25 over
+PolicyQA's own tokeniser (Snowball stems, jieba), and prints one JSON line of Recall@10
+per ranking: dense, BM25, the shipped RRF fusions, and the experiments the README lists
+(word bigrams, min-max score fusion, neighbouring-passage smoothing). ``finetune`` trains
+MiniLM on the dev split's question → passage pairs with in-batch and BM25 hard
+negatives, then re-embeds everything into WORK/finetuned_*.npy.
+
+Nothing here ships: it records how the README's ObliQA figures were measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from ingest.embedding import build_embedder
+from ingest.settings import Settings
+from ingest.sparse import tokenize
+
+DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "obliqa"
+K1, B, AVG_LEN = 1.2, 0.75, 90.0
+DEPTH = 200
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("step", choices=["dump", "score", "finetune"])
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--vectors", default="shipped", help="shipped or finetuned")
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    if not (args.dataset / "corpus.jsonl").is_file():
+        raise SystemExit(f"ObliQA not found at {args.dataset} (expected ../shared/bench/obliqa)")
+    args.work.mkdir(parents=True, exist_ok=True)
+    if args.step == "dump":
+        dump(args.dataset, args.work)
+    elif args.step == "finetune":
+        finetune(args.dataset, args.work, args.epochs, args.batch)
+    else:
+        print(json.dumps(score(args.dataset, args.work, args.split, args.vectors)))
+
+
+# -- dump ------------------------------------------------------------------------------
+
+
+def dump(dataset: Path, work: Path) -> None:
+    """Index the corpus as the bench does, then save texts, passage ids and vectors."""
+    import qdrant_edge as qe
+
+    from ingest.store import DENSE
+    from ingest.store_edge import EdgeStore
+    from service.bench import index_corpus, load_beir
+
+    settings = Settings()
+    embedder = build_embedder(settings)
+    data = load_beir(dataset, "test")
+    store = EdgeStore(work / "store", "beir")
+    started = time.time()
+    chunks = index_corpus(data, store, embedder, settings)
+    print(f"indexed {chunks} chunks in {time.time() - started:.0f} s", flush=True)
+    passages, texts, vectors = [], [], []
+    offset = None
+    while True:
+        records, offset = store._shard.scroll(
+            qe.ScrollRequest(offset=offset, limit=1000, with_payload=True, with_vector=[DENSE])
+        )
+        for record in records:
+            passages.append(record.payload["file_name"])
+            texts.append(record.payload["text"])
+            vectors.append(record.vector[DENSE])
+        if offset is None:
+            break
+    store.close()
+    queries = _queries(dataset)
+    query_vectors = [embedder.get_query_embedding(q) for q in queries.values()]
+    (work / "chunks.json").write_text(
+        json.dumps({"passages": passages, "texts": texts, "queries": list(queries)}),
+        encoding="utf-8",
+    )
+    np.save(work / "shipped_chunks.npy", np.asarray(vectors, dtype=np.float32))
+    np.save(work / "shipped_queries.npy", np.asarray(query_vectors, dtype=np.float32))
+
+
+# -- score -----------------------------------------------------------------------------
+
+
+class Lab:
+    """The dump, its BM25 index and the qrels of one split."""
+
+    def __init__(self, dataset: Path, work: Path, split: str, vectors: str) -> None:
+        dumped = json.loads((work / "chunks.json").read_text(encoding="utf-8"))
+        self.passages: list[str] = dumped["passages"]
+        self.texts: list[str] = dumped["texts"]
+        self.chunk_vectors = np.load(work / f"{vectors}_chunks.npy")
+        query_ids: list[str] = dumped["queries"]
+        all_queries = _queries(dataset)
+        self.qrels = _qrels(dataset, split)
+        self.qids = sorted(self.qrels)
+        row = {q: i for i, q in enumerate(query_ids)}
+        self.query_vectors = np.load(work / f"{vectors}_queries.npy")[[row[q] for q in self.qids]]
+        self.query_tokens = [tokenize(all_queries[q]) for q in self.qids]
+        self.doc_tokens = [tokenize(t) for t in self.texts]
+        corpus = [json.loads(line) for line in (dataset / "corpus.jsonl").open(encoding="utf-8")]
+        self.position = {r["_id"]: i for i, r in enumerate(corpus)}
+        self.document = [r["metadata"]["DocumentID"] for r in corpus]
+
+    def bm25(self, bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        docs = [_with_bigrams(t) if bigrams else t for t in self.doc_tokens]
+        queries = [_with_bigrams(t) if bigrams else t for t in self.query_tokens]
+        vocab: dict[str, int] = {}
+        rows, cols, vals = [], [], []
+        for i, toks in enumerate(docs):
+            for term, count in Counter(toks).items():
+                rows.append(i)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                vals.append(count)
+        tf = sp.csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)), dtype=np.float32)
+        length = np.asarray(tf.sum(axis=1)).ravel()
+        df = np.asarray((tf > 0).sum(axis=0)).ravel()
+        idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5)).astype(np.float32)
+        coo = tf.tocoo()
+        # Bigrams double a passage's terms, so its average length doubles too.
+        norm = K1 * (1 - B + B * length[coo.row] / (AVG_LEN * (2 if bigrams else 1)))
+        weights = sp.csr_matrix(
+            (coo.data * (K1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=tf.shape
+        )
+        q_rows, q_cols, q_vals = [], [], []
+        for r, toks in enumerate(queries):
+            for j in {vocab[t] for t in toks if t in vocab}:
+                q_rows.append(r)
+                q_cols.append(j)
+                q_vals.append(idf[j])
+        query = sp.csr_matrix((q_vals, (q_rows, q_cols)), shape=(len(queries), len(vocab)))
+        return _top((query @ weights.T).toarray())
+
+    def dense(self) -> tuple[np.ndarray, np.ndarray]:
+        return _top(self.query_vectors @ self.chunk_vectors.T)
+
+    def recall(self, rankings: list[list[int]], k: int = 10) -> float:
+        """Recall@k over passages (a passage's first chunk counts; later ones are skipped)."""
+        scores = []
+        for qid, ranking in zip(self.qids, rankings, strict=True):
+            seen: list[str] = []
+            for chunk in ranking:
+                if self.passages[chunk] not in seen:
+                    seen.append(self.passages[chunk])
+                if len(seen) == k:
+                    break
+            scores.append(len(self.qrels[qid] & set(seen)) / len(self.qrels[qid]))
+        return round(float(np.mean(scores)), 4)
+
+    def smooth(self, fused: list[dict[int, float]], gamma: float) -> list[list[int]]:
+        """Passage rankings where each passage also gets ``gamma`` × its best neighbour's score."""
+        out = []
+        for scores in fused:
+            by_passage: dict[int, float] = {}
+            for chunk, value in scores.items():
+                p = self.position[self.passages[chunk]]
+                by_passage[p] = max(by_passage.get(p, 0.0), value)
+            smoothed = {
+                p: v + gamma * max((by_passage.get(n, 0.0) for n in self._neighbours(p)), default=0)
+                for p, v in by_passage.items()
+            }
+            out.append(sorted(smoothed, key=smoothed.__getitem__, reverse=True))
+        return out
+
+    def _neighbours(self, p: int) -> list[int]:
+        """The passages just before and after ``p`` in the same regulation."""
+        return [
+            n
+            for n in (p - 1, p + 1)
+            if 0 <= n < len(self.document) and self.document[n] == self.document[p]
+        ]
+
+    def passage_recall(self, rankings: list[list[int]], ids: list[str], k: int = 10) -> float:
+        return round(
+            float(
+                np.mean(
+                    [
+                        len(self.qrels[q] & {ids[p] for p in r[:k]}) / len(self.qrels[q])
+                        for q, r in zip(self.qids, rankings, strict=True)
+                    ]
+                )
+            ),
+            4,
+        )
+
+
+def score(dataset: Path, work: Path, split: str, vectors: str) -> dict[str, Any]:
+    lab = Lab(dataset, work, split, vectors)
+    dense = lab.dense()
+    bm25 = lab.bm25()
+    bigram = lab.bm25(bigrams=True)
+    result: dict[str, Any] = {"split": split, "vectors": vectors, "questions": len(lab.qids)}
+    result["dense"] = lab.recall(dense[0].tolist())
+    result["bm25"] = lab.recall(bm25[0].tolist())
+    result["bm25_bigrams"] = lab.recall(bigram[0].tolist())
+    for weight in (1, 3):
+        result[f"rrf_1:{weight}"] = lab.recall(_rrf([dense[0], bm25[0]], [1, weight]))
+    for alpha in (0.4, 0.5):
+        result[f"bigrams_minmax_{alpha}"] = lab.recall(
+            [_ranked(s) for s in _minmax([dense, bigram], [alpha, 1 - alpha])]
+        )
+    ids = [r["_id"] for r in (json.loads(x) for x in (dataset / "corpus.jsonl").open())]
+    for gamma in (0.1, 0.2):
+        fused = _minmax([dense, bigram], [0.4, 0.6])
+        result[f"bigrams_minmax_0.4_smooth_{gamma}"] = lab.passage_recall(
+            lab.smooth(fused, gamma), ids
+        )
+    return result
+
+
+def _top(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.argpartition(-scores, DEPTH, axis=1)[:, :DEPTH]
+    part = np.take_along_axis(scores, idx, 1)
+    order = np.argsort(-part, axis=1)
+    return np.take_along_axis(idx, order, 1), np.take_along_axis(part, order, 1)
+
+
+def _rrf(lists: list[np.ndarray], weights: list[float], k: int = 60) -> list[list[int]]:
+    out = []
+    for per_query in zip(*lists, strict=True):
+        scores: dict[int, float] = {}
+        for ranking, weight in zip(per_query, weights, strict=True):
+            for rank, chunk in enumerate(ranking.tolist(), start=1):
+                scores[chunk] = scores.get(chunk, 0.0) + weight / (k + rank)
+        out.append(_ranked(scores))
+    return out
+
+
+def _minmax(
+    lists: list[tuple[np.ndarray, np.ndarray]], weights: list[float]
+) -> list[dict[int, float]]:
+    """Each list's scores scaled to 0..1 over its top DEPTH, then summed with ``weights``."""
+    out: list[dict[int, float]] = [{} for _ in range(len(lists[0][0]))]
+    for (idx, vals), weight in zip(lists, weights, strict=True):
+        lo, hi = vals[:, -1:], vals[:, :1]
+        scaled = (vals - lo) / np.maximum(hi - lo, 1e-9)
+        for q in range(len(idx)):
+            for chunk, value in zip(idx[q].tolist(), scaled[q].tolist(), strict=True):
+                out[q][chunk] = out[q].get(chunk, 0.0) + weight * value
+    return out
+
+
+def _ranked(scores: dict[int, float]) -> list[int]:
+    return sorted(scores, key=scores.__getitem__, reverse=True)
+
+
+def _with_bigrams(tokens: list[str]) -> list[str]:
+    return tokens + [f"{a}_{b}" for a, b in itertools.pairwise(tokens)]
+
+
+# -- finetune --------------------------------------------------------------------------
+
+
+def finetune(dataset: Path, work: Path, epochs: float, batch: int) -> None:
+    """MiniLM on dev pairs: in-batch negatives plus one BM25 hard negative per question."""
+    import torch
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    random.seed(0)
+    lab = Lab(dataset, work, "dev", "shipped")
+    hard = lab.bm25()[0][:, :30]
+    first_chunk: dict[str, int] = {}
+    for i, passage in enumerate(lab.passages):
+        first_chunk.setdefault(passage, i)
+    texts = _queries(dataset)
+    pairs = [
+        (q, first_chunk[g]) for q in lab.qids for g in sorted(lab.qrels[q]) if g in first_chunk
+    ]
+    row = {q: i for i, q in enumerate(lab.qids)}
+    model = build_embedder(Settings())._model
+    model.max_seq_length = 256
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
+    steps = int(len(pairs) * epochs / batch)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps)
+    )
+
+    def encode(batch_texts: list[str]) -> torch.Tensor:
+        return F.normalize(model(model.tokenize(batch_texts))["sentence_embedding"], dim=-1)
+
+    started, step = time.time(), 0
+    while step < steps:
+        random.shuffle(pairs)
+        for i in range(0, len(pairs) - batch + 1, batch):
+            if step >= steps:
+                break
+            chunk = pairs[i : i + batch]
+            negatives = []
+            for q, _ in chunk:
+                pool = [c for c in hard[row[q]].tolist() if lab.passages[c] not in lab.qrels[q]]
+                negatives.append(lab.texts[random.choice(pool[:10])])
+            sims = (
+                20.0
+                * encode([texts[q] for q, _ in chunk])
+                @ encode([lab.texts[c] for _, c in chunk] + negatives).T
+            )
+            # Another question's positive that is also gold for this one is no negative.
+            for r, (q, _) in enumerate(chunk):
+                for c, (_, other) in enumerate(chunk):
+                    if c != r and lab.passages[other] in lab.qrels[q]:
+                        sims[r, c] = -1e4
+            loss = F.cross_entropy(sims, torch.arange(len(chunk)))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            step += 1
+            if step % 10 == 0:
+                print(f"step {step}/{steps} loss {loss.item():.3f} {time.time() - started:.0f} s")
+    model.eval()
+    dumped = json.loads((work / "chunks.json").read_text(encoding="utf-8"))
+    all_queries = _queries(dataset)
+    chunk_vectors = model.encode(dumped["texts"], batch_size=16, normalize_embeddings=True)
+    query_vectors = model.encode(
+        [all_queries[q] for q in dumped["queries"]], batch_size=32, normalize_embeddings=True
+    )
+    np.save(work / "finetuned_chunks.npy", np.asarray(chunk_vectors, dtype=np.float32))
+    np.save(work / "finetuned_queries.npy", np.asarray(query_vectors, dtype=np.float32))
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def _queries(dataset: Path) -> dict[str, str]:
+    return {
+        r["_id"]: r["text"]
+        for r in (json.loads(line) for line in (dataset / "queries.jsonl").open(encoding="utf-8"))
+    }
+
+
+def _qrels(dataset: Path, split: str) -> dict[str, set[str]]:
+    qrels: dict[str, set[str]] = {}
+    for line in (dataset / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]:
+        qid, passage, _ = line.split("\t")
+        qrels.setdefault(qid, set()).add(passage)
+    return qrels
+
+
+if __name__ == "__main__":
+    main()
