@@ -53,11 +53,6 @@ def parse_glossary(lines: Iterable[str], tokenize: Tokenizer) -> dict[Phrase, fr
     return {phrase: frozenset(terms) for phrase, terms in table.items()}
 
 
-def translations(terms: list[str], tokenize: Tokenizer) -> set[str]:
-    """Index terms in the other language for every glossary phrase among ``terms``."""
-    return set().union(*term_translations(terms, tokenize).values())
-
-
 def term_translations(terms: list[str], tokenize: Tokenizer) -> dict[str, frozenset[str]]:
     """Each of ``terms`` → its translations into the question's other language.
 
