@@ -39,6 +39,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from ingest.embedding import build_embedder
 from ingest.settings import Settings
 from ingest.sparse import tokenize
+from service.bench import load_beir
 
 DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "obliqa"
 K1, B, AVG_LEN = 1.2, 0.75, 90.0
@@ -75,7 +76,7 @@ def dump(dataset: Path, work: Path) -> None:
 
     from ingest.store import DENSE
     from ingest.store_edge import EdgeStore
-    from service.bench import index_corpus, load_beir
+    from service.bench import index_corpus
 
     settings = Settings()
     embedder = build_embedder(settings)
@@ -97,7 +98,7 @@ def dump(dataset: Path, work: Path) -> None:
         if offset is None:
             break
     store.close()
-    queries = _queries(dataset)
+    queries = _all_queries(dataset)
     query_vectors = [embedder.get_query_embedding(q) for q in queries.values()]
     (work / "chunks.json").write_text(
         json.dumps({"passages": passages, "texts": texts, "queries": list(queries)}),
@@ -119,16 +120,17 @@ class Lab:
         self.texts: list[str] = dumped["texts"]
         self.chunk_vectors = np.load(work / f"{vectors}_chunks.npy")
         query_ids: list[str] = dumped["queries"]
-        all_queries = _queries(dataset)
-        self.qrels = _qrels(dataset, split)
+        data = load_beir(dataset, split)
+        self.queries = data.queries
+        self.qrels = {q: set(judged) for q, judged in data.qrels.items()}
         self.qids = sorted(self.qrels)
         row = {q: i for i, q in enumerate(query_ids)}
         self.query_vectors = np.load(work / f"{vectors}_queries.npy")[[row[q] for q in self.qids]]
-        self.query_tokens = [tokenize(all_queries[q]) for q in self.qids]
+        self.query_tokens = [tokenize(self.queries[q]) for q in self.qids]
         self.doc_tokens = [tokenize(t) for t in self.texts]
-        corpus = [json.loads(line) for line in (dataset / "corpus.jsonl").open(encoding="utf-8")]
-        self.position = {r["_id"]: i for i, r in enumerate(corpus)}
-        self.document = [r["metadata"]["DocumentID"] for r in corpus]
+        self.passage_ids = [r["_id"] for r in data.corpus]
+        self.position = {p: i for i, p in enumerate(self.passage_ids)}
+        self.document = [r["metadata"]["DocumentID"] for r in data.corpus]
 
     def bm25(self, bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
         docs = [_with_bigrams(t) if bigrams else t for t in self.doc_tokens]
@@ -198,12 +200,14 @@ class Lab:
             if 0 <= n < len(self.document) and self.document[n] == self.document[p]
         ]
 
-    def passage_recall(self, rankings: list[list[int]], ids: list[str], k: int = 10) -> float:
+    def passage_recall(self, rankings: list[list[int]], k: int = 10) -> float:
+        """Recall@k of rankings over corpus positions (as ``smooth`` returns them)."""
         return round(
             float(
                 np.mean(
                     [
-                        len(self.qrels[q] & {ids[p] for p in r[:k]}) / len(self.qrels[q])
+                        len(self.qrels[q] & {self.passage_ids[p] for p in r[:k]})
+                        / len(self.qrels[q])
                         for q, r in zip(self.qids, rankings, strict=True)
                     ]
                 )
@@ -227,12 +231,9 @@ def score(dataset: Path, work: Path, split: str, vectors: str) -> dict[str, Any]
         result[f"bigrams_minmax_{alpha}"] = lab.recall(
             [_ranked(s) for s in _minmax([dense, bigram], [alpha, 1 - alpha])]
         )
-    ids = [r["_id"] for r in (json.loads(x) for x in (dataset / "corpus.jsonl").open())]
+    fused = _minmax([dense, bigram], [0.4, 0.6])
     for gamma in (0.1, 0.2):
-        fused = _minmax([dense, bigram], [0.4, 0.6])
-        result[f"bigrams_minmax_0.4_smooth_{gamma}"] = lab.passage_recall(
-            lab.smooth(fused, gamma), ids
-        )
+        result[f"bigrams_minmax_0.4_smooth_{gamma}"] = lab.passage_recall(lab.smooth(fused, gamma))
     return result
 
 
@@ -291,7 +292,7 @@ def finetune(dataset: Path, work: Path, epochs: float, batch: int) -> None:
     first_chunk: dict[str, int] = {}
     for i, passage in enumerate(lab.passages):
         first_chunk.setdefault(passage, i)
-    texts = _queries(dataset)
+    texts = lab.queries
     pairs = [
         (q, first_chunk[g]) for q in lab.qids for g in sorted(lab.qrels[q]) if g in first_chunk
     ]
@@ -340,7 +341,7 @@ def finetune(dataset: Path, work: Path, epochs: float, batch: int) -> None:
                 print(f"step {step}/{steps} loss {loss.item():.3f} {time.time() - started:.0f} s")
     model.eval()
     dumped = json.loads((work / "chunks.json").read_text(encoding="utf-8"))
-    all_queries = _queries(dataset)
+    all_queries = _all_queries(dataset)
     chunk_vectors = model.encode(dumped["texts"], batch_size=16, normalize_embeddings=True)
     query_vectors = model.encode(
         [all_queries[q] for q in dumped["queries"]], batch_size=32, normalize_embeddings=True
@@ -352,19 +353,12 @@ def finetune(dataset: Path, work: Path, epochs: float, batch: int) -> None:
 # -- data ------------------------------------------------------------------------------
 
 
-def _queries(dataset: Path) -> dict[str, str]:
-    return {
-        r["_id"]: r["text"]
-        for r in (json.loads(line) for line in (dataset / "queries.jsonl").open(encoding="utf-8"))
-    }
-
-
-def _qrels(dataset: Path, split: str) -> dict[str, set[str]]:
-    qrels: dict[str, set[str]] = {}
-    for line in (dataset / "qrels" / f"{split}.tsv").read_text().splitlines()[1:]:
-        qid, passage, _ = line.split("\t")
-        qrels.setdefault(qid, set()).add(passage)
-    return qrels
+def _all_queries(dataset: Path) -> dict[str, str]:
+    """Every judged question of the dataset's splits (ObliQA: dev and test)."""
+    queries: dict[str, str] = {}
+    for qrels in sorted((dataset / "qrels").glob("*.tsv")):
+        queries.update(load_beir(dataset, qrels.stem).queries)
+    return queries
 
 
 if __name__ == "__main__":
