@@ -149,7 +149,7 @@ def _ingest_one(
         summary.unchanged += 1
         return
     payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
-    write_embedded(store, embedder, payloads, texts)
+    write_embedded(store, embedder, payloads, texts, settings.retrieval.bigrams)
     store.commit_document(_doc_payload(doc, doc_id, content_hash, len(payloads)))
     summary.chunks_written += len(payloads)
     if existing:
@@ -204,16 +204,23 @@ def sentence_spans(embedded: str, chunk_text: str) -> list[tuple[int, int] | Non
 
 
 def write_embedded(
-    store: PolicyStore, embedder: PolicyEmbedding, payloads: list[dict[str, Any]], texts: list[str]
+    store: PolicyStore,
+    embedder: PolicyEmbedding,
+    payloads: list[dict[str, Any]],
+    texts: list[str],
+    bigrams: bool = False,
 ) -> None:
-    """Embed (dense, per-sentence and BM25) and write chunks, of one document or many."""
+    """Embed (dense, per-sentence and BM25) and write chunks, of one document or many.
+
+    ``bigrams``: the BM25 vectors carry word pairs too (``settings.retrieval.bigrams``).
+    """
     spans = [
         sentence_spans(text, str(payload[PayloadKey.TEXT]))
         for text, payload in zip(texts, payloads, strict=True)
     ]
     dense, sentences = embedder.embed_passages(texts, spans)
     store.write_chunks(
-        payloads, dense, [sparse.encode_document(t) for t in texts], sentences=sentences
+        payloads, dense, [sparse.encode_document(t, bigrams) for t in texts], sentences=sentences
     )
 
 

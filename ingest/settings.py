@@ -55,6 +55,30 @@ class RetrievalSettings(BaseModel):
     sparse_weight: float = Field(
         1.0, ge=0, le=5, description="Weight of the BM25 list against the dense one in the fusion."
     )
+    fusion: Literal["rrf", "minmax"] = Field(
+        "rrf",
+        description=(
+            "How the dense and BM25 lists are fused: `rrf` (reciprocal rank) or `minmax` "
+            "(each list's scores scaled to 0..1 over its candidates, then summed with the "
+            "weights)."
+        ),
+    )
+    bigrams: bool = Field(
+        False,
+        description=(
+            "Index each pair of neighbouring words as a BM25 term too (phrase matches). "
+            "Changing it re-indexes every document on the next ingest."
+        ),
+    )
+    neighbour_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Raise each candidate's fused score by this share of its best neighbouring "
+            "chunk's (same document, next or previous chunk); 0 turns it off."
+        ),
+    )
     translation_weight: float = Field(
         0.5,
         ge=0,
@@ -253,8 +277,13 @@ class Settings(BaseSettings):
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def chunking_hash(self) -> str:
-        """Hash of what decides the chunks; a change re-ingests every document."""
-        blob = json.dumps(
-            {"model": self.embedding_model, "chunking": self.chunking.model_dump()}, sort_keys=True
-        ).encode()
+        """Hash of what decides the chunks and their vectors; a change re-ingests every
+        document."""
+        facts: dict[str, object] = {
+            "model": self.embedding_model,
+            "chunking": self.chunking.model_dump(),
+        }
+        if self.retrieval.bigrams:  # absent when off: stores indexed before it keep their hash
+            facts["bigrams"] = True
+        blob = json.dumps(facts, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]

@@ -8,6 +8,7 @@ time, so the index never needs recomputing as the corpus grows.
 
 from __future__ import annotations
 
+import itertools
 import re
 import zlib
 from collections import Counter
@@ -227,24 +228,40 @@ def _segment_chinese(run: str) -> list[str]:
 
 
 def tokenize(text: str) -> list[str]:
-    """Index terms of ``text``: stemmed English words and segmented Chinese words."""
+    """Index terms of ``text`` in reading order: stemmed English words and segmented
+    Chinese words."""
     terms: list[str] = []
     english: list[str] = []
+    slots: list[int] = []
     for match in _TOKEN.finditer(text):
         token = match.group()
         if _CJK.match(token):
-            for word in _segment_chinese(token):
-                if word not in _CHINESE_STOPWORDS:
-                    terms.append(word)
+            terms += [w for w in _segment_chinese(token) if w not in _CHINESE_STOPWORDS]
         else:
             token = token.lower().replace("’", "'")
             if token.endswith("'s"):
                 token = token[:-2]
             token = _ALIASES.get(token, token).replace(".", "")
             if token and token not in _STOPWORDS:
+                slots.append(len(terms))
+                terms.append(token)
                 english.append(token)
-    terms.extend(_stemmer().stemWords(english))
+    # One stemmer call for the whole text, then each stem back in its place.
+    for slot, stem in zip(slots, _stemmer().stemWords(english), strict=True):
+        terms[slot] = stem
     return terms
+
+
+def with_bigrams(terms: list[str]) -> list[str]:
+    """``terms`` plus each pair of neighbours as one term ("relev_person"): phrase matches.
+
+    Stopwords are already gone, so "conditions of a licence" pairs "condit" and "licenc".
+    """
+    return terms + _pairs(terms)
+
+
+def _pairs(terms: list[str]) -> list[str]:
+    return [f"{a}_{b}" for a, b in itertools.pairwise(terms)]
 
 
 def question_terms(text: str) -> dict[str, frozenset[str]]:
@@ -267,24 +284,37 @@ def term_id(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-def encode_document(text: str) -> tuple[list[int], list[float]]:
-    """Sparse vector of a passage: BM25 term-frequency saturation, IDF left to Qdrant."""
-    counts = Counter(term_id(t) for t in tokenize(text))
+def encode_document(text: str, bigrams: bool = False) -> tuple[list[int], list[float]]:
+    """Sparse vector of a passage: BM25 term-frequency saturation, IDF left to Qdrant.
+
+    With ``bigrams`` the passage's word pairs are terms too (its length, and the average
+    it is normalised by, double with them).
+    """
+    terms = tokenize(text)
+    if bigrams:
+        terms = with_bigrams(terms)
+    counts = Counter(term_id(t) for t in terms)
     length = sum(counts.values())
-    norm = K1 * (1 - B + B * length / AVG_DOC_TOKENS)
+    norm = K1 * (1 - B + B * length / (AVG_DOC_TOKENS * (2 if bigrams else 1)))
     indices = sorted(counts)
     return indices, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in indices]
 
 
-def encode_query(text: str, translation_weight: float = 0.0) -> tuple[list[int], list[float]]:
+def encode_query(
+    text: str, translation_weight: float = 0.0, bigrams: bool = False
+) -> tuple[list[int], list[float]]:
     """Sparse vector of a question: each distinct term once.
 
     With a ``translation_weight`` above 0, the question's glossary translations
     (``ingest.crosslingual``) join it at that weight, so an English question also
-    matches Chinese passages and a Chinese one English passages.
+    matches Chinese passages and a Chinese one English passages. With ``bigrams`` its
+    word pairs join at full weight (they match passages indexed with bigrams).
     """
     forms = _question_terms(text)
     weights = {term_id(term): 1.0 for term, _ in forms}
+    if bigrams:
+        for pair in _pairs(tokenize(text)):
+            weights[term_id(pair)] = 1.0
     if translation_weight > 0:
         for _, translated in forms:
             for term in translated:

@@ -25,7 +25,7 @@ from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import Settings
 from ingest.store import Hit, PolicyStore
 from ingest.store_edge import EdgeStore
-from service.retrieval import fuse, search_lists
+from service.retrieval import rank, search_lists
 
 MODES = ("dense", "bm25", "hybrid")
 DEPTH = 100
@@ -81,20 +81,32 @@ def index_corpus(
     embedder: PolicyEmbedding,
     settings: Settings,
     progress: Callable[[int], None] | None = None,
+    group_by: str | None = None,
 ) -> int:
-    """Chunk, embed and store every non-empty corpus document; returns the chunk count."""
+    """Chunk, embed and store every non-empty corpus document; returns the chunk count.
+
+    ``group_by`` names a metadata key (ObliQA: ``DocumentID``): records sharing its value
+    become one PolicyQA document, their chunks numbered on in corpus order, so that
+    neighbouring-chunk smoothing sees a regulation's paragraphs as neighbours. Each chunk
+    still names its own record, which is what is scored.
+    """
     store.ensure_collections(embedder.dimension)
     written = 0
+    next_index: dict[str, int] = {}
     for start in range(0, len(data.corpus), INDEX_BATCH):
         payloads: list[dict[str, Any]] = []
         texts: list[str] = []
         for record in data.corpus[start : start + INDEX_BATCH]:
-            doc_payloads, doc_texts = record_chunks(
-                record, f"beir-{record['_id']}", settings, embedder
-            )
+            doc_id = f"beir-{record['_id']}"
+            if group_by is not None:
+                doc_id = f"beir-{group_by}-{record.get('metadata', {}).get(group_by)}"
+            doc_payloads, doc_texts = record_chunks(record, doc_id, settings, embedder)
+            for payload in doc_payloads:
+                payload[PayloadKey.CHUNK_INDEX] = next_index.get(doc_id, 0)
+                next_index[doc_id] = payload[PayloadKey.CHUNK_INDEX] + 1
             payloads += doc_payloads
             texts += doc_texts
-        write_embedded(store, embedder, payloads, texts)
+        write_embedded(store, embedder, payloads, texts, settings.retrieval.bigrams)
         written += len(payloads)
         if progress:
             progress(min(INDEX_BATCH, len(data.corpus) - start))
@@ -140,15 +152,23 @@ def search_all(
         dense_hits, sparse_hits, languages = search_lists(
             store, settings, text, vector, candidates, hybrid=True
         )
-        hybrid = fuse(dense_hits, sparse_hits, 1.0, settings.retrieval.sparse_weight, languages)
+        hybrid = rank(dense_hits, sparse_hits, settings, languages)
         latencies.append((time.perf_counter() - started) * 1000)
-        swept = [fuse(dense_hits, sparse_hits, 1.0, w, languages) for w in sweep]
+        swept = [
+            rank(dense_hits, sparse_hits, _with_sparse_weight(settings, w), languages)
+            for w in sweep
+        ]
         for mode, ranking in zip(modes[len(MODES) - 1 :], [hybrid, *swept], strict=True):
             ranked = [(str(c.payload[PayloadKey.FILE_NAME]), c.fused) for c in ranking]
             runs[mode][qid] = _documents(ranked, DEPTH)
         runs["dense"][qid] = _documents(_ids(dense_hits), DEPTH)
         runs["bm25"][qid] = _documents(_ids(sparse_hits), DEPTH)
     return runs, latencies
+
+
+def _with_sparse_weight(settings: Settings, weight: float) -> Settings:
+    retrieval = settings.retrieval.model_copy(update={"sparse_weight": weight})
+    return settings.model_copy(update={"retrieval": retrieval})
 
 
 def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
@@ -193,14 +213,18 @@ def bench_beir(
     run_out: Path | None = None,
     progress: Callable[[int], None] | None = None,
     sweep: tuple[float, ...] = (),
+    group_by: str | None = None,
 ) -> dict[str, Any]:
-    """Index the dataset in a fresh in-memory collection, search every query, score."""
+    """Index the dataset in a fresh in-memory collection, search every query, score.
+
+    ``group_by``: see :func:`index_corpus`.
+    """
     data = load_beir(folder, split)
     with tempfile.TemporaryDirectory(prefix="policyqa-bench-") as scratch:
         store = EdgeStore(Path(scratch), "beir")
         try:
             started = time.perf_counter()
-            chunks = index_corpus(data, store, embedder, settings, progress)
+            chunks = index_corpus(data, store, embedder, settings, progress, group_by)
             index_seconds = time.perf_counter() - started
             candidates = max(settings.retrieval.candidates, 2 * DEPTH)
             runs, latencies = search_all(data, store, embedder, settings, candidates, sweep)
@@ -220,6 +244,10 @@ def bench_beir(
         "model": embedder.model_name,
         **{mode: score_run(runs[mode], data.qrels) for mode in runs},
         "sparse_weight": settings.retrieval.sparse_weight,
+        "fusion": settings.retrieval.fusion,
+        "bigrams": settings.retrieval.bigrams,
+        "neighbour_weight": settings.retrieval.neighbour_weight,
+        "group_by": group_by,
         "query_ms_p50": round(statistics.median(ordered), 2),
         "query_ms_p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
         "index_seconds": round(index_seconds, 1),

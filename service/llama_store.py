@@ -36,7 +36,7 @@ from ingest import sparse
 from ingest.schema import PayloadKey, chunk_point_id
 from ingest.settings import Settings
 from ingest.store import FILTER_KEYS, FilterError, Hit, PolicyStore
-from service.retrieval import fuse, search_lists
+from service.retrieval import fuse, search_lists, smooth_neighbours
 
 _RANGE = {FilterOperator.GTE: "date_from", FilterOperator.LTE: "date_to"}
 
@@ -71,6 +71,7 @@ class PolicyVectorStore(BasePydanticVectorStore):
         """Write nodes as chunks: text, metadata and the node's embedding, plus BM25."""
         if not nodes:
             return []
+        bigrams = bool(self._settings and self._settings.retrieval.bigrams)
         payloads, dense, bm25 = [], [], []
         for position, node in enumerate(nodes):
             text = node.get_content()
@@ -87,7 +88,7 @@ class PolicyVectorStore(BasePydanticVectorStore):
             }
             payloads.append(payload)
             dense.append(node.get_embedding())
-            bm25.append(sparse.encode_document(text))
+            bm25.append(sparse.encode_document(text, bigrams))
         self.client.ensure_collections(len(dense[0]))
         self.client.write_chunks(payloads, dense, bm25)
         return [
@@ -113,7 +114,10 @@ class PolicyVectorStore(BasePydanticVectorStore):
         limit = max(self.candidates, query.similarity_top_k)
         dense_hits, sparse_hits, languages = self._lists(query, limit, filters or None)
         alpha = 0.5 if query.alpha is None else query.alpha
-        ranked = fuse(dense_hits, sparse_hits, 2 * alpha, 2 - 2 * alpha, languages)
+        method = self._settings.retrieval.fusion if self._settings else "rrf"
+        ranked = fuse(dense_hits, sparse_hits, 2 * alpha, 2 - 2 * alpha, languages, method)
+        if self._settings:
+            ranked = smooth_neighbours(ranked, self._settings.retrieval.neighbour_weight)
         top = ranked[: query.similarity_top_k]
         nodes = [
             TextNode(
@@ -141,9 +145,11 @@ class PolicyVectorStore(BasePydanticVectorStore):
         settings = self._settings
         if query.mode == VectorStoreQueryMode.SPARSE:
             weight = settings.retrieval.translation_weight if settings else 0.0
+            bigrams = bool(settings and settings.retrieval.bigrams)
+            query_vector = sparse.encode_query(text, weight, bigrams)
             return (
                 [],
-                self.client.search(None, sparse.encode_query(text, weight), limit, filters)[1],
+                self.client.search(None, query_vector, limit, filters)[1],
                 None,
             )
         if query.mode != VectorStoreQueryMode.HYBRID:

@@ -19,7 +19,7 @@ from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer as extract
-from service.retrieval import Candidate, diversify, fuse, search_lists
+from service.retrieval import Candidate, diversify, rank, search_lists
 from service.types import (
     AskRequest,
     AskResponse,
@@ -159,9 +159,7 @@ class QA:
             self.store, self.settings, question, vector.tolist(), cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        fused = fuse(
-            dense_hits, sparse_hits, sparse_weight=cfg.sparse_weight, dense_languages=languages
-        )
+        fused = rank(dense_hits, sparse_hits, self.settings, languages)
         return diversify(fused, top_k, cfg.max_per_document), vector, fused
 
     def _dense_languages(self) -> list[str] | None:

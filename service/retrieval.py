@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ingest import sparse
 from ingest.loaders import detect_language
@@ -30,6 +30,11 @@ class Candidate:
     @property
     def doc_id(self) -> str:
         return str(self.payload[PayloadKey.DOC_ID])
+
+    @property
+    def chunk_index(self) -> int | None:
+        index = self.payload.get(PayloadKey.CHUNK_INDEX)
+        return None if index is None else int(index)
 
     @property
     def span(self) -> tuple[int, int]:
@@ -60,11 +65,23 @@ def search_lists(
     readable = detect_language(question) in settings.embedding_languages
     weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0
     dense_hits, sparse_hits = store.search(
-        vector, sparse.encode_query(question, weight), limit, filters
+        vector, sparse.encode_query(question, weight, cfg.bigrams), limit, filters
     )
     if not readable:
         return [], sparse_hits, None
     return dense_hits, sparse_hits, settings.embedding_languages
+
+
+def rank(
+    dense: list[Hit],
+    sparse: list[Hit],
+    settings: Settings,
+    dense_languages: Collection[str] | None = None,
+) -> list[Candidate]:
+    """The two lists fused as the settings say, with neighbouring-chunk smoothing."""
+    cfg = settings.retrieval
+    fused = fuse(dense, sparse, 1.0, cfg.sparse_weight, dense_languages, cfg.fusion)
+    return smooth_neighbours(fused, cfg.neighbour_weight)
 
 
 def fuse(
@@ -73,29 +90,61 @@ def fuse(
     dense_weight: float = 1.0,
     sparse_weight: float = 1.0,
     dense_languages: Collection[str] | None = None,
+    method: Literal["rrf", "minmax"] = "rrf",
 ) -> list[Candidate]:
-    """Weighted reciprocal-rank fusion; keeps each list's raw score for the evidence check.
+    """Weighted fusion; keeps each list's raw score for the evidence check.
 
+    ``method``: ``rrf`` votes ``1 / (60 + rank)``; ``minmax`` votes the hit's score
+    scaled to 0..1 between the list's last and first candidate.
     ``dense_languages`` names the languages the embedding model reads. A passage in any
     other language gets no vote from the dense list (its similarity there is noise),
     and its BM25 vote counts for both lists, so that a Chinese passage BM25 ranks first
     competes with an English passage both lists rank first.
     """
     by_id: dict[str, Candidate] = {}
-    for rank, hit in enumerate(dense, start=1):
+    for rank_, (hit, vote) in enumerate(zip(dense, _votes(dense, method), strict=True), start=1):
         if dense_languages is not None and _language(hit) not in dense_languages:
             continue
         cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
-        cand.dense, cand.dense_rank = hit.score, rank
-        cand.fused += dense_weight / (RRF_K + rank)
-    for rank, hit in enumerate(sparse, start=1):
+        cand.dense, cand.dense_rank = hit.score, rank_
+        cand.fused += dense_weight * vote
+    for rank_, (hit, vote) in enumerate(zip(sparse, _votes(sparse, method), strict=True), start=1):
         cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
-        cand.sparse, cand.sparse_rank = hit.score, rank
+        cand.sparse, cand.sparse_rank = hit.score, rank_
         weight = sparse_weight
         if dense_languages is not None and _language(hit) not in dense_languages:
             weight += dense_weight
-        cand.fused += weight / (RRF_K + rank)
+        cand.fused += weight * vote
     return sorted(by_id.values(), key=lambda c: c.fused, reverse=True)
+
+
+def _votes(hits: list[Hit], method: str) -> list[float]:
+    if method == "rrf":
+        return [1 / (RRF_K + rank) for rank in range(1, len(hits) + 1)]
+    if not hits:
+        return []
+    high, low = hits[0].score, hits[-1].score
+    if high <= low:
+        return [1.0] * len(hits)
+    return [(h.score - low) / (high - low) for h in hits]
+
+
+def smooth_neighbours(candidates: list[Candidate], weight: float) -> list[Candidate]:
+    """Each candidate raised by ``weight`` × its best neighbour's fused score.
+
+    Neighbours are the previous and next chunk of the same document among the
+    candidates: in a regulation, the paragraphs around a matching one are often part of
+    the answer too. Scores are read before any is raised.
+    """
+    if weight <= 0:
+        return candidates
+    before = {(c.doc_id, c.chunk_index): c.fused for c in candidates}
+    for cand in candidates:
+        doc, index = cand.doc_id, cand.chunk_index
+        if index is not None:
+            beside = (before.get((doc, index + step), 0.0) for step in (-1, 1))
+            cand.fused += weight * max(beside)
+    return sorted(candidates, key=lambda c: c.fused, reverse=True)
 
 
 def _language(hit: Hit) -> str:

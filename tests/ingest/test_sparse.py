@@ -37,3 +37,18 @@ def test_document_vector_saturates_term_frequency() -> None:
 def test_query_vector_counts_each_term_once() -> None:
     indices, values = encode_query("chips and chips")
     assert indices == [term_id("chip")] and values == [1.0]
+
+
+def test_terms_keep_reading_order_across_scripts() -> None:
+    # Glossary phrases and bigrams are runs of neighbouring terms: order matters.
+    assert tokenize("DeepSeek 开源 models") == ["deepseek", "开源", "model"]
+
+
+def test_bigrams_add_neighbouring_pairs_to_passages_and_questions() -> None:
+    plain = dict(zip(*encode_document("export controls on chips"), strict=True))
+    paired = dict(zip(*encode_document("export controls on chips", bigrams=True), strict=True))
+    assert term_id("export_control") in paired and term_id("export_control") not in plain
+    assert term_id("control_chip") in paired, "stop words between words do not break a pair"
+    query = dict(zip(*encode_query("export controls", bigrams=True), strict=True))
+    assert query[term_id("export_control")] == 1.0
+    assert term_id("export_control") not in dict(zip(*encode_query("export controls"), strict=True))

@@ -143,3 +143,29 @@ def test_edge_store_serves_searches_while_writing(
             thread.join()
         store.close()
     assert errors == []
+
+
+def test_bigrams_put_the_exact_phrase_first_and_reindex_on_change(
+    tmp_path: Path, real_embedder: PolicyEmbedding
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "phrase.md").write_text("Export controls apply to chips.\n", encoding="utf-8")
+    (folder / "scattered.md").write_text("Controls on the export of chips apply.\n")
+
+    def scores(bigrams: bool) -> tuple[dict[str, float], int]:
+        settings = Settings(data_dir=tmp_path / "data", retrieval={"bigrams": bigrams})
+        store = build_store(settings)
+        try:
+            summary = ingest_paths([folder], store, real_embedder, settings, progress=False)
+            query = sparse.encode_query("export controls", bigrams=bigrams)
+            hits = store.search(None, query, 10)[1]
+            return {str(h.payload[PayloadKey.FILE_NAME]): h.score for h in hits}, summary.updated
+        finally:
+            store.close()
+
+    plain, _ = scores(False)
+    assert plain["phrase.md"] == pytest.approx(plain["scattered.md"]), "same words, same score"
+    paired, updated = scores(True)
+    assert updated == 2, "turning bigrams on re-indexes every document"
+    assert paired["phrase.md"] > paired["scattered.md"]

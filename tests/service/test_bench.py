@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ingest.schema import PayloadKey
 from ingest.settings import Settings
-from service.bench import bench_beir, ndcg_at, recall_at
+from ingest.store_edge import EdgeStore
+from service.bench import bench_beir, index_corpus, load_beir, ndcg_at, recall_at
 
 DOCS = {
     "d1": ("Data centers", "A data center project draws more than 100 megawatts of new load."),
@@ -58,3 +60,34 @@ def test_bench_scores_three_modes_and_writes_trec_runs(beir_dir, real_embedder, 
     first = run.read_text().splitlines()[0].split()
     assert first[:4] == ["q1", "Q0", "d1", "1"] and first[5] == "policyqa-hybrid"
     assert (tmp_path / "run.dense.trec").exists() and (tmp_path / "run.bm25.trec").exists()
+
+
+def test_grouped_records_become_one_document_whose_chunks_are_numbered_on(
+    beir_dir: Path, real_embedder, tmp_path: Path
+) -> None:
+    rows = [json.loads(line) for line in (beir_dir / "corpus.jsonl").read_text().splitlines()]
+    for row in rows:  # two "regulations": d1, d2 | d3, d4, d5 (empty)
+        row["metadata"] = {"DocumentID": 1 if row["_id"] in ("d1", "d2") else 2}
+    (beir_dir / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    settings = Settings(
+        data_dir=tmp_path,
+        retrieval={"fusion": "minmax", "bigrams": True, "neighbour_weight": 0.2},
+    )
+    data = load_beir(beir_dir, "test")
+    store = EdgeStore(tmp_path / "store", "beir")
+    try:
+        assert index_corpus(data, store, real_embedder, settings, group_by="DocumentID") == 4
+        second = list(store.iter_chunks("beir-DocumentID-2"))
+        assert sorted((p[PayloadKey.CHUNK_INDEX], p[PayloadKey.FILE_NAME]) for p in second) == [
+            (0, "d3"),
+            (1, "d4"),
+        ]
+    finally:
+        store.close()
+    result = bench_beir(beir_dir, "test", settings, real_embedder, group_by="DocumentID")
+    assert result["hybrid"]["ndcg@10"] == 1.0, "each query's record still ranks first"
+    assert (result["fusion"], result["bigrams"], result["group_by"]) == (
+        "minmax",
+        True,
+        "DocumentID",
+    )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ingest.store import Hit
-from service.retrieval import RRF_K, diversify, fuse
+from service.retrieval import RRF_K, diversify, fuse, smooth_neighbours
 
 
 def _hit(pid: str, score: float, doc: str = "d", start: int = 0, end: int = 100) -> Hit:
@@ -61,3 +63,51 @@ def test_dense_list_has_no_vote_on_passages_in_a_language_it_cannot_read() -> No
     assert by_id["zh"].fused == 2 / (RRF_K + 1)
     assert by_id["en"].fused == 1 / (RRF_K + 2) + 1 / (RRF_K + 2)
     assert [c.point_id for c in fused] == ["zh", "en"]
+
+
+def test_minmax_fusion_listens_to_score_gaps_that_rrf_ignores() -> None:
+    dense = [_hit("a", 0.9), _hit("b", 0.2), _hit("c", 0.19), _hit("d", 0.1)]
+    sparse = [_hit("b", 10.0), _hit("c", 9.9), _hit("a", 9.8), _hit("d", 1.0)]
+    # By rank, b (2nd and 1st) beats a (1st and 3rd); by score, a is far ahead in
+    # dense and only a hair behind in BM25.
+    assert fuse(dense, sparse)[0].point_id == "b"
+    by_score = fuse(dense, sparse, method="minmax")
+    assert by_score[0].point_id == "a"
+    assert by_score[0].fused == pytest.approx(1 + 8.8 / 9)
+    assert by_score[-1].point_id == "d" and by_score[-1].fused == 0.0
+
+
+def test_minmax_keeps_the_cross_lingual_rule() -> None:
+    english = Hit("en", 0.6, {"doc_id": "a", "language": "en"})
+    chinese = Hit("zh", 0.9, {"doc_id": "b", "language": "zh"})
+    fused = fuse([chinese, english], [chinese, english], dense_languages=["en"], method="minmax")
+    by_id = {c.point_id: c for c in fused}
+    assert by_id["zh"].dense is None
+    assert by_id["zh"].fused == pytest.approx(2.0), "BM25's top passage votes for both lists"
+
+
+def _chunk(pid: str, doc: str, index: int | None) -> Hit:
+    payload: dict[str, object] = {"doc_id": doc, "start_char": 0, "end_char": 10}
+    if index is not None:
+        payload["chunk_index"] = index
+    return Hit(pid, 1.0, payload)
+
+
+def test_neighbour_smoothing_lifts_a_paragraph_between_matching_ones() -> None:
+    # Dense order: a lone strong chunk, then two adjacent chunks of one regulation.
+    hits = [_chunk("lone", "x", 0), _chunk("r1", "reg", 4), _chunk("r2", "reg", 5)]
+    hits.append(_chunk("far", "reg", 9))
+    assert fuse(hits, [])[0].point_id == "lone"
+    smoothed = smooth_neighbours(fuse(hits, []), 0.5)
+    assert [c.point_id for c in smoothed][:3] == ["r1", "r2", "lone"]
+    far = next(c for c in smoothed if c.point_id == "far")
+    assert far.fused == pytest.approx(1 / (RRF_K + 4)), "no neighbour among the candidates"
+
+
+def test_smoothing_off_or_without_chunk_numbers_changes_nothing() -> None:
+    hits = [_chunk("a", "d", None), _chunk("b", "d", None)]
+    before = [(c.point_id, c.fused) for c in fuse(hits, [])]
+    assert [(c.point_id, c.fused) for c in smooth_neighbours(fuse(hits, []), 0.5)] == before
+    numbered = [_chunk("a", "d", 0), _chunk("b", "d", 1)]
+    unchanged = [(c.point_id, c.fused) for c in fuse(numbered, [])]
+    assert [(c.point_id, c.fused) for c in smooth_neighbours(fuse(numbered, []), 0)] == unchanged
