@@ -12,9 +12,10 @@ model) into WORK/store and saves every chunk's text, passage id and vector, plus
 question's vector. ``score`` ranks from those arrays, with an in-memory BM25 over
 PolicyQA's own tokeniser (Snowball stems, jieba), and prints one JSON line of Recall@10
 per ranking: dense, BM25, the shipped RRF fusions, and the experiments the README lists
-(word bigrams, min-max score fusion, neighbouring-passage smoothing). ``finetune`` trains
-MiniLM on the dev split's question → passage pairs with in-batch and BM25 hard
-negatives, then re-embeds everything into WORK/finetuned_*.npy.
+(word bigrams, min-max score fusion, neighbouring-passage smoothing). ``finetune`` runs
+``policyqa finetune``'s training on the dev split's question → passage pairs (in-batch
+and BM25 hard negatives) into WORK/model, then re-embeds everything into
+WORK/finetuned_*.npy.
 
 Nothing here ships: it records how the README's ObliQA figures were measured.
 """
@@ -22,10 +23,8 @@ Nothing here ships: it records how the README's ObliQA figures were measured.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
-import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -38,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import build_embedder
 from ingest.settings import Settings
-from ingest.sparse import tokenize
+from ingest.sparse import tokenize, with_bigrams
 from service.bench import load_beir
 
 DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "obliqa"
@@ -133,8 +132,8 @@ class Lab:
         self.document = [r["metadata"]["DocumentID"] for r in data.corpus]
 
     def bm25(self, bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        docs = [_with_bigrams(t) if bigrams else t for t in self.doc_tokens]
-        queries = [_with_bigrams(t) if bigrams else t for t in self.query_tokens]
+        docs = [with_bigrams(t) if bigrams else t for t in self.doc_tokens]
+        queries = [with_bigrams(t) if bigrams else t for t in self.query_tokens]
         vocab: dict[str, int] = {}
         rows, cols, vals = [], [], []
         for i, toks in enumerate(docs):
@@ -273,73 +272,29 @@ def _ranked(scores: dict[int, float]) -> list[int]:
     return sorted(scores, key=scores.__getitem__, reverse=True)
 
 
-def _with_bigrams(tokens: list[str]) -> list[str]:
-    return tokens + [f"{a}_{b}" for a, b in itertools.pairwise(tokens)]
-
-
 # -- finetune --------------------------------------------------------------------------
 
 
 def finetune(dataset: Path, work: Path, epochs: float, batch: int) -> None:
-    """MiniLM on dev pairs: in-batch negatives plus one BM25 hard negative per question."""
-    import torch
-    import torch.nn.functional as F
+    """``policyqa finetune`` on the dev split into WORK/model, then re-embed the dump."""
+    from sentence_transformers import SentenceTransformer
 
-    torch.manual_seed(0)
-    random.seed(0)
-    lab = Lab(dataset, work, "dev", "shipped")
-    hard = lab.bm25()[0][:, :30]
-    first_chunk: dict[str, int] = {}
-    for i, passage in enumerate(lab.passages):
-        first_chunk.setdefault(passage, i)
-    texts = lab.queries
-    pairs = [
-        (q, first_chunk[g]) for q in lab.qids for g in sorted(lab.qrels[q]) if g in first_chunk
-    ]
-    row = {q: i for i, q in enumerate(lab.qids)}
-    model = build_embedder(Settings())._model
-    model.max_seq_length = 256
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-5)
-    steps = int(len(pairs) * epochs / batch)
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps)
-    )
+    from service.finetune import finetune as train
+    from service.finetune import from_beir
 
-    def encode(batch_texts: list[str]) -> torch.Tensor:
-        return F.normalize(model(model.tokenize(batch_texts))["sentence_embedding"], dim=-1)
-
-    started, step = time.time(), 0
-    while step < steps:
-        random.shuffle(pairs)
-        for i in range(0, len(pairs) - batch + 1, batch):
-            if step >= steps:
-                break
-            chunk = pairs[i : i + batch]
-            negatives = []
-            for q, _ in chunk:
-                pool = [c for c in hard[row[q]].tolist() if lab.passages[c] not in lab.qrels[q]]
-                negatives.append(lab.texts[random.choice(pool[:10])])
-            sims = (
-                20.0
-                * encode([texts[q] for q, _ in chunk])
-                @ encode([lab.texts[c] for _, c in chunk] + negatives).T
-            )
-            # Another question's positive that is also gold for this one is no negative.
-            for r, (q, _) in enumerate(chunk):
-                for c, (_, other) in enumerate(chunk):
-                    if c != r and lab.passages[other] in lab.qrels[q]:
-                        sims[r, c] = -1e4
-            loss = F.cross_entropy(sims, torch.arange(len(chunk)))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            if step % 10 == 0:
-                print(f"step {step}/{steps} loss {loss.item():.3f} {time.time() - started:.0f} s")
-    model.eval()
+    model_dir = work / "model"
+    if not model_dir.exists():
+        report = train(
+            from_beir(dataset, "dev"),
+            model_dir,
+            Settings(),
+            f"beir:{dataset}:dev",
+            epochs=epochs,
+            batch_size=batch,
+            progress=print,
+        )
+        print(json.dumps(report.__dict__))
+    model = SentenceTransformer(str(model_dir))
     dumped = json.loads((work / "chunks.json").read_text(encoding="utf-8"))
     all_queries = _all_queries(dataset)
     chunk_vectors = model.encode(dumped["texts"], batch_size=16, normalize_embeddings=True)

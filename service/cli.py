@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections import Counter
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -281,6 +282,66 @@ def bench_beir_cmd(
     result = bench_beir(dataset, split, settings, embedder, run_out, bar.update, weights, group_by)
     bar.close()
     typer.echo(json.dumps(result))
+
+
+@app.command()
+def finetune(
+    out: Annotated[Path, typer.Argument(help="Folder to write the trained model to (new).")],
+    beir: Annotated[
+        Path | None, typer.Option(help="Train on a BEIR folder's judged questions.")
+    ] = None,
+    split: Annotated[str, typer.Option(help="The BEIR split to train on.")] = "dev",
+    pairs: Annotated[
+        Path | None, typer.Option(help='JSONL of {"question": ..., "passage": ...} lines.')
+    ] = None,
+    epochs: Annotated[float, typer.Option(min=0.01, max=50)] = 2.0,
+    batch_size: Annotated[int, typer.Option(min=2, max=512)] = 32,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, max=1e-2)] = 3e-5,
+    seed: int = 0,
+) -> None:
+    """Fine-tune the embedding model on question → passage pairs of your domain.
+
+    Starts from POLICYQA_EMBEDDING_MODEL and prints a JSON report. Use the result with
+    POLICYQA_EMBEDDING_MODEL=OUT, then re-ingest (the model is part of every chunk's hash).
+    """
+    from service.finetune import TrainingDataError, finetune, from_beir, from_jsonl
+
+    if (beir is None) == (pairs is None):
+        typer.echo("error: give exactly one of --beir DIR or --pairs FILE.jsonl", err=True)
+        raise typer.Exit(2)
+    if out.is_file() or (out.is_dir() and any(out.iterdir())):
+        typer.echo(f"error: {out} already exists; choose a new folder", err=True)
+        raise typer.Exit(2)
+    try:
+        if beir is not None:
+            if not (beir / "qrels" / f"{split}.tsv").is_file():
+                typer.echo(f"error: {beir} has no qrels/{split}.tsv", err=True)
+                raise typer.Exit(2)
+            if split == "test":
+                typer.echo(
+                    "warning: training on the test split; do not report scores on it", err=True
+                )
+            data, source = from_beir(beir, split), f"beir:{beir.resolve()}:{split}"
+        else:
+            assert pairs is not None
+            data, source = from_jsonl(pairs), f"pairs:{pairs.resolve()}"
+    except (TrainingDataError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if out.is_dir():
+        out.rmdir()
+    report = finetune(
+        data,
+        out,
+        Settings(),
+        source,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        progress=lambda line: typer.echo(line, err=True),
+    )
+    typer.echo(json.dumps(asdict(report)))
 
 
 app.command(name="batch")(batch)
