@@ -102,15 +102,17 @@ def fuse(
     competes with an English passage both lists rank first.
     """
     by_id: dict[str, Candidate] = {}
-    for rank_, (hit, vote) in enumerate(zip(dense, _votes(dense, method), strict=True), start=1):
+    for position, (hit, vote) in enumerate(zip(dense, _votes(dense, method), strict=True), start=1):
         if dense_languages is not None and _language(hit) not in dense_languages:
             continue
         cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
-        cand.dense, cand.dense_rank = hit.score, rank_
+        cand.dense, cand.dense_rank = hit.score, position
         cand.fused += dense_weight * vote
-    for rank_, (hit, vote) in enumerate(zip(sparse, _votes(sparse, method), strict=True), start=1):
+    for position, (hit, vote) in enumerate(
+        zip(sparse, _votes(sparse, method), strict=True), start=1
+    ):
         cand = by_id.setdefault(hit.point_id, Candidate(hit.point_id, hit.payload))
-        cand.sparse, cand.sparse_rank = hit.score, rank_
+        cand.sparse, cand.sparse_rank = hit.score, position
         weight = sparse_weight
         if dense_languages is not None and _language(hit) not in dense_languages:
             weight += dense_weight
