@@ -51,7 +51,7 @@ class ChunkingSettings(BaseModel):
 class RetrievalSettings(BaseModel):
     """How questions find passages and when PolicyQA abstains."""
 
-    hybrid: bool = Field(True, description="Fuse dense and BM25 sparse search (RRF in Qdrant).")
+    hybrid: bool = Field(True, description="Fuse dense and BM25 sparse search (as `fusion` says).")
     sparse_weight: float = Field(
         1.0, ge=0, le=5, description="Weight of the BM25 list against the dense one in the fusion."
     )
