@@ -26,22 +26,20 @@ import argparse
 import json
 import os
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import build_embedder
 from ingest.settings import Settings
-from ingest.sparse import tokenize, with_bigrams
+from ingest.sparse import AVG_DOC_TOKENS, tokenize, with_bigrams
 from service.bench import load_beir
+from service.finetune import Bm25Index
 
 DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "obliqa"
-K1, B, AVG_LEN = 1.2, 0.75, 90.0
 DEPTH = 200
 
 
@@ -134,31 +132,9 @@ class Lab:
     def bm25(self, bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
         docs = [with_bigrams(t) if bigrams else t for t in self.doc_tokens]
         queries = [with_bigrams(t) if bigrams else t for t in self.query_tokens]
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        for i, toks in enumerate(docs):
-            for term, count in Counter(toks).items():
-                rows.append(i)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                vals.append(count)
-        tf = sp.csr_matrix((vals, (rows, cols)), shape=(len(docs), len(vocab)), dtype=np.float32)
-        length = np.asarray(tf.sum(axis=1)).ravel()
-        df = np.asarray((tf > 0).sum(axis=0)).ravel()
-        idf = np.log(1 + (len(docs) - df + 0.5) / (df + 0.5)).astype(np.float32)
-        coo = tf.tocoo()
         # Bigrams double a passage's terms, so its average length doubles too.
-        norm = K1 * (1 - B + B * length[coo.row] / (AVG_LEN * (2 if bigrams else 1)))
-        weights = sp.csr_matrix(
-            (coo.data * (K1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=tf.shape
-        )
-        q_rows, q_cols, q_vals = [], [], []
-        for r, toks in enumerate(queries):
-            for j in {vocab[t] for t in toks if t in vocab}:
-                q_rows.append(r)
-                q_cols.append(j)
-                q_vals.append(idf[j])
-        query = sp.csr_matrix((q_vals, (q_rows, q_cols)), shape=(len(queries), len(vocab)))
-        return _top((query @ weights.T).toarray())
+        index = Bm25Index.build(docs, AVG_DOC_TOKENS * (2 if bigrams else 1))
+        return _top(index.scores(queries))
 
     def dense(self) -> tuple[np.ndarray, np.ndarray]:
         return _top(self.query_vectors @ self.chunk_vectors.T)

@@ -11,7 +11,6 @@ sentence-transformers folder: point ``POLICYQA_EMBEDDING_MODEL`` at it and re-in
 from __future__ import annotations
 
 import json
-import logging
 import random
 import shutil
 import time
@@ -28,8 +27,6 @@ from ingest.embedding import resolve_model_path
 from ingest.pipeline import embedding_text
 from ingest.settings import Settings
 from service.bench import load_beir
-
-logger = logging.getLogger(__name__)
 
 HARD_POOL = 10  # a hard negative is drawn from BM25's first ten non-gold passages
 SCALE = 20.0  # cosine similarities × this are the logits (sentence-transformers' default)
@@ -119,36 +116,67 @@ def _checked(data: TrainingSet, source: str) -> TrainingSet:
     return data
 
 
-def hard_negatives(data: TrainingSet, depth: int = 3 * HARD_POOL) -> list[list[int]]:
-    """Per question, BM25's best non-gold passages (PolicyQA's own terms, in memory)."""
-    import scipy.sparse as sp
+@dataclass(frozen=True)
+class Bm25Index:
+    """BM25 over PolicyQA's own index terms, in memory: for mining negatives offline.
 
-    vocab: dict[str, int] = {}
-    rows, cols, vals = [], [], []
-    for i, text in enumerate(data.passages):
-        for term, count in Counter(sparse.tokenize(text)).items():
-            rows.append(i)
-            cols.append(vocab.setdefault(term, len(vocab)))
-            vals.append(float(count))
-    shape = (len(data.passages), max(1, len(vocab)))
-    tf = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
-    length = np.asarray(tf.sum(axis=1)).ravel()
-    df = np.asarray((tf > 0).sum(axis=0)).ravel()
-    idf = np.log(1 + (len(data.passages) - df + 0.5) / (df + 0.5)).astype(np.float32)
-    coo = tf.tocoo()
-    norm = sparse.K1 * (1 - sparse.B + sparse.B * length[coo.row] / max(1.0, length.mean()))
-    weights = sp.csr_matrix(
-        (coo.data * (sparse.K1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=shape
-    ).T.tocsr()
-    out = []
-    for question, gold in zip(data.questions, data.gold, strict=True):
-        columns = {vocab[t] for t in sparse.tokenize(question) if t in vocab}
-        scores = np.zeros(len(data.passages), dtype=np.float32)
-        for column in columns:
-            row = weights.getrow(column)
-            scores[row.indices] += idf[column] * row.data
-        ranked = np.argsort(-scores, kind="stable")[: depth + len(gold)]
-        out.append([int(p) for p in ranked if scores[p] > 0 and p not in gold][:depth])
+    The same saturation and IDF as the store's sparse vectors (``ingest.sparse``).
+    """
+
+    vocab: dict[str, int]
+    idf: np.ndarray
+    weights: Any  # scipy CSR, documents × terms: saturated term frequencies
+
+    @classmethod
+    def build(cls, documents: list[list[str]], average_length: float | None = None) -> Bm25Index:
+        """``average_length``: the length documents are normalised by (None: their mean)."""
+        import scipy.sparse as sp
+
+        vocab: dict[str, int] = {}
+        rows, cols, vals = [], [], []
+        for i, terms in enumerate(documents):
+            for term, count in Counter(terms).items():
+                rows.append(i)
+                cols.append(vocab.setdefault(term, len(vocab)))
+                vals.append(float(count))
+        shape = (len(documents), max(1, len(vocab)))
+        tf = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
+        length = np.asarray(tf.sum(axis=1)).ravel()
+        df = np.asarray((tf > 0).sum(axis=0)).ravel()
+        idf = np.log(1 + (len(documents) - df + 0.5) / (df + 0.5)).astype(np.float32)
+        average = average_length or max(1.0, float(length.mean()))
+        coo = tf.tocoo()
+        norm = sparse.K1 * (1 - sparse.B + sparse.B * length[coo.row] / average)
+        weights = sp.csr_matrix(
+            (coo.data * (sparse.K1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=shape
+        )
+        return cls(vocab, idf, weights)
+
+    def scores(self, queries: list[list[str]]) -> np.ndarray:
+        """Queries × documents: each distinct known query term adds its IDF × saturated tf."""
+        import scipy.sparse as sp
+
+        rows, cols, vals = [], [], []
+        for row, terms in enumerate(queries):
+            for col in {self.vocab[t] for t in terms if t in self.vocab}:
+                rows.append(row)
+                cols.append(col)
+                vals.append(self.idf[col])
+        shape = (len(queries), self.weights.shape[1])
+        query = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
+        return np.asarray((query @ self.weights.T).toarray())
+
+
+def hard_negatives(data: TrainingSet, depth: int = HARD_POOL) -> list[list[int]]:
+    """Per question, BM25's best non-gold passages, best first."""
+    index = Bm25Index.build([sparse.tokenize(p) for p in data.passages])
+    out: list[list[int]] = []
+    for start in range(0, len(data.questions), 256):  # 256 rows of scores at a time
+        questions = data.questions[start : start + 256]
+        scores = index.scores([sparse.tokenize(q) for q in questions])
+        for row, gold in zip(scores, data.gold[start : start + 256], strict=True):
+            ranked = np.argsort(-row, kind="stable")[: depth + len(gold)]
+            out.append([int(p) for p in ranked if row[p] > 0 and p not in gold][:depth])
     return out
 
 
@@ -251,5 +279,5 @@ def finetune(
 
 def _hard_negative(candidates: list[int], data: TrainingSet, rng: random.Random) -> int:
     if candidates:
-        return rng.choice(candidates[:HARD_POOL])
+        return rng.choice(candidates)
     return rng.randrange(len(data.passages))
