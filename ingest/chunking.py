@@ -63,6 +63,9 @@ _NUMBERED = frozenset({"sec", "section", "art", "article", "chapter", "no", "par
 # sentence punctuation, or at a blank line / markdown heading break.
 _SENTENCE_END = re.compile(
     r"[.!?]+[\"'”’)\]]*(?=\s)|[。！？；]+[”’」』）)]*|\n[ \t]*\n|\n(?=[ \t]*#)"
+    # A list item starts a sentence: "• ", "- ", "(a) ", "(iv) ", "3. ", "2) ", "（一）", "一、".
+    r"|\n(?=[ \t]*(?:[•●▪◦‣∙○■□➢►\-–*]\s|\((?:\d{1,3}|[a-zA-Z]|[ivxlc]{1,6})\)\s"
+    r"|\d{1,3}[.)]\s|（[一二三四五六七八九十百a-zA-Z\d]+）|[一二三四五六七八九十]+、))"
 )
 _WORD = re.compile(r"\S+")
 
@@ -102,6 +105,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
         word_start -= 1
     word = text[word_start:dot].lower().lstrip("(\"'")
     if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+        return True
+    # "2. Confabulation: …" at the start of a line numbers a list item.
+    line_start = text.rfind("\n", 0, word_start) + 1
+    if word.isdigit() and len(word) <= 3 and not text[line_start:word_start].strip():
         return True
     # "Sec. 2." / "Article 5." number a heading; they do not end a sentence.
     before = text[max(0, word_start - 12) : word_start].split()

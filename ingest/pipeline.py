@@ -23,6 +23,7 @@ from ingest.manifest import ManifestEntry
 from ingest.schema import Chunk, LoadedDocument, PayloadKey
 from ingest.settings import Settings
 from ingest.store import PolicyStore
+from ingest.structure import furniture_spans, spans_within
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,11 @@ def chunk_payloads(
     """A document's chunk payloads and the texts the models embed for them."""
     chunks = chunk_document(doc, settings.chunking, _batched_counter(doc.text, embedder))
     texts = [embedding_text(doc.title, c.text) for c in chunks]
-    return [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks], texts
+    furniture = furniture_spans(doc.text)
+    payloads = [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks]
+    for payload, chunk in zip(payloads, chunks, strict=True):
+        payload[PayloadKey.FURNITURE] = spans_within(furniture, chunk.start_char, chunk.end_char)
+    return payloads, texts
 
 
 def _batched_counter(text: str, embedder: PolicyEmbedding) -> Callable[[str], int]:

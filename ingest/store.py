@@ -60,6 +60,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class StoredChunk:
+    """A chunk read back by id: its payload, dense vector and, when stored, its sentence
+    vectors."""
+
+    point_id: str
+    payload: dict[str, Any]
+    sentences: np.ndarray | None = None
+    dense: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class SearchFilter:
     """A validated public filter: keyword fields that must match any of their values,
     and an inclusive date range on the document date."""
@@ -110,6 +121,9 @@ class PolicyStore(Protocol):
 
     def sentence_vectors(self, point_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored per-sentence vectors of these chunks (chunks without any are left out)."""
+
+    def get_chunks(self, point_ids: Sequence[str]) -> list[StoredChunk]:
+        """These chunks' payloads and sentence vectors; ids not stored are left out."""
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document as complete, then drop chunks left from its older versions.

@@ -28,6 +28,7 @@ from ingest.store import (
     CollectionLayout,
     Hit,
     SparseQuery,
+    StoredChunk,
     StoreLockedError,
     chunk_rows,
     locked_message,
@@ -180,6 +181,19 @@ class EdgeStore:
             if rows:
                 found[str(record.id)] = np.asarray(rows, dtype=np.float32)
         return found
+
+    def get_chunks(self, point_ids: Sequence[str]) -> list[StoredChunk]:
+        """These chunks' payloads and sentence vectors; ids not stored are left out."""
+        if not point_ids:
+            return []
+        vectors = [DENSE, SENTENCES] if self._sentences else [DENSE]
+        records = self._shard.retrieve(list(point_ids), with_payload=True, with_vector=vectors)
+        return [
+            StoredChunk(
+                str(r.id), dict(r.payload or {}), _sentence_rows(r.vector), _dense_row(r.vector)
+            )
+            for r in records
+        ]
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document as complete, then drop chunks left from its older versions."""
@@ -334,6 +348,16 @@ def _match(key: PayloadKey, value: str) -> qe.FieldCondition:
 
 def _doc_fields(with_text: bool) -> bool | qe.PayloadSelector:
     return True if with_text else qe.PayloadSelector.Exclude([str(PayloadKey.DOC_TEXT)])
+
+
+def _sentence_rows(vectors: Any) -> np.ndarray | None:
+    rows = vectors.get(SENTENCES) if isinstance(vectors, dict) else None
+    return np.asarray(rows, dtype=np.float32) if rows else None
+
+
+def _dense_row(vectors: Any) -> np.ndarray | None:
+    row = vectors.get(DENSE) if isinstance(vectors, dict) else None
+    return np.asarray(row, dtype=np.float32) if row else None
 
 
 def _hit(point: qe.ScoredPoint) -> Hit:

@@ -23,6 +23,7 @@ from ingest.store import (
     CollectionLayout,
     Hit,
     SparseQuery,
+    StoredChunk,
     StoreLockedError,
     chunk_rows,
     locked_message,
@@ -174,6 +175,28 @@ class QdrantStore:
             rows = record.vector.get(SENTENCES) if isinstance(record.vector, dict) else None
             if rows:
                 found[str(record.id)] = np.asarray(rows, dtype=np.float32)
+        return found
+
+    def get_chunks(self, point_ids: Sequence[str]) -> list[StoredChunk]:
+        """These chunks' payloads and sentence vectors; ids not stored are left out."""
+        if not point_ids:
+            return []
+        vectors = [DENSE, SENTENCES] if self._has_sentences() else [DENSE]
+        records = self.client.retrieve(
+            self.collection, list(point_ids), with_payload=True, with_vectors=vectors
+        )
+        found = []
+        for record in records:
+            named = record.vector if isinstance(record.vector, dict) else {}
+            rows, dense = named.get(SENTENCES), named.get(DENSE)
+            found.append(
+                StoredChunk(
+                    str(record.id),
+                    dict(record.payload or {}),
+                    np.asarray(rows, dtype=np.float32) if rows else None,
+                    np.asarray(dense, dtype=np.float32) if dense else None,
+                )
+            )
         return found
 
     def _has_sentences(self) -> bool:

@@ -18,7 +18,7 @@ from ingest.loaders import detect_language
 from ingest.schema import PayloadKey
 from ingest.settings import RetrievalSettings
 from service.retrieval import Candidate
-from service.types import MAX_PASSAGE_CHARS, Citation
+from service.types import MAX_PASSAGE_CHARS, Citation, Point
 
 ABSTENTION = (
     "The documents in this corpus do not answer this question: no passage is close enough "
@@ -207,15 +207,32 @@ def to_citation(n: int, candidate: Candidate, quote: Quote) -> Citation:
 
 
 def _quote_timestamp(candidate: Candidate, quote: Quote) -> str | None:
-    """When the quote itself was said: the chunk's time plus the words before the quote."""
+    return timestamp_at(candidate, quote.start)
+
+
+def timestamp_at(candidate: Candidate, offset: int) -> str | None:
+    """When the words at document ``offset`` were said: the chunk's time plus the words
+    before them."""
     p = candidate.payload
     stamp = p.get(PayloadKey.TIMESTAMP)
     seconds, rate = p.get(PayloadKey.TIMESTAMP_SECONDS), p.get(PayloadKey.SECONDS_PER_WORD)
     if stamp is None or seconds is None or rate is None:
         return str(stamp) if stamp is not None else None
     text, start = str(p[PayloadKey.TEXT]), candidate.span[0]
-    inside = time_at(text, 0, quote.start - start, float(seconds), float(rate))
+    inside = time_at(text, 0, offset - start, float(seconds), float(rate))
     return inside or str(stamp)
+
+
+def render_answer(points: Sequence[Point], cut: Sequence[tuple[bool, bool]] = ()) -> str:
+    """The answer text: one line per point, list items indented under their introduction,
+    each followed by its [n] marker; "…" marks a quote cut inside a sentence."""
+    lines = []
+    for i, point in enumerate(points):
+        before, after = cut[i] if i < len(cut) else (False, False)
+        text = " ".join(point.text.split())
+        text = ("…" if before else "") + text + ("…" if after else "")
+        lines.append(f"{'  ' * point.level}- {text} [{point.citation}]")
+    return "\n".join(lines)
 
 
 def compose_answer(citations: Sequence[Citation], quotes: Sequence[Quote]) -> str:

@@ -1,8 +1,14 @@
-"""``policyqa eval``: hit@5, MRR@10 and abstention accuracy, as ``shared/eval/README.md`` defines.
+"""``policyqa eval``: the scoring rules of ``shared/eval/README.md``.
 
-A question is a hit at rank r when citation r comes from the gold document and its
-passage contains the gold quote, or at least 60% of it as one contiguous run, after
-normalising whitespace and case (for Chinese: removing all whitespace).
+Question sets (``gold`` quotes): hit@5, MRR@10 and abstention accuracy. A question is a
+hit at rank r when citation r comes from the gold document and its passage contains the
+gold quote, or at least 60% of it as one contiguous run, after normalising whitespace and
+case (for Chinese: removing all whitespace).
+
+Answer sets (``nuggets``): nugget recall and abstention accuracy. A nugget is covered
+when one of its verbatim phrases occurs in the first 2,000 characters of the answer text
+(normalised: lower case, no ``[n]`` markers, single spaces, no space between two CJK
+characters), or a contiguous run of at least 80% of a phrase's characters does.
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from pydantic import BaseModel, Field
 from service.types import MAX_PASSAGE_CHARS, AskRequest, AskResponse, Citation
 
 PARTIAL_SHARE = 0.6
+NUGGET_SHARE = 0.8
+ANSWER_WINDOW = 2000
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_MARKER = re.compile(r"\[\d+\]")
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff]) (?=[\u3400-\u9fff])")
 
 
 class GoldQuote(BaseModel):
@@ -27,11 +37,19 @@ class GoldQuote(BaseModel):
     quote: str
 
 
+class Nugget(BaseModel):
+    id: str
+    label: str = ""
+    quotes: list[str]
+
+
 class EvalQuestion(BaseModel):
     id: str
     question: str
     answerable: bool
     gold: list[GoldQuote] = Field(default_factory=list)
+    doc: str | None = None
+    nuggets: list[Nugget] = Field(default_factory=list)
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -74,10 +92,51 @@ def first_hit_rank(citations: list[Citation], gold: list[GoldQuote], depth: int)
     return None
 
 
+def normalise_answer(text: str) -> str:
+    """The answer-set form of a text: lower case, no [n] markers, single spaces, and no
+    space between two CJK characters."""
+    text = " ".join(_MARKER.sub(" ", text.lower()).split())
+    return _CJK_GAP.sub("", text)
+
+
+def nugget_covered(answer: str, nugget: Nugget) -> bool:
+    """Whether a normalised answer holds one of the nugget's phrases (or 80% of one,
+    as one contiguous run)."""
+    for phrase in (normalise_answer(q) for q in nugget.quotes):
+        if not phrase:
+            continue
+        if phrase in answer:
+            return True
+        match = SequenceMatcher(None, phrase, answer, autojunk=False).find_longest_match(
+            0, len(phrase), 0, len(answer)
+        )
+        if match.size >= NUGGET_SHARE * len(phrase):
+            return True
+    return False
+
+
+def covered_nuggets(response: AskResponse, nuggets: list[Nugget]) -> list[str]:
+    """Ids of the nuggets the answer's first 2,000 characters cover (none when it abstains)."""
+    if response.abstained:
+        return []
+    answer = normalise_answer(response.answer[:ANSWER_WINDOW])
+    return [n.id for n in nuggets if nugget_covered(answer, n)]
+
+
 def evaluate(
     questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse]
 ) -> dict[str, Any]:
-    """Ask every question (top 10) and score the answers."""
+    """Score a question set (gold quotes) or an answer set (nuggets), by what it holds."""
+    questions = list(questions)
+    if any(q.nuggets for q in questions):
+        return evaluate_answers(questions, ask)
+    return evaluate_retrieval(questions, ask)
+
+
+def evaluate_retrieval(
+    questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse]
+) -> dict[str, Any]:
+    """Ask every question (top 10): hit@5, MRR@10 and abstention accuracy."""
     hits = rr = correct = answerable = total = 0.0
     details = []
     for q in questions:
@@ -98,6 +157,37 @@ def evaluate(
         "hit@5": round(hits / answerable, 4) if answerable else None,
         "mrr@10": round(rr / answerable, 4) if answerable else None,
         "abstention_accuracy": round(correct / total, 4) if total else None,
+        "details": details,
+    }
+
+
+def evaluate_answers(
+    questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse]
+) -> dict[str, Any]:
+    """Ask every question as ``POST /v1/ask`` with only the question: nugget recall,
+    abstention accuracy, and how often the answer's document is among the first 5
+    citations (``doc@5``)."""
+    recalls: list[float] = []
+    doc_hits = correct = total = 0
+    details = []
+    for q in questions:
+        response = ask(AskRequest(question=q.question))
+        total += 1
+        correct += response.abstained != q.answerable
+        covered = covered_nuggets(response, q.nuggets)
+        row: dict[str, Any] = {"id": q.id, "abstained": response.abstained}
+        if q.answerable:
+            recalls.append(len(covered) / len(q.nuggets) if q.nuggets else 0.0)
+            names = [Path(c.source).name for c in response.citations[:5]]
+            doc_hits += q.doc in names
+            row |= {"recall": round(recalls[-1], 4), "covered": covered}
+            row["missed"] = [n.id for n in q.nuggets if n.id not in covered]
+        details.append(row)
+    return {
+        "questions": total,
+        "nugget_recall": round(sum(recalls) / len(recalls), 4) if recalls else None,
+        "abstention_accuracy": round(correct / total, 4) if total else None,
+        "doc@5": round(doc_hits / len(recalls), 4) if recalls else None,
         "details": details,
     }
 

@@ -19,6 +19,9 @@ from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer as extract
+from service.compose import Question, Unit, compose
+from service.naming import DocumentNames
+from service.passages import gather
 from service.retrieval import Candidate, diversify, rank, search_lists
 from service.types import (
     AskRequest,
@@ -26,6 +29,8 @@ from service.types import (
     Citation,
     DocumentDetail,
     DocumentSummary,
+    Point,
+    QuoteSpan,
     SearchRequest,
     SearchResponse,
 )
@@ -53,6 +58,14 @@ class QA:
         self.catalog = catalog or {}
         self.settings_hash = settings.settings_hash()
         store.ensure_collections(embedder.dimension)
+        self._names: DocumentNames | None = None
+
+    @property
+    def names(self) -> DocumentNames:
+        """The stored documents' names (read once, again after an ingest or a delete)."""
+        if self._names is None:
+            self._names = DocumentNames(self.store.iter_documents(with_text=False))
+        return self._names
 
     # -- questions -------------------------------------------------------------------------
 
@@ -77,10 +90,29 @@ class QA:
         if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
             timings["answer"] = _ms(started)
             return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())
-        citations, quotes = self._cite(request.question, candidates, question_vector)
-        text = extract.compose_answer(citations, quotes)
+        passages, _ = gather(
+            self.store,
+            self.settings,
+            request.question,
+            question_vector,
+            pool,
+            request.filters,
+            self.names,
+        )
+        question = Question(
+            request.question,
+            question_vector,
+            sparse.question_terms(request.question),
+            frozenset(self.settings.embedding_languages),
+        )
+        cfg = self.settings.answer
+        units = compose(question, passages, cfg.max_chars, cfg.max_point_chars)
+        citations, points, cut = self._cite_points(
+            request.question, units, candidates, question_vector
+        )
+        text = extract.render_answer(points, cut)
         timings["answer"] = _ms(started)
-        return self._response(text, False, citations, timings, evidence.as_dict())
+        return self._response(text, False, citations, timings, evidence.as_dict(), points)
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked passages for a query, with the same citation fields as answers."""
@@ -196,6 +228,57 @@ class QA:
             quotes.append(quote)
         return citations, quotes
 
+    def _cite_points(
+        self,
+        question: str,
+        units: list[Unit],
+        ranked: list[Candidate],
+        question_vector: np.ndarray,
+    ) -> tuple[list[Citation], list[Point], list[tuple[bool, bool]]]:
+        """The ranked passages as citations, and the answer's points cited by them.
+
+        A point cites the passage holding it, else the nearest cited passage of its
+        document (its own span and location still say exactly where it is). A point
+        from a document no citation comes from takes the place of the last citation
+        that no point uses.
+        """
+        cited = list(ranked)
+        points: list[Point] = []
+        cut: list[tuple[bool, bool]] = []
+        used: set[int] = set()
+        for unit in units:
+            n = _citation_for(unit, cited)
+            if n is None:
+                spare = [i for i in range(len(cited)) if i + 1 not in used]
+                if not spare:
+                    continue
+                cited[spare[-1]] = unit.passage.candidate
+                n = spare[-1] + 1
+            used.add(n)
+            points.append(_point(unit, n, cited[n - 1]))
+            cut.append(unit.trimmed)
+        citations, _ = self._cite(question, cited, question_vector)
+        for citation in citations:
+            spans = [
+                QuoteSpan(text=p.text, start_char=p.start_char, end_char=p.end_char)
+                for p in points
+                if p.citation == citation.n
+            ]
+            if not spans:
+                continue
+            citation.quotes = spans
+            # The citation's own quote stays inside its passage.
+            inside = [
+                q
+                for q in spans
+                if citation.passage_start_char <= q.start_char
+                and q.end_char <= citation.passage_end_char
+            ]
+            if inside:
+                citation.quote = inside[0].text
+                citation.start_char, citation.end_char = inside[0].start_char, inside[0].end_char
+        return citations, _levels(points, units), cut
+
     def _response(
         self,
         text: str,
@@ -203,12 +286,14 @@ class QA:
         citations: list[Citation],
         timings: dict[str, float],
         evidence: dict[str, float | None],
+        points: list[Point] | None = None,
     ) -> AskResponse:
         timings["total"] = round(sum(timings.values()), 2)
         return AskResponse(
             answer=text,
             abstained=abstained,
             citations=citations,
+            points=points or [],
             model=self.embedder.model_name,
             settings_hash=self.settings_hash,
             timings_ms=timings,
@@ -221,9 +306,12 @@ class QA:
         self, paths: Iterable[Path], prune: bool = False, progress: bool | None = None
     ) -> IngestSummary:
         """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`)."""
-        return ingest_paths(
-            paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
-        )
+        try:
+            return ingest_paths(
+                paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
+            )
+        finally:
+            self._names = None
 
     def list_documents(self) -> list[DocumentSummary]:
         """Every stored document, without text, by title."""
@@ -241,7 +329,48 @@ class QA:
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks."""
-        return self.store.delete_document(doc_id)
+        try:
+            return self.store.delete_document(doc_id)
+        finally:
+            self._names = None
+
+
+def _point(unit: Unit, n: int, cited: Candidate) -> Point:
+    """A unit as a point cited as [n] (its location read from its own passage)."""
+    cand = unit.passage.candidate
+    return Point(
+        text=unit.text,
+        citation=n,
+        start_char=unit.start,
+        end_char=unit.end,
+        page=cand.payload.get(PayloadKey.PAGE),
+        speaker=cand.payload.get(PayloadKey.SPEAKER),
+        timestamp=extract.timestamp_at(cand, unit.start),
+    )
+
+
+def _levels(points: list[Point], units: list[Unit]) -> list[Point]:
+    """Mark the list items whose introduction is also a point as level 1."""
+    by_span = {(u.start, u.end): u for u in units}
+    intros = {(u.doc_id, u.start) for u in units if u.role == "intro"}
+    for point in points:
+        unit = by_span[(point.start_char, point.end_char)]
+        point.level = int(unit.parent is not None and (unit.doc_id, unit.parent) in intros)
+    return points
+
+
+def _citation_for(unit: Unit, cited: list[Candidate]) -> int | None:
+    """The n of the cited passage holding the unit, else of the nearest one of its
+    document."""
+    same = [
+        (abs(c.span[0] - unit.start), n)
+        for n, c in enumerate(cited, start=1)
+        if c.doc_id == unit.doc_id
+    ]
+    for n, c in enumerate(cited, start=1):
+        if c.doc_id == unit.doc_id and c.span[0] <= unit.start and unit.end <= c.span[1]:
+            return n
+    return min(same)[1] if same else None
 
 
 def _summary(record: dict[str, Any]) -> DocumentSummary:

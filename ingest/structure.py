@@ -1,0 +1,178 @@
+"""Page furniture: the lines of a document that are never an answer.
+
+Running headers and footers, page numbers, headings, tables of contents, datelines,
+table cells and bibliography entries are part of the stored text (citations point into
+it unchanged) but say nothing a reader asked about. They are found once, at ingest,
+from the shape of the whole document rather than per-document rules:
+
+* a line repeated three or more times (running headers such as "AMERICA'S AI ACTION
+  PLAN", table cells), digits ignored;
+* a bare page number ("27", "4/8", "Page 3 of 9");
+* a short line with no sentence punctuation at its end: a heading, a dateline ("2023年07
+  月13日 15:00 来源"), a list of signatories. "Short" is relative to the document's own
+  line width, so hard-wrapped prose keeps its lines;
+* markdown headings and lines that are bold and nothing else;
+* table-of-contents lines (dot leaders before a page number);
+* references: lines holding a URL or DOI, author–year entries, and everything under a
+  "References" / "Bibliography" heading until the next heading;
+* enacting formulas, the words that make a text law rather than say what it does ("By
+  the authority vested in me … it is hereby ordered:", "HAVE ADOPTED THIS REGULATION:",
+  "…现予公布，自…起施行。").
+
+The spans are stored with each chunk (``PayloadKey.FURNITURE``); answer composition
+trims them off the sentences it quotes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+
+Span = tuple[int, int]
+
+REPEATED = 3
+"""Occurrences that make a short line a running header or footer."""
+MAX_SHORT = 100
+"""A heading-like line is never longer than this (display width)."""
+SHORT_SHARE = 0.7
+"""...nor longer than this share of the document's typical line width."""
+
+_TERMINAL = tuple(".!?;:。！？；：…\"'”’)）]»")
+_PAGE_NUMBER = re.compile(
+    r"(?:page\s*)?[\divxlc]{1,5}(?:\s*(?:/|of|-)\s*\d{1,5})?|-\s*\d{1,4}\s*-|第\s*\d+\s*页",
+    re.IGNORECASE,
+)
+_TOC = re.compile(r"(?:\.{4,}|…{2,}|·{4,}|(?:\. ){4,})\s*\d{1,4}\s*$")
+_URL = re.compile(r"https?:/|www\.|\bdoi\s*:|\bdoi\.org/", re.IGNORECASE)
+_AUTHOR_YEAR = re.compile(r"^[A-Z][\w'’\-]+,\s+(?:[A-Z]\.\s*)+.*\(\d{4}[a-z]?\)")
+_REFERENCE_HEADINGS = re.compile(
+    r"^[#*\s]*(references|bibliography|works cited|参考文献)[*\s:]*$", re.IGNORECASE
+)
+_MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s")
+_BOLD_LINE = re.compile(r"^\s*\*\*[^*]+\*\*\s*$")
+_LIST_MARKER = re.compile(
+    r"^\s*(?:[•●▪◦‣∙·○■□➢►\-–—*]\s|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlc]{1,6})\)\s|\d{1,3}[.)]\s"
+    r"|（[一二三四五六七八九十百a-zA-Z\d]+）|[一二三四五六七八九十]+、|第[一二三四五六七八九十百零]+条)"
+)
+_FOOTNOTE = re.compile(r"(?<=[.!?;:。”\"’)])\s?\d{1,3}(?:\s*,\s*\d{1,3})*$")
+"""A footnote number after a sentence's end ("deployment.4")."""
+_CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
+_ENACTING = re.compile(
+    r"By the authority vested in me\b[^:;]{0,300}?(?:hereby ordered|as follows)\s*:"
+    r"|HAVE ADOPTED TH(?:IS|E PRESENT) (?:REGULATION|DIRECTIVE|DECISION)\s*:"
+    r"|[^。\n]{0,200}现予(?:公布|发布|印发)[^。\n]{0,60}。",
+    re.IGNORECASE,
+)
+_TITLE_WORD = re.compile(r"[A-Z]")
+_INNER_END = re.compile(r"\w{2,}[.!?]\s+\S")
+
+
+def furniture_spans(text: str) -> list[Span]:
+    """Character spans of ``text`` that are page furniture, in order, merged."""
+    lines = list(_lines(text))
+    if not lines:
+        return []
+    width = _typical_width([line for _, _, line in lines])
+    counts = Counter(_shape(line) for _, _, line in lines if line.strip())
+    spans: list[Span] = []
+    in_references = False
+    for index, (start, _end, line) in enumerate(lines):
+        content = line.strip()
+        if not content:
+            continue
+        heading = _is_heading(content, width, lines, index)
+        if heading:
+            in_references = bool(_REFERENCE_HEADINGS.match(content))
+        if (
+            heading
+            or in_references
+            or (counts[_shape(line)] >= REPEATED and _display_width(content) <= MAX_SHORT)
+            or _PAGE_NUMBER.fullmatch(content)
+            or _TOC.search(content)
+            or _is_reference(content)
+            or _AUTHOR_YEAR.match(content)
+        ):
+            lead = len(line) - len(line.lstrip())
+            spans.append((start + lead, start + lead + len(content)))
+    spans += [m.span() for m in _ENACTING.finditer(text)]
+    return _merge(sorted(spans), text)
+
+
+def spans_within(spans: Sequence[Span], start: int, end: int) -> list[list[int]]:
+    """The parts of ``spans`` inside ``[start, end)``, as JSON-ready pairs."""
+    return [[max(a, start), min(b, end)] for a, b in spans if a < end and b > start]
+
+
+def _lines(text: str) -> Iterator[tuple[int, int, str]]:
+    start = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        yield start, start + len(body), body
+        start += len(line)
+
+
+def _shape(line: str) -> str:
+    """A line's identity for repeat counting: case, digits and spacing ignored."""
+    return re.sub(r"\d+", "#", " ".join(line.lower().split()))
+
+
+def _display_width(text: str) -> int:
+    """Characters, counting a CJK character as two (it fills two columns of a page)."""
+    return len(text) + len(_CJK.findall(text))
+
+
+def _typical_width(lines: list[str]) -> int:
+    """The width hard-wrapped prose fills: the 75th percentile of substantial lines."""
+    widths = sorted(_display_width(line.strip()) for line in lines if len(line.strip()) >= 20)
+    if not widths:
+        return MAX_SHORT
+    return widths[(len(widths) * 3) // 4]
+
+
+def _is_heading(content: str, width: int, lines: list[tuple[int, int, str]], index: int) -> bool:
+    """A markdown heading, a bold-only line, or a short line that ends no sentence and is
+    no list item."""
+    if _MARKDOWN_HEADING.match(content) or _BOLD_LINE.match(content):
+        return True
+    if _FOOTNOTE.sub("", content).endswith(_TERMINAL) or _LIST_MARKER.match(content):
+        return False
+    if _INNER_END.search(content):  # a sentence ends inside: wrapped prose
+        return False
+    words = [w for w in content.split() if len(w) > 3]
+    capitals = sum(bool(_TITLE_WORD.match(w)) for w in words)
+    title_case = len(words) >= 2 and capitals >= 0.75 * len(words)
+    limit = MAX_SHORT if title_case else min(MAX_SHORT, SHORT_SHARE * width)
+    if _display_width(content) > limit:
+        return False
+    # A line of wrapped prose can be short too (before a page break, or a long word);
+    # a heading follows a sentence's end and does not continue in lower case.
+    before = lines[index - 1][2].strip() if index > 0 else ""
+    if before and not _FOOTNOTE.sub("", before).endswith(_TERMINAL) and not _is_marked(before):
+        return False
+    following = next((line.strip() for _, _, line in lines[index + 1 :] if line.strip()), "")
+    return not (following[:1].islower() and not _CJK.match(content[-1:]))
+
+
+def _is_reference(line: str) -> bool:
+    """A line that is mostly a web address: a footnote or a printed page's footer."""
+    if not _URL.search(line):
+        return False
+    words = [w for w in line.split() if not _URL.search(w)]
+    return len(words) < 8
+
+
+def _is_marked(line: str) -> bool:
+    """A markdown heading or bold line (a heading may follow one directly)."""
+    return bool(_MARKDOWN_HEADING.match(line) or _BOLD_LINE.match(line))
+
+
+def _merge(spans: list[Span], text: str) -> list[Span]:
+    """Join spans separated by whitespace only."""
+    merged: list[Span] = []
+    for start, end in spans:
+        if merged and not text[merged[-1][1] : start].strip():
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged

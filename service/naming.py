@@ -1,0 +1,89 @@
+"""Which documents a question names.
+
+"Under the EU AI Act", "the July 2025 executive order on data-center permitting",
+"NIST's generative AI profile", "in the talk": a question often says which document it is
+about. A document's *name* is its title, publisher, date (year and month) and, for a
+transcript, the words people use for one (talk, speaker). The share of a question's
+information (its terms weighted by how few stored documents' names hold them) that a
+document's name accounts for is that document's name score, 0 to 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+from ingest import sparse
+from ingest.schema import PayloadKey
+
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+KIND_WORDS = {"transcript": "talk speaker speakers transcript said says"}
+"""How questions refer to a document of a kind, whatever its title."""
+
+
+def name_terms(payload: dict[str, Any]) -> frozenset[str]:
+    """Index terms of a document's name (title, publisher, date, kind words)."""
+    return _name_terms(
+        str(payload.get(PayloadKey.TITLE) or ""),
+        str(payload.get(PayloadKey.PUBLISHER) or ""),
+        str(payload.get(PayloadKey.DATE) or ""),
+        str(payload.get(PayloadKey.KIND) or ""),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _name_terms(title: str, publisher: str, date: str, kind: str) -> frozenset[str]:
+    words = [title, publisher, KIND_WORDS.get(kind, "")]
+    year, _, rest = date.partition("-")
+    if year.isdigit():
+        words.append(year)
+        month = rest[:2]
+        if month.isdigit() and 1 <= int(month) <= 12:
+            words.append(MONTHS[int(month) - 1])
+    return frozenset(sparse.tokenize(" ".join(words)))
+
+
+class DocumentNames:
+    """The names of every stored document, how rare each name term is among them, and
+    each document's number of chunks."""
+
+    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+        records = list(records)
+        self.terms = {str(r[PayloadKey.DOC_ID]): name_terms(r) for r in records}
+        self.chunk_counts = {
+            str(r[PayloadKey.DOC_ID]): int(r.get(PayloadKey.CHUNK_COUNT) or 0) for r in records
+        }
+        self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
+
+    def scores(self, question: str, doc_ids: Iterable[str]) -> dict[str, float]:
+        """Each of ``doc_ids`` → the share of the question its name covers.
+
+        Terms are weighted by how few document names hold them, so "executive order"
+        says little among ten executive orders and "permitting" a lot.
+        """
+        terms = set(sparse.tokenize(question))
+        n = len(self.terms)
+        if not terms or not n:
+            return {}
+        weight = {t: math.log(1 + n / (0.5 + self.counts[t])) for t in terms}
+        total = sum(weight.values())
+        return {
+            doc_id: sum(weight[t] for t in terms & self.terms.get(doc_id, frozenset())) / total
+            for doc_id in doc_ids
+        }

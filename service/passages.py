@@ -1,0 +1,139 @@
+"""The passages an answer is composed from.
+
+Retrieval ranks chunks across the corpus; an answer needs more of the right document.
+When the question is about one document (its passages hold most of the fused score),
+the evidence is gathered inside it: a second search filtered to that document, so a
+question about one law is not starved by the per-document cap that keeps search results
+diverse. Then each leading passage brings its neighbouring chunks (a list or an argument
+often continues in the next one), and a chunk that ends inside a list brings the chunks
+that finish it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ingest.chunking import split_sentences
+from ingest.schema import PayloadKey, chunk_point_id
+from ingest.settings import Settings
+from ingest.store import PolicyStore
+from service.compose import Passage, is_list_item, is_list_part
+from service.naming import DocumentNames
+from service.retrieval import Candidate, rank, search_lists
+
+FOCUS_DEPTH = 20
+"""Fused candidates whose score mass decides the focus document."""
+WITH_NEIGHBOURS = 8
+"""Leading passages that bring their previous and next chunk."""
+NAME_WEIGHT = 2.0
+"""How much a document's name in the question counts toward focusing on it."""
+MIN_MASS = 0.1
+"""Share of the top candidates' score a document needs to be focused on at all."""
+FULL_DOCUMENT = 40
+"""A focus document of at most this many chunks is gathered whole."""
+LIST_FOLLOW = 3
+"""Chunks read ahead (or back) at most to finish a list (or find its introduction)."""
+
+
+def focus_document(
+    question: str, fused: Sequence[Candidate], names: DocumentNames, share: float
+) -> str | None:
+    """The document the question is about, if one stands out.
+
+    A document's claim is its share of the top candidates' fused score plus
+    ``NAME_WEIGHT`` times how much of the question its name accounts for ("the July 2025
+    executive order on data-center permitting"); it needs ``MIN_MASS`` of the score
+    itself and a claim of at least ``share``.
+    """
+    mass: dict[str, float] = defaultdict(float)
+    for cand in fused[:FOCUS_DEPTH]:
+        mass[cand.doc_id] += cand.fused
+    total = sum(mass.values())
+    if not total:
+        return None
+    named = names.scores(question, mass)
+    claims = {
+        doc_id: m / total + NAME_WEIGHT * named.get(doc_id, 0.0)
+        for doc_id, m in mass.items()
+        if m / total >= MIN_MASS
+    }
+    doc_id, claim = max(claims.items(), key=lambda kv: kv[1])
+    return doc_id if claim >= share else None
+
+
+def gather(
+    store: PolicyStore,
+    settings: Settings,
+    question: str,
+    vector: np.ndarray,
+    fused: list[Candidate],
+    filters: dict[str, Any] | None,
+    names: DocumentNames,
+) -> tuple[list[Passage], str | None]:
+    """The passages to compose from, best first, and the focus document (if any)."""
+    cfg = settings.answer
+    focus = focus_document(question, fused, names, cfg.focus_share)
+    if focus is not None:
+        within = {**(filters or {}), "doc_id": focus}
+        dense, bm25, languages = search_lists(
+            store, settings, question, vector.tolist(), settings.retrieval.candidates, within
+        )
+        # A short document is read whole (a talk's reasons are spread over all of it).
+        short = names.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
+        leading = rank(dense, bm25, settings, languages)[: None if short else cfg.passages]
+    else:
+        leading = fused[: cfg.passages]
+    ranks: dict[str, float] = {c.point_id: float(i) for i, c in enumerate(leading)}
+    wanted: dict[str, float] = dict(ranks)
+    for i, cand in enumerate(leading[:WITH_NEIGHBOURS]):
+        for step in (-1, 1):
+            point = _neighbour(cand.payload, step)
+            if point is not None and point not in wanted:
+                wanted[point] = i + 0.5
+    chunks = {c.point_id: c for c in store.get_chunks(list(wanted))}
+    for _ in range(LIST_FOLLOW):
+        more: dict[str, float] = {}
+        for point_id, chunk in chunks.items():
+            for step, inside in ((1, _ends_in_list), (-1, _starts_in_list)):
+                other = _neighbour(chunk.payload, step)
+                if other and other not in chunks and other not in more and inside(chunk.payload):
+                    more[other] = wanted[point_id] + 0.5
+        if not more:
+            break
+        wanted.update(more)
+        chunks.update({c.point_id: c for c in store.get_chunks(list(more))})
+    passages = [
+        Passage(
+            Candidate(c.point_id, c.payload),
+            c.sentences,
+            wanted[c.point_id],
+            None if c.dense is None else float(c.dense @ vector),
+        )
+        for c in chunks.values()
+    ]
+    return sorted(passages, key=lambda p: p.rank), focus
+
+
+def _neighbour(payload: dict[str, Any], step: int) -> str | None:
+    index = payload.get(PayloadKey.CHUNK_INDEX)
+    if index is None or int(index) + step < 0:
+        return None
+    return chunk_point_id(str(payload[PayloadKey.DOC_ID]), int(index) + step)
+
+
+def _ends_in_list(payload: dict[str, Any]) -> bool:
+    """Whether a chunk's last sentence introduces a list or is one of its items."""
+    text = str(payload[PayloadKey.TEXT])
+    spans = split_sentences(text)
+    return bool(spans) and is_list_part(text[spans[-1].start : spans[-1].end])
+
+
+def _starts_in_list(payload: dict[str, Any]) -> bool:
+    """Whether a chunk opens with a list item (its introduction is further back)."""
+    text = str(payload[PayloadKey.TEXT])
+    spans = split_sentences(text)
+    return bool(spans) and is_list_item(text[spans[0].start : spans[0].end])
