@@ -24,6 +24,17 @@ ABSTENTION = (
     "The documents in this corpus do not answer this question: no passage is close enough "
     "to count as evidence, so PolicyQA gives no answer rather than a guess."
 )
+
+
+def not_mentioned(names: Sequence[str]) -> str:
+    """The abstention for a question about something no retrieved passage mentions."""
+    listed = ", ".join(f"“{name}”" for name in names)
+    return (
+        f"The documents in this corpus do not mention {listed}, so they cannot answer this "
+        "question; PolicyQA gives no answer rather than one about something else."
+    )
+
+
 MIN_QUOTE_CHARS = 60
 MAX_QUOTE_CHARS = 400
 ANSWER_POINTS = 4

@@ -132,11 +132,14 @@ def to_row(question: BatchQuestion, outcome: AskResponse | Exception) -> dict[st
     """One output row: the question, its answer and citations, or its error."""
     row: dict[str, Any] = {"id": question.id, "question": question.question, **question.extra}
     if isinstance(outcome, Exception):
-        row.update(answer=None, abstained=None, citations=[], timings_ms={}, error=str(outcome))
+        row.update(
+            answer=None, abstained=None, points=[], citations=[], timings_ms={}, error=str(outcome)
+        )
     else:
         row.update(
             answer=outcome.answer,
             abstained=outcome.abstained,
+            points=[p.model_dump() for p in outcome.points],
             citations=[c.model_dump() for c in outcome.citations],
             timings_ms=outcome.timings_ms,
         )

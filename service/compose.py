@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -57,7 +58,7 @@ LIST_FLOOR = 0.75
 """A list brings the items scoring at least this share of its best item."""
 
 _FILLER = re.compile(
-    r"^(?:(?:and|so|but|yeah|well|okay|ok|now|um|uh|like|actually|basically|right|"
+    r"(?:(?:and|so|but|yeah|well|okay|ok|now|um|uh|like|actually|basically|right|"
     r"you know|i mean|i think|kind of|sort of)\b[,\s]*)+",
     re.IGNORECASE,
 )
@@ -161,12 +162,12 @@ class Question:
     readable: frozenset[str]
     """Languages whose sentence vectors can be compared with the question's."""
 
-    @property
+    @cached_property
     def cues(self) -> list[re.Pattern[str]]:
         """Patterns of the answers this kind of question wants."""
         return [answer for asks, answer in _CUES.values() if asks.search(self.text)]
 
-    @property
+    @cached_property
     def enumerative(self) -> bool:
         """ "Which risks …", "what does the plan recommend": the answer is a list."""
         return bool(_ENUMERATIVE.search(self.text))
@@ -228,7 +229,7 @@ def _units(passages: Sequence[Passage]) -> list[Unit]:
                 "intro" if _INTRO_END.search(body) else "item" if _ITEM.match(body) else "text"
             )
             vector = None if vectors is None else vectors[index]
-            terms = frozenset(sparse.tokenize(body))
+            terms = _terms(body)
             unit = Unit(passage, start, end, body, role, vector, terms)
             best[key] = replace(unit, line_start=_line_start(text, span.start))
             if span.start > 0:
@@ -237,6 +238,12 @@ def _units(passages: Sequence[Passage]) -> list[Unit]:
         (replace(u, line_start=known.get(k, u.line_start)) for k, u in best.items()),
         key=lambda u: (u.doc_id, u.start),
     )
+
+
+@lru_cache(maxsize=16384)
+def _terms(text: str) -> frozenset[str]:
+    """Index terms of a sentence (the same sentences recur across questions)."""
+    return frozenset(sparse.tokenize(text))
 
 
 def _line_start(text: str, offset: int) -> bool | None:
@@ -540,7 +547,7 @@ def _compact(
 def _window(text: str, begin: int, limit: int, weights: dict[str, float]) -> tuple[int, int]:
     """The best run of clauses of ``text[begin:]`` within ``limit`` characters."""
     cuts = sorted({begin, len(text), *(m.end() for m in _CLAUSE.finditer(text, begin))})
-    terms = [frozenset(sparse.tokenize(text[a:b])) for a, b in itertools.pairwise(cuts)]
+    terms = [_terms(text[a:b]) for a, b in itertools.pairwise(cuts)]
     best, best_score = (begin, begin + _word_cut(text, begin, limit)), -1.0
     for i, start in enumerate(cuts[:-1]):
         found: set[str] = set()

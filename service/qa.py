@@ -20,6 +20,7 @@ from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer as extract
 from service.compose import Question, Unit, compose
+from service.entities import unmentioned
 from service.naming import DocumentNames
 from service.passages import gather
 from service.retrieval import Candidate, diversify, rank, search_lists
@@ -90,6 +91,12 @@ class QA:
         if not candidates or extract.should_abstain(evidence, self.settings.retrieval):
             timings["answer"] = _ms(started)
             return self._response(extract.ABSTENTION, True, [], timings, evidence.as_dict())
+        absent = unmentioned(request.question, [_passage_words(c) for c in pool])
+        if absent:
+            timings["answer"] = _ms(started)
+            return self._response(
+                extract.not_mentioned(absent), True, [], timings, evidence.as_dict()
+            )
         passages, _ = gather(
             self.store,
             self.settings,
@@ -357,6 +364,14 @@ def _levels(points: list[Point], units: list[Unit]) -> list[Point]:
         unit = by_span[(point.start_char, point.end_char)]
         point.level = int(unit.parent is not None and (unit.doc_id, unit.parent) in intros)
     return points
+
+
+def _passage_words(candidate: Candidate) -> str:
+    """What a passage mentions: its text, its document's title and publisher."""
+    p = candidate.payload
+    return "\n".join(
+        str(p.get(key) or "") for key in (PayloadKey.TITLE, PayloadKey.PUBLISHER, PayloadKey.TEXT)
+    )
 
 
 def _citation_for(unit: Unit, cited: list[Candidate]) -> int | None:

@@ -7,10 +7,10 @@ import io
 from typing import Any
 
 from service.batch import row_key
-from service.types import Citation
+from service.types import Point
 
 CSV_CITATIONS = 3
-_FIXED = ("id", "question", "answer", "abstained", "citations", "timings_ms", "error")
+_FIXED = ("id", "question", "answer", "abstained", "points", "citations", "timings_ms", "error")
 
 
 def render_csv(rows: list[dict[str, Any]]) -> str:
@@ -46,10 +46,21 @@ def _cite_line(citation: dict[str, Any]) -> str:
     return f"{citation['title']} — {' '.join(str(citation['quote']).split())}"
 
 
-def _where(citation: dict[str, Any]) -> str:
-    place = Citation.model_validate(citation).location()
-    span = f"chars {citation['start_char']}–{citation['end_char']}"
-    return f"{place}, {span}" if place else span
+def _point_lines(row: dict[str, Any]) -> list[str]:
+    """The answer's key points as a numbered list: each quote, where it is, its [n]."""
+    points = [Point.model_validate(p) for p in row.get("points") or []]
+    if not points:
+        return [str(row["answer"]), ""]
+    lines = []
+    for point in points:
+        quote = " ".join(point.text.split())
+        place = point.location()
+        span = f"chars {point.start_char}–{point.end_char}"
+        indent = "   " if point.level else ""
+        lines.append(
+            f"{indent}1. “{quote}” [{point.citation}] ({f'{place}, ' if place else ''}{span})"
+        )
+    return [*lines, ""]
 
 
 def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -76,13 +87,10 @@ def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         if row.get("abstained"):
             lines += [f"*Abstained.* {row['answer']}", ""]
             continue
-        lines += [str(row["answer"]), ""]
+        lines += _point_lines(row)
         for c in row.get("citations", []):
-            quote = " ".join(str(c["quote"]).split())
-            lines.append(
-                f"> [{c['n']}] “{quote}”  \n> — *{c['title']}* ({_where(c)}), `{c['source']}`"
-            )
-            lines.append("")
+            lines.append(f"- [{c['n']}] *{c['title']}*, `{c['source']}`")
+        lines.append("")
     return "\n".join(lines)
 
 

@@ -160,9 +160,12 @@ def diversify(candidates: list[Candidate], limit: int, max_per_document: int) ->
     document is dropped; past ``max_per_document`` a document yields its place to others.
     """
     distinct: list[Candidate] = []
+    spans: dict[str, list[tuple[int, int]]] = {}
     for cand in candidates:
-        if not any(c.doc_id == cand.doc_id and _overlap(c.span, cand.span) > 0.5 for c in distinct):
+        kept = spans.setdefault(cand.doc_id, [])
+        if not any(_overlap(span, cand.span) > 0.5 for span in kept):
             distinct.append(cand)
+            kept.append(cand.span)
     chosen: list[Candidate] = []
     per_doc: dict[str, int] = {}
     for cand in distinct:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.types import AskResponse, Citation
+from service.answer import ABSTENTION
+from service.types import AskResponse, Citation, Point
 
 MAX_TEXT = 3000
 """Characters in one section's text."""
@@ -38,27 +39,51 @@ def _split(text: str) -> list[str]:
     return pieces
 
 
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    if len(text) > QUOTE_CHARS:
+        text = text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return text
+
+
+def _point_line(point: Point) -> str:
+    """One key point as a bullet: the quote, where it is, and its [n]."""
+    place = point.location()
+    where = f" _({place})_" if place else ""
+    bullet = "    ◦" if point.level else "•"
+    return f"{bullet} {_short(point.text)}{where} *[{point.citation}]*"
+
+
 def _citation_block(citation: Citation) -> dict[str, Any]:
-    quote = " ".join(citation.quote.split())
-    if len(quote) > QUOTE_CHARS:
-        quote = quote[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    """A source: title and place, then the words of it the answer quotes."""
     place = citation.location()
     source = citation.source.rsplit("/", 1)[-1]
     line = f"*[{citation.n}]* {citation.title}" + (f" ({place})" if place else "")
+    spans = citation.quotes or []
+    if spans:
+        first, last = min(q.start_char for q in spans), max(q.end_char for q in spans)
+        detail = (
+            f"_{source}, {len(spans)} quote{'s' if len(spans) > 1 else ''}, chars {first}–{last}_"
+        )
+        return _section(f"{line}\n{detail}")
     return _section(
-        f"{line}\n> {quote}\n_{source}, chars {citation.start_char}–{citation.end_char}_"
+        f"{line}\n> {_short(citation.quote)}\n"
+        f"_{source}, chars {citation.start_char}–{citation.end_char}_"
     )
 
 
 def answer_blocks(
     question: str, response: AskResponse, answer_id: str | None, shareable: bool = False
 ) -> list[dict[str, Any]]:
-    """The answer, each citation as a short verbatim quote, and the buttons."""
+    """The answer's key points (verbatim, with speaker and time or page), its sources,
+    and the buttons."""
     blocks: list[dict[str, Any]] = [_section(f"*Q:* {question}")]
     if response.abstained:
-        blocks.append(_section(NOT_COVERED))
+        reason = "" if response.answer == ABSTENTION else f"\n{response.answer}"
+        blocks.append(_section(NOT_COVERED + reason))
     else:
-        blocks += [_section(piece) for piece in _split(response.answer)]
+        text = "\n".join(_point_line(p) for p in response.points) or response.answer
+        blocks += [_section(piece) for piece in _split(text)]
         blocks.append({"type": "divider"})
         blocks += [_citation_block(c) for c in response.citations]
     buttons = []

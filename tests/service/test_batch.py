@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -138,7 +139,10 @@ def test_csv_and_markdown_reports(runner: CliRunner, tmp_path: Path) -> None:
     report = md_out.read_text()
     assert report.startswith("# PolicyQA batch report")
     assert "| questions | answered | abstained | failed |" in report
-    assert "## 1. What is the true economy?" in report and "> [1] “" in report
+    assert "## 1. What is the true economy?" in report
+    # Key points, each a verbatim quote with its [n], speaker, time and span; then sources.
+    assert re.search(r"^1\. “.+” \[1\] \(speaker A, ~?\d+:\d\d, chars \d+–\d+\)$", report, re.M)
+    assert "- [1] *Why China open-sources its AI (talk transcript)*" in report
 
 
 def test_batch_diff_reports_flips_and_citation_changes(tmp_path: Path) -> None:

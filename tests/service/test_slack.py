@@ -73,7 +73,9 @@ def test_slash_command_acks_fast_then_posts_cited_answer_privately(client, recor
     assert call["path"] == "/response/1"
     assert call["body"]["response_type"] == "ephemeral"
     text = _texts(call)
-    assert "> " in text and "Why China open-sources its AI" in text and "speaker A" in text
+    # The answer's points, each verbatim with speaker, time and [n]; then the sources.
+    assert "• " in text and "*[1]*" in text and "speaker A" in text
+    assert "Why China open-sources its AI" in text
     actions = next(b for b in call["body"]["blocks"] if b["type"] == "actions")["elements"]
     assert [a["action_id"] for a in actions] == [
         "policyqa_vote_up",

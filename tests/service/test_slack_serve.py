@@ -61,7 +61,8 @@ def test_slash_command_to_a_running_server_answers_within_slacks_limit(tmp_path:
         time.sleep(1)
         assert len(recorder.calls) == 1, "exactly one answer post"
         blocks = calls[0]["body"]["blocks"]
-        assert any(b["type"] == "section" and "\n> " in b["text"]["text"] for b in blocks)
+        # The answer's key points, verbatim, each with its [n].
+        assert any(b["type"] == "section" and "• " in b["text"]["text"] for b in blocks)
     finally:
         server.terminate()
         server.wait(timeout=30)
