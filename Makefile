@@ -45,11 +45,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy ingest service
 
-# Score the dev question set, then the cross-lingual one, over seeds + the shared corpus
-# (needs ../shared).
+# Score the dev question set, the answer set, then the cross-lingual ones, over seeds +
+# the shared corpus (needs ../shared).
 eval: install
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa ingest seeds $(wildcard ../shared/corpora/*.txt) $(wildcard ../shared/corpora/*.md)
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/dev.jsonl
+	# Answer set: the key points ("nuggets") the answer text holds, and refusals.
+	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/answers-dev.jsonl
 	# English questions with Chinese evidence and back (written for this project).
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval benchmarks/crosslingual.jsonl
 	# Held out: written from randomly drawn passages after the glossary and thresholds were set.

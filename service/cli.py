@@ -159,10 +159,13 @@ def serve(
 
 @app.command(name="eval")
 def evaluate_cmd(
-    file: Annotated[Path, typer.Argument(help="Question set (JSONL, shared/eval format).")],
+    file: Annotated[
+        Path, typer.Argument(help="Question set or answer set (JSONL, shared/eval format).")
+    ],
     details: Annotated[bool, typer.Option(help="Also print each question's outcome.")] = False,
 ) -> None:
-    """Score a question set: hit@5, MRR@10 and abstention accuracy (one JSON line)."""
+    """Score a question set (hit@5, MRR@10, abstention accuracy) or an answer set (nugget
+    recall, abstention accuracy), as shared/eval/README.md defines; one JSON line."""
     from service.evaluation import evaluate, format_report, load_questions
 
     questions = load_questions(file)

@@ -40,6 +40,7 @@ CUE_WEIGHT = 0.06
 LIST_BONUS = 0.05
 PASSAGE_WEIGHT = 0.3
 DIVERSITY = 0.5
+REPEAT_SHARE = 0.8
 """MMR: how much a unit's similarity to already chosen units counts against it."""
 RELATIVE_FLOOR = 0.72
 """A unit scoring below this share of the best unit's score is not worth a point."""
@@ -478,7 +479,7 @@ def _select(
         best = units[i]
         if best.score < floor:
             break
-        if chosen and redundancy[i] > 0.9:
+        if chosen and (redundancy[i] > 0.9 or _repeats(best, chosen)):
             open_[i] = False
             continue
         root = _root(best, units, index)
@@ -487,6 +488,16 @@ def _select(
         if open_[i] and not take(i, max_point_chars):
             open_[i] = False
     return chosen
+
+
+def _repeats(unit: Unit, chosen: Sequence[Unit]) -> bool:
+    """Whether a unit says in the same words what a chosen one says (most of the shorter
+    one's terms shared): a sentence repeated across documents or restated in place."""
+    return any(
+        len(unit.terms & other.terms) >= REPEAT_SHARE * min(len(unit.terms), len(other.terms))
+        for other in chosen
+        if unit.terms and other.terms
+    )
 
 
 def _root(unit: Unit, units: Sequence[Unit], index: dict[tuple[str, int], int]) -> int:

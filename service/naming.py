@@ -75,15 +75,20 @@ class DocumentNames:
         """Each of ``doc_ids`` → the share of the question its name covers.
 
         Terms are weighted by how few document names hold them, so "executive order"
-        says little among ten executive orders and "permitting" a lot.
+        says little among ten executive orders and "permitting" a lot. A term counts
+        through its glossary translations too (an English question names a Chinese plan).
         """
-        terms = set(sparse.tokenize(question))
+        forms = list(sparse.question_terms(question).values())
         n = len(self.terms)
-        if not terms or not n:
+        if not forms or not n:
             return {}
-        weight = {t: math.log(1 + n / (0.5 + self.counts[t])) for t in terms}
-        total = sum(weight.values())
-        return {
-            doc_id: sum(weight[t] for t in terms & self.terms.get(doc_id, frozenset())) / total
-            for doc_id in doc_ids
-        }
+        weight = [
+            max(math.log(1 + n / (0.5 + self.counts[t])) for t in variants) for variants in forms
+        ]
+        total = sum(weight)
+        result = {}
+        for doc_id in doc_ids:
+            name = self.terms.get(doc_id, frozenset())
+            found = sum(w for w, variants in zip(weight, forms, strict=True) if variants & name)
+            result[doc_id] = found / total
+        return result

@@ -84,7 +84,9 @@ def gather(
         )
         # A short document is read whole (a talk's reasons are spread over all of it).
         short = names.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
-        leading = rank(dense, bm25, settings, languages)[: None if short else cfg.passages]
+        leading = rank(dense, bm25, settings, languages, question)[
+            : None if short else cfg.passages
+        ]
     else:
         leading = fused[: cfg.passages]
     ranks: dict[str, float] = {c.point_id: float(i) for i, c in enumerate(leading)}

@@ -198,7 +198,7 @@ class QA:
             self.store, self.settings, question, vector.tolist(), cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        fused = rank(dense_hits, sparse_hits, self.settings, languages)
+        fused = rank(dense_hits, sparse_hits, self.settings, languages, question)
         return diversify(fused, top_k, cfg.max_per_document), vector, fused
 
     def _dense_languages(self) -> list[str] | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -77,11 +77,34 @@ def rank(
     sparse: list[Hit],
     settings: Settings,
     dense_languages: Collection[str] | None = None,
+    question: str | None = None,
 ) -> list[Candidate]:
-    """The two lists fused as the settings say, with neighbouring-chunk smoothing."""
+    """The two lists fused as the settings say, with neighbouring-chunk smoothing.
+
+    Given the question, a passage the embedding model cannot read earns its stand-in
+    dense vote by how much of the question its words (through the glossary) cover.
+    """
     cfg = settings.retrieval
-    fused = fuse(dense, sparse, 1.0, cfg.sparse_weight, dense_languages, cfg.fusion)
+    earned = None
+    if question is not None and dense_languages is not None:
+        others = [h for h in sparse if _language(h) not in dense_languages]
+        earned = _coverage_of(question, others)
+    fused = fuse(dense, sparse, 1.0, cfg.sparse_weight, dense_languages, cfg.fusion, earned)
     return smooth_neighbours(fused, cfg.neighbour_weight)
+
+
+def _coverage_of(question: str, hits: list[Hit]) -> Callable[[Hit], float]:
+    """How much of the question a passage in the other language covers, next to the
+    best such passage: the share of the question's translatable terms (those with a
+    glossary translation) it holds, over the best share among ``hits``."""
+    forms = [v for v in sparse.question_terms(question).values() if len(v) > 1]
+    shares: dict[str, float] = {}
+    for hit in hits:
+        terms = set(sparse.tokenize(str(hit.payload.get(PayloadKey.TEXT, ""))))
+        found = sum(1 for variants in forms if variants & terms)
+        shares[hit.point_id] = found / len(forms) if forms else 1.0
+    best = max(shares.values(), default=0.0) or 1.0
+    return lambda hit: shares.get(hit.point_id, best) / best
 
 
 def fuse(
@@ -91,6 +114,7 @@ def fuse(
     sparse_weight: float = 1.0,
     dense_languages: Collection[str] | None = None,
     method: Literal["rrf", "minmax"] = "rrf",
+    earned: Callable[[Hit], float] | None = None,
 ) -> list[Candidate]:
     """Weighted fusion; keeps each list's raw score for the evidence check.
 
@@ -99,7 +123,9 @@ def fuse(
     ``dense_languages`` names the languages the embedding model reads. A passage in any
     other language gets no vote from the dense list (its similarity there is noise),
     and its BM25 vote counts for both lists, so that a Chinese passage BM25 ranks first
-    competes with an English passage both lists rank first.
+    competes with an English passage both lists rank first; with ``earned``, the second
+    vote is scaled by it (the share of the question the passage covers), so a passage
+    matching one translated word ("服务", "模型") does not outvote the passages that answer.
     """
     by_id: dict[str, Candidate] = {}
     for position, (hit, vote) in enumerate(zip(dense, _votes(dense, method), strict=True), start=1):
@@ -115,7 +141,7 @@ def fuse(
         cand.sparse, cand.sparse_rank = hit.score, position
         weight = sparse_weight
         if dense_languages is not None and _language(hit) not in dense_languages:
-            weight += dense_weight
+            weight += dense_weight * (earned(hit) if earned is not None else 1.0)
         cand.fused += weight * vote
     return sorted(by_id.values(), key=lambda c: c.fused, reverse=True)
 

@@ -40,6 +40,27 @@ def test_ask_returns_citations_that_verify_against_the_document(client: TestClie
     doc = client.get(f"/v1/documents/{citation['doc_id']}").json()
     assert doc["text"][citation["start_char"] : citation["end_char"]] == citation["quote"]
     assert {"embed", "search", "answer", "total"} <= set(body["timings_ms"])
+    # The structured points: each verbatim in the document of the citation it names.
+    by_n = {c["n"]: c for c in body["citations"]}
+    assert len(body["points"]) >= 3
+    for point in body["points"]:
+        assert set(point) >= {"text", "citation", "start_char", "end_char", "level"}
+        cited = by_n[point["citation"]]
+        text = client.get(f"/v1/documents/{cited['doc_id']}").json()["text"]
+        assert text[point["start_char"] : point["end_char"]] == point["text"]
+        assert any(q["start_char"] == point["start_char"] for q in cited["quotes"])
+        assert f"[{point['citation']}]" in body["answer"]
+
+
+def test_a_question_about_something_the_corpus_never_mentions_is_refused(
+    client: TestClient,
+) -> None:
+    body = client.post(
+        "/v1/ask", json={"question": "Why does Brazil's government open-source its AI models?"}
+    ).json()
+    assert body["abstained"] is True
+    assert body["citations"] == [] and body["points"] == []
+    assert "Brazil" in body["answer"]
 
 
 @pytest.mark.parametrize(

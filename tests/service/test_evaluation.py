@@ -47,13 +47,45 @@ def test_dev_set_over_seeds_and_shared_corpus(
         summary = services.qa.ingest(files, progress=False)
         assert summary.failed == 0 and summary.added == 25
         result = evaluate(questions, services.qa.answer)
+        answers = evaluate(
+            load_questions(shared_or_skip("eval", "answers-dev.jsonl")), services.qa.answer
+        )
         crossed = evaluate(crossing, services.qa.answer)
         services.qa.settings.retrieval.translation_weight = 0.0
         monolingual = evaluate(crossing, services.qa.answer)
     finally:
         services.close()
-    print(result, crossed, monolingual)
+    print(result, answers, crossed, monolingual)
     assert result["hit@5"] >= 0.9, "includes the English questions with Chinese gold"
     assert result["abstention_accuracy"] >= 0.9
+    # Issue 14: answers that hold the question's key points; refusals for absent laws.
+    assert answers["nugget_recall"] >= 0.45
+    assert answers["abstention_accuracy"] >= 0.9
     assert crossed["hit@5"] >= 0.75
     assert monolingual["hit@5"] < crossed["hit@5"], "the glossary is what crosses languages"
+
+
+def test_nuggets_count_from_the_first_2000_characters_without_markers() -> None:
+    from service.evaluation import Nugget, covered_nuggets
+    from service.types import AskResponse
+
+    nuggets = [
+        Nugget(id="n1", quotes=["national infrastructure"]),
+        Nugget(id="n2", quotes=["a phrase that is not there"]),
+        Nugget(id="n3", quotes=["cheaper for companies to adopt AI for their products"]),
+        Nugget(id="n4", quotes=["完善全国一体化算力网"]),
+    ]
+    answer = (
+        "- They categorize AI as National [1]\n  infrastructure.\n"
+        "- It makes it cheaper for companies to adopt AI for their [2]\n"
+        "- 完善 全国 一体化 算力网 [3]"
+    )
+    response = AskResponse(
+        answer=answer, abstained=False, citations=[], model="m", settings_hash="h", timings_ms={}
+    )
+    # n3 holds 80% of its phrase as one run; markers and line breaks do not count.
+    assert covered_nuggets(response, nuggets) == ["n1", "n3", "n4"]
+    late = response.model_copy(update={"answer": "x" * 2000 + answer})
+    assert covered_nuggets(late, nuggets) == []
+    refused = response.model_copy(update={"abstained": True})
+    assert covered_nuggets(refused, nuggets) == []

@@ -111,3 +111,37 @@ def test_smoothing_off_or_without_chunk_numbers_changes_nothing() -> None:
     numbered = [_chunk("a", "d", 0), _chunk("b", "d", 1)]
     unchanged = [(c.point_id, c.fused) for c in fuse(numbered, [])]
     assert [(c.point_id, c.fused) for c in smooth_neighbours(fuse(numbered, []), 0)] == unchanged
+
+
+def test_a_chinese_passage_earns_its_second_vote_by_how_much_of_the_question_it_covers() -> None:
+    from ingest.settings import Settings
+    from service.retrieval import rank
+
+    def zh(pid: str, text: str) -> Hit:
+        return Hit(
+            pid,
+            1.0,
+            {"doc_id": pid, "start_char": 0, "end_char": 9, "language": "zh", "text": text},
+        )
+
+    english = Hit(
+        "en",
+        0.5,
+        {
+            "doc_id": "en",
+            "start_char": 0,
+            "end_char": 9,
+            "language": "en",
+            "text": "Export controls on chips.",
+        },
+    )
+    one_word = zh("one", "提供模型服务。")  # "model", nothing else the question asks about
+    covering = zh("all", "完善全国一体化算力网，推动智能算力协同发展。")
+    question = "How will China coordinate intelligent computing power nationally?"
+    sparse = [one_word, covering, english]
+    ranked = rank([english], sparse, Settings(), ["en"], question)
+    order = [c.point_id for c in ranked]
+    assert order.index("all") < order.index("one"), order
+    assert order.index("en") < order.index("one"), "one translated word does not outvote"
+    # Without the question (the old rule) BM25 rank alone decides the Chinese passages.
+    assert [c.point_id for c in rank([english], sparse, Settings(), ["en"])][0] == "one"

@@ -1,0 +1,75 @@
+"""Page furniture found from the shape of a document, and sentences split at list items."""
+
+from __future__ import annotations
+
+from ingest.chunking import split_sentences
+from ingest.structure import furniture_spans
+
+PAGE = (
+    "Recommended Policy Actions\n"
+    "• Led by the Office of Science and Technology Policy (OSTP), launch a Request for\n"
+    "Information from businesses about regulations that hinder AI innovation.\n"
+    "• Update procurement guidelines so that the government only contracts with\n"
+    "developers whose systems are objective.\n"
+)
+
+
+def _marked(text: str) -> list[str]:
+    return [text[a:b] for a, b in furniture_spans(text)]
+
+
+def test_running_headers_and_page_numbers_are_furniture() -> None:
+    body = "\n".join(
+        f"AMERICA’S AI ACTION PLAN\n{n}\nParagraph {word} says enough to be prose on this page."
+        for n, word in enumerate(["one", "two", "three", "four"], start=1)
+    )
+    marked = " | ".join(_marked(body))
+    assert marked.count("AMERICA’S AI ACTION PLAN") == 4
+    assert "Paragraph one" not in marked
+
+
+def test_headings_are_furniture_but_wrapped_prose_is_not() -> None:
+    marked = _marked(PAGE)
+    assert marked == ["Recommended Policy Actions"]
+
+
+def test_contents_datelines_and_references_are_furniture() -> None:
+    text = (
+        "Table of Contents\n"
+        "Introduction ........................................ 1\n"
+        "2023年07月13日 15:00 来源：中国网信网\n\n"
+        "The measures apply to services offered to the public in China, and they set out "
+        "the duties of the providers of such services in some detail.\n\n"
+        "Lenaerts-Bergmans, B. (2024) Data Poisoning: The Exploitation of Generative AI.\n"
+        "https://www.example.org/report.pdf\n"
+    )
+    marked = " | ".join(_marked(text))
+    assert "Introduction ....." in marked and "来源" in marked
+    assert "Lenaerts-Bergmans" in marked and "https://" in marked
+    assert "The measures apply" not in marked
+
+
+def test_enacting_formulas_are_furniture() -> None:
+    text = (
+        "By the authority vested in me as President by the Constitution and the\n"
+        "laws of the United States of America, it is hereby ordered:\n"
+        "Section 1. Purpose. The United States must lead in AI.\n"
+    )
+    (formula,) = _marked(text)
+    assert formula.startswith("By the authority") and formula.endswith("hereby ordered:")
+
+
+def test_a_list_item_starts_a_sentence_and_its_number_does_not_end_one() -> None:
+    text = (
+        "Risks are defined below.\n1. CBRN Information: eased access.\n"
+        "2. Confabulation: false content.\n"
+    )
+    sentences = [text[s.start : s.end] for s in split_sentences(text)]
+    assert sentences == [
+        "Risks are defined below.",
+        "1. CBRN Information: eased access.",
+        "2. Confabulation: false content.",
+    ]
+    bullets = [PAGE[s.start : s.end] for s in split_sentences(PAGE)]
+    assert bullets[0] == "Recommended Policy Actions"
+    assert bullets[1].startswith("• Led by") and bullets[2].startswith("• Update")

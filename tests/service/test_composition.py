@@ -1,0 +1,169 @@
+"""Answer composition on hand-made passages: budget, diversity, order, lists, sub-spans.
+
+Sentence vectors come from the deterministic hashing embedder (unit-test isolation); the
+real model's behaviour is covered end to end in test_e2e.py and the eval tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest import sparse
+from ingest.chunking import split_sentences
+from ingest.embedding import HashEmbedding
+from ingest.schema import PayloadKey
+from ingest.structure import furniture_spans, spans_within
+from service.compose import Passage, Question, compose
+from service.retrieval import Candidate
+
+EMBEDDER = HashEmbedding(model_name="hash-64")
+
+
+def _vector(text: str) -> np.ndarray:
+    return np.asarray(EMBEDDER.get_text_embedding(text), dtype=np.float32)
+
+
+def _passages(doc_id: str, document: str, size: int = 400) -> list[Passage]:
+    """The document cut into chunks at sentence ends, each with its sentence vectors."""
+    spans = split_sentences(document)
+    furniture = furniture_spans(document)
+    chunks: list[tuple[int, int]] = []
+    for span in spans:
+        if chunks and span.end - chunks[-1][0] <= size:
+            chunks[-1] = (chunks[-1][0], span.end)
+        else:
+            chunks.append((span.start, span.end))
+    passages = []
+    for index, (start, end) in enumerate(chunks):
+        text = document[start:end]
+        payload = {
+            PayloadKey.DOC_ID: doc_id,
+            PayloadKey.CHUNK_INDEX: index,
+            PayloadKey.TEXT: text,
+            PayloadKey.START_CHAR: start,
+            PayloadKey.END_CHAR: end,
+            PayloadKey.LANGUAGE: "en",
+            PayloadKey.FURNITURE: spans_within(furniture, start, end),
+        }
+        sentences = np.stack([_vector(text[s.start : s.end]) for s in split_sentences(text)])
+        passages.append(Passage(Candidate(f"{doc_id}:{index}", payload), sentences, index))
+    return passages
+
+
+def _question(text: str) -> Question:
+    return Question(text, _vector(text), sparse.question_terms(text), frozenset({"en"}))
+
+
+REASONS = (
+    "Open source lowers the cost of adopting AI for companies.\n"
+    "Open source lowers the cost of adopting AI for companies, again and again.\n"
+    "Weather in the capital was mild that spring and nobody talked about it.\n"
+    "Open weights let companies fine tune a model instead of training from scratch.\n"
+    "Feedback loops between researchers and product teams get much faster with open models.\n"
+)
+
+
+def test_points_stay_within_the_budget_and_verify_against_the_document() -> None:
+    passages = _passages("talk", REASONS)
+    question = _question("Why do companies adopt open source AI models?")
+    for budget in (120, 250, 1000):
+        units = compose(question, passages, budget, 240)
+        assert units
+        assert sum(len(u.text) for u in units) <= budget
+        for unit in units:
+            assert REASONS[unit.start : unit.end] == unit.text
+
+
+def test_a_near_duplicate_sentence_is_not_quoted_twice() -> None:
+    units = compose(_question("Why adopt open source AI?"), _passages("talk", REASONS), 1000, 240)
+    texts = [u.text for u in units]
+    assert sum("lowers the cost of adopting" in t for t in texts) == 1, texts
+
+
+def test_points_follow_the_source_order() -> None:
+    question = _question("Why do companies adopt open models, fine tune them and get feedback?")
+    units = compose(question, _passages("talk", REASONS), 1000, 240)
+    assert len(units) >= 2
+    assert [u.start for u in units] == sorted(u.start for u in units)
+
+
+def test_points_are_grouped_by_document_best_document_first() -> None:
+    other = "Open source AI is discussed in a different report about cost and speed.\n"
+    passages = _passages("talk", REASONS) + _passages("report", other)
+    units = compose(_question("Why adopt open source AI?"), passages, 2000, 240)
+    docs = [u.doc_id for u in units]
+    assert docs == sorted(docs, key=docs.index)  # each document's points are together
+
+
+LIST = (
+    "Article 5\n\n"
+    "1. The following AI practices shall be prohibited:\n\n"
+    "(a) the placing on the market, the putting into service or the use of an AI system "
+    "that deploys subliminal techniques beyond a person's consciousness;\n\n"
+    "(b) the placing on the market, the putting into service or the use of an AI system "
+    "that exploits any of the vulnerabilities of a natural person due to their age;\n\n"
+    "(c) the placing on the market, the putting into service or the use of an AI system "
+    "for the social scoring of natural persons;\n\n"
+    "(d) the placing on the market, the putting into service or the use of an AI system "
+    "to infer emotions of a natural person in the workplace.\n\n"
+    "Point (d) is without prejudice to other Union law on medical devices.\n"
+)
+
+
+def test_a_list_introduction_brings_its_items_quoted_compactly() -> None:
+    passages = _passages("act", LIST, size=200)  # the list continues over several chunks
+    units = compose(_question("Which AI practices are prohibited?"), passages, 1200, 240)
+    texts = [u.text for u in units]
+    assert any(t.startswith("1. The following AI practices shall be prohibited") for t in texts)
+    items = [u for u in units if u.parent is not None]
+    assert len(items) == 4, texts
+    for item in items:
+        # The boilerplate every item opens with is cut; the quote still verifies.
+        assert "placing on the market, the putting into service" not in item.text
+        assert LIST[item.start : item.end] == item.text
+    assert any("subliminal techniques" in u.text for u in items)
+    assert any("social scoring" in u.text for u in items)
+
+
+def test_long_sentences_are_cut_to_the_clauses_that_answer() -> None:
+    document = (
+        "Within 90 days of the date of this order, and in consultation with the heads of "
+        "relevant agencies, the Secretary of Commerce, acting through the Director, shall "
+        "issue guidance on reporting requirements for dual-use foundation models.\n"
+    )
+    units = compose(
+        _question("What reporting requirements apply?"), _passages("eo", document), 400, 120
+    )
+    (unit,) = units
+    assert len(unit.text) <= 120 and unit.trimmed[0]
+    assert "reporting requirements" in unit.text and "shall" in unit.text
+    assert document[unit.start : unit.end] == unit.text
+
+
+def test_spoken_lead_ins_are_dropped_from_quotes() -> None:
+    document = "And so, you know, open source accelerates adoption because it is cheaper.\n"
+    (unit,) = compose(
+        _question("Why does open source speed adoption?"), _passages("t", document), 400, 240
+    )
+    assert unit.text.startswith("open source accelerates adoption")
+    assert document[unit.start : unit.end] == unit.text
+
+
+def test_page_furniture_is_never_a_point() -> None:
+    header = "AMERICA'S AI ACTION PLAN"
+    findings = [
+        "The plan recommends open models for academic research.",
+        "Open models let startups build products without a closed provider.",
+        "The plan asks agencies to publish evaluations of open models.",
+        "Researchers need compute to study open models at scale.",
+    ]
+    pages = "\n".join(f"{header}\n{n}\n{finding}\n" for n, finding in enumerate(findings, 1))
+    units = compose(
+        _question("What does the plan recommend about open models?"),
+        _passages("p", pages),
+        2000,
+        240,
+    )
+    assert units
+    assert not any(header in u.text for u in units)
+    assert not any(u.text.strip().isdigit() for u in units)
