@@ -38,6 +38,8 @@ TERM_WEIGHT = 0.35
 RANK_WEIGHT = 0.04
 CUE_WEIGHT = 0.06
 LIST_BONUS = 0.05
+FACET_SHARE = 0.5
+"""A unit's score for one facet of a question blends its score for the whole question."""
 PASSAGE_WEIGHT = 0.3
 DIVERSITY = 0.5
 REPEAT_SHARE = 0.8
@@ -146,6 +148,8 @@ class Unit:
     line_start: bool | None = None
     """Whether the sentence starts a line (None: unknown, it opens its chunk). A sentence
     inside a line continues the list item before it; one at a line start may not."""
+    facet_scores: tuple[float, ...] = ()
+    """The unit's score for each facet of the question (empty: one facet)."""
 
     @property
     def doc_id(self) -> str:
@@ -162,6 +166,9 @@ class Question:
     """Each index term → itself and its glossary translations."""
     readable: frozenset[str]
     """Languages whose sentence vectors can be compared with the question's."""
+    facets: tuple[Question, ...] = ()
+    """The parts of a question that asks several things ("why …, and how …?"), each
+    answered in turn."""
 
     @cached_property
     def cues(self) -> list[re.Pattern[str]]:
@@ -172,6 +179,21 @@ class Question:
     def enumerative(self) -> bool:
         """ "Which risks …", "what does the plan recommend": the answer is a list."""
         return bool(_ENUMERATIVE.search(self.text))
+
+
+_FACET = re.compile(
+    r"[,;]\s+(?:and|but|or)\s+(?=(?:why|how|what|which|who|when|where|whether|does|do|did|"
+    r"is|are|was|were|can|could|should|would|will)\b)|;\s+|\?\s+(?=\S)",
+    re.IGNORECASE,
+)
+
+
+def split_facets(question: str) -> list[str]:
+    """The parts of a question that asks several things ("why …, and how …?"); one
+    part (the question) when it asks one."""
+    parts = [p.strip(" ?") for p in _FACET.split(question)]
+    parts = [p for p in parts if len(p.split()) >= 4]
+    return parts if len(parts) > 1 else [question]
 
 
 def is_list_item(sentence: str) -> bool:
@@ -196,6 +218,18 @@ def compose(
         return []
     idf = _idf(question, units)
     scored = [replace(u, score=_score(question, u, idf)) for u in units]
+    if len(question.facets) > 1:
+        parts = [(facet, _idf(facet, units)) for facet in question.facets]
+        scored = [
+            replace(
+                u,
+                facet_scores=tuple(
+                    (1 - FACET_SHARE) * u.score + FACET_SHARE * _score(f, u, f_idf)
+                    for f, f_idf in parts
+                ),
+            )
+            for u in scored
+        ]
     scored = _attach_items(scored, LIST_BONUS if question.enumerative else 0.0)
     mean = sum(idf.values()) / len(idf) if idf else 1.0
     weights = {term: value / mean for term, value in idf.items()}
@@ -428,7 +462,6 @@ def _select(
     """
     units = sorted(units, key=lambda u: -u.score)
     scores = np.asarray([u.score for u in units], dtype=np.float64)
-    floor = scores[0] * RELATIVE_FLOOR if scores[0] > 0 else scores[0]
     index = {(u.doc_id, u.start): i for i, u in enumerate(units)}
     redundancy = np.zeros(len(units))
     open_ = np.ones(len(units), dtype=bool)
@@ -473,20 +506,34 @@ def _select(
             elif not take(at, limit, members):
                 break
 
-    while open_.any():
-        gains = np.where(open_, scores - DIVERSITY * redundancy, -np.inf)
+    # One column of scores per facet of the question, answered in turn (round robin).
+    if units[0].facet_scores:
+        columns = np.asarray([u.facet_scores for u in units], dtype=np.float64)
+        # A list item's facet scores rise with its list's, as its score did.
+        columns += (scores - np.max(columns, axis=1))[:, None].clip(min=0)
+    else:
+        columns = scores[:, None]
+    floors = columns.max(axis=0) * RELATIVE_FLOOR
+    active = list(range(columns.shape[1]))
+    turn = 0
+    while open_.any() and active:
+        facet = active[turn % len(active)]
+        gains = np.where(open_, columns[:, facet] - DIVERSITY * redundancy, -np.inf)
         i = int(np.argmax(gains))
         best = units[i]
-        if best.score < floor:
-            break
+        if columns[i, facet] < floors[facet]:
+            active.remove(facet)
+            continue
         if chosen and (redundancy[i] > 0.9 or _repeats(best, chosen)):
             open_[i] = False
             continue
+        before = len(chosen)
         root = _root(best, units, index)
         if root != i or best.items:
             take_list(root, best)
         if open_[i] and not take(i, max_point_chars):
             open_[i] = False
+        turn += len(chosen) > before
     return chosen
 
 

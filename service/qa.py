@@ -19,7 +19,7 @@ from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer as extract
-from service.compose import Question, Unit, compose
+from service.compose import Question, Unit, compose, split_facets
 from service.entities import unmentioned
 from service.naming import DocumentNames
 from service.passages import gather
@@ -106,12 +106,7 @@ class QA:
             request.filters,
             self.names,
         )
-        question = Question(
-            request.question,
-            question_vector,
-            sparse.question_terms(request.question),
-            frozenset(self.settings.embedding_languages),
-        )
+        question = self._question(request.question, question_vector)
         cfg = self.settings.answer
         units = compose(question, passages, cfg.max_chars, cfg.max_point_chars)
         citations, points, cut = self._cite_points(
@@ -234,6 +229,24 @@ class QA:
             citations.append(extract.to_citation(n, cand, quote))
             quotes.append(quote)
         return citations, quotes
+
+    def _question(self, text: str, vector: np.ndarray) -> Question:
+        """What composition needs of a question, with a vector for each of its parts when
+        it asks several things."""
+        readable = frozenset(self.settings.embedding_languages)
+        parts = split_facets(text)
+        facets: tuple[Question, ...] = ()
+        if len(parts) > 1:
+            facets = tuple(
+                Question(
+                    part,
+                    np.asarray(self.embedder.get_query_embedding(part), dtype=np.float32),
+                    sparse.question_terms(part),
+                    readable,
+                )
+                for part in parts
+            )
+        return Question(text, vector, sparse.question_terms(text), readable, facets)
 
     def _cite_points(
         self,

@@ -167,3 +167,29 @@ def test_page_furniture_is_never_a_point() -> None:
     assert units
     assert not any(header in u.text for u in units)
     assert not any(u.text.strip().isdigit() for u in units)
+
+
+def test_a_question_asking_two_things_gets_points_for_each() -> None:
+    from service.compose import split_facets
+
+    text = "Why do companies adopt open models, and how do researchers get feedback?"
+    parts = split_facets(text)
+    assert parts == ["Why do companies adopt open models", "how do researchers get feedback"]
+    assert split_facets("Why do companies adopt open models?") == [
+        "Why do companies adopt open models?"
+    ]
+    document = (
+        "Companies adopt open models because open models cost companies less.\n"
+        "Companies adopt open models since companies can adopt open models freely.\n"
+        "Product teams send researchers feedback.\n"
+    )
+    whole = _question(text)
+    question = Question(
+        whole.text, whole.vector, whole.terms, whole.readable, tuple(_question(p) for p in parts)
+    )
+    units = compose(question, _passages("talk", document), 400, 240)
+    assert any("feedback" in u.text for u in units), [u.text for u in units]
+    assert any("adopt" in u.text for u in units)
+    # Asked as one question, the second part's only sentence scores too low to be quoted.
+    alone = compose(whole, _passages("talk", document), 400, 240)
+    assert not any("feedback" in u.text for u in alone)
