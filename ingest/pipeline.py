@@ -23,7 +23,7 @@ from ingest.manifest import ManifestEntry
 from ingest.schema import Chunk, LoadedDocument, PayloadKey
 from ingest.settings import Settings
 from ingest.store import PolicyStore
-from ingest.structure import furniture_spans, spans_within
+from ingest.structure import furniture_spans, sentence_fingerprints, spans_within
 
 logger = logging.getLogger(__name__)
 
@@ -273,6 +273,9 @@ def _doc_payload(
             PayloadKey.CHUNK_COUNT: n_chunks,
             PayloadKey.INGESTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             PayloadKey.DOC_TEXT: doc.text,
+            PayloadKey.FINGERPRINTS: sentence_fingerprints(
+                doc.text, [(s.start, s.end) for s in split_sentences(doc.text)]
+            ),
         }
     )
     return {str(k): v for k, v in payload.items()}

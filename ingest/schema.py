@@ -33,6 +33,8 @@ class PayloadKey(StrEnum):
     # document records only
     DOC_TEXT = "doc_text"
     CHUNK_COUNT = "chunk_count"
+    FINGERPRINTS = "fingerprints"
+    """Hashes of the document's sentences, to spot wording many documents share."""
     FORMAT = "format"
     INGESTED_AT = "ingested_at"
 

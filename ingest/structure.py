@@ -19,6 +19,9 @@ from the shape of the whole document rather than per-document rules:
   the authority vested in me … it is hereby ordered:", "HAVE ADOPTED THIS REGULATION:",
   "…现予公布，自…起施行。").
 
+Wording that many documents share (an executive order's "General Provisions") is found
+at question time from each document's sentence fingerprints (:func:`fingerprint`).
+
 The spans are stored with each chunk (``PayloadKey.FURNITURE``); answer composition
 trims them off the sentences it quotes.
 """
@@ -26,12 +29,14 @@ trims them off the sentences it quotes.
 from __future__ import annotations
 
 import re
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
 Span = tuple[int, int]
 
 REPEATED = 3
+MIN_FINGERPRINT = 40
 """Occurrences that make a short line a running header or footer."""
 MAX_SHORT = 100
 """A heading-like line is never longer than this (display width)."""
@@ -97,6 +102,22 @@ def furniture_spans(text: str) -> list[Span]:
             spans.append((start + lead, start + lead + len(content)))
     spans += [m.span() for m in _ENACTING.finditer(text)]
     return _merge(sorted(spans), text)
+
+
+def fingerprint(sentence: str) -> int:
+    """A sentence's identity across documents: case, digits, spacing and a leading list
+    marker ignored ("(c) This order is not intended to, and does not, create any right")."""
+    body = _LIST_MARKER.sub("", sentence, count=1)
+    return zlib.crc32(re.sub(r"[\d\W_]+", " ", body.lower()).strip().encode("utf-8"))
+
+
+def sentence_fingerprints(text: str, sentences: Sequence[Span]) -> list[int]:
+    """The distinct fingerprints of a document's sentences of ``MIN_FINGERPRINT`` or more
+    characters (short ones recur by chance)."""
+    found = {
+        fingerprint(text[start:end]) for start, end in sentences if end - start >= MIN_FINGERPRINT
+    }
+    return sorted(found)
 
 
 def spans_within(spans: Sequence[Span], start: int, end: int) -> list[list[int]]:

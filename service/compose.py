@@ -28,6 +28,7 @@ import numpy as np
 from ingest import sparse
 from ingest.chunking import split_sentences
 from ingest.schema import PayloadKey
+from ingest.structure import fingerprint
 from service.retrieval import Candidate
 
 Role = Literal["text", "intro", "item"]
@@ -38,6 +39,7 @@ TERM_WEIGHT = 0.35
 RANK_WEIGHT = 0.04
 CUE_WEIGHT = 0.06
 LIST_BONUS = 0.05
+DEFINITION_PENALTY = 0.1
 FACET_SHARE = 0.5
 """A unit's score for one facet of a question blends its score for the whole question."""
 PASSAGE_WEIGHT = 0.3
@@ -68,6 +70,9 @@ _FILLER = re.compile(
 _ITEM = re.compile(
     r"^\s*(?:[•●▪◦‣∙○■□➢►\-–*]\s|\((?:\d{1,3}|[a-zA-Z]|[ivxlc]{1,6})\)\s|\d{1,3}[.)]\s"
     r"|（[一二三四五六七八九十百a-zA-Z\d]+）|[一二三四五六七八九十]+、)"
+)
+_SECTION_HEADING = re.compile(
+    r"(?:Sec(?:tion)?\.?|Article|Art\.|Chapter|Part)\s*\d+[A-Za-z]?\.?\s+[A-Z][^.:;]{0,60}\.?$"
 )
 _INTRO_END = re.compile(r"[:：]\s*$")
 _CLAUSE = re.compile(r"[,;:，；：、]\s*|\s+(?=—|–|\()")
@@ -106,6 +111,16 @@ _CUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
         ),
     ),
 }
+_DEFINITION = re.compile(
+    r"[‘'“\"]{1,2}[^‘'“\"]{1,80}[’'”\"]{1,2}\s+(?:means|refers to|shall mean|includes)\b"
+    r"|\bthe terms?\b.{0,80}\b(?:means?|refers? to)\b|是指",
+    re.IGNORECASE,
+)
+_ASKS_DEFINITION = re.compile(
+    r"\b(?:means?|meaning|define[sd]?|definitions?|counts? as|what is an?|what are|who is)\b"
+    r"|是指|定义|什么是",
+    re.IGNORECASE,
+)
 _ENUMERATIVE = re.compile(
     r"^\s*(?:which|what)\s+(?:\w+\s+){0,3}?(?:\w+s)\b|\b(?:list|enumerate|name)\b|"
     r"\bwhat (?:does|do|did|must|should|would) .{0,120}\b(?:recommend|urge|require|direct|instruct|"
@@ -176,6 +191,12 @@ class Question:
         return [answer for asks, answer in _CUES.values() if asks.search(self.text)]
 
     @cached_property
+    def asks_definition(self) -> bool:
+        """ "What counts as a Data Center Project?": definitions answer it (else they
+        are a document's furniture of terms)."""
+        return bool(_ASKS_DEFINITION.search(self.text))
+
+    @cached_property
     def enumerative(self) -> bool:
         """ "Which risks …", "what does the plan recommend": the answer is a list."""
         return bool(_ENUMERATIVE.search(self.text))
@@ -211,9 +232,14 @@ def compose(
     passages: Sequence[Passage],
     budget: int,
     max_point_chars: int,
+    boilerplate: frozenset[int] = frozenset(),
 ) -> list[Unit]:
-    """The units that answer, in reading order (grouped by document), within ``budget``."""
-    units = _units(passages)
+    """The units that answer, in reading order (grouped by document), within ``budget``.
+
+    ``boilerplate`` holds the fingerprints (``ingest.structure.fingerprint``) of wording
+    many documents share; such sentences are never points.
+    """
+    units = [u for u in _units(passages) if fingerprint(u.text) not in boilerplate]
     if not units:
         return []
     idf = _idf(question, units)
@@ -231,6 +257,8 @@ def compose(
             for u in scored
         ]
     scored = _attach_items(scored, LIST_BONUS if question.enumerative else 0.0)
+    if not question.asks_definition:
+        scored = _demote_definitions(scored)
     mean = sum(idf.values()) / len(idf) if idf else 1.0
     weights = {term: value / mean for term, value in idf.items()}
     chosen = _select(scored, budget, max_point_chars, weights)
@@ -310,6 +338,8 @@ def _quotable(
     body = text[start - base : end - base]
     if end - start < MIN_UNIT_CHARS or not any(ch.isalnum() for ch in body):
         return None
+    if _SECTION_HEADING.match(body):  # "Section 1. Policy and Purpose." heads, not says
+        return None
     return start, end
 
 
@@ -353,6 +383,37 @@ def _score(question: Question, unit: Unit, idf: dict[str, float]) -> float:
         + CUE_WEIGHT * cues
         - RANK_WEIGHT * math.log1p(unit.passage.rank)
     )
+
+
+def _demote_definitions(units: list[Unit]) -> list[Unit]:
+    """Lower definitions ("‘Qualifying Project’ means …"), and a list made of them with
+    everything under it, for a question that does not ask what something means: they are
+    the document's vocabulary, not what it says."""
+    by_key = {(u.doc_id, u.start): u for u in units}
+    defined = {key for key, u in by_key.items() if _DEFINITION.search(u.text)}
+    glossaries = {
+        key
+        for key, u in by_key.items()
+        if u.items and sum((i.doc_id, i.start) in defined for i in u.items) * 2 > len(u.items)
+    }
+
+    def under_glossary(unit: Unit) -> bool:
+        seen = 0
+        while unit.parent is not None and seen < 8:
+            key = (unit.doc_id, unit.parent)
+            if key in glossaries:
+                return True
+            if key not in by_key:
+                return False
+            unit, seen = by_key[key], seen + 1
+        return False
+
+    return [
+        replace(u, score=u.score - DEFINITION_PENALTY)
+        if (u.doc_id, u.start) in defined | glossaries or under_glossary(u)
+        else u
+        for u in units
+    ]
 
 
 def _attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:

@@ -22,7 +22,7 @@ from ingest.schema import PayloadKey, chunk_point_id
 from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service.compose import Passage, is_list_item, is_list_part
-from service.naming import DocumentNames
+from service.corpus import CorpusFacts
 from service.retrieval import Candidate, rank, search_lists
 
 FOCUS_DEPTH = 20
@@ -40,7 +40,7 @@ LIST_FOLLOW = 3
 
 
 def focus_document(
-    question: str, fused: Sequence[Candidate], names: DocumentNames, share: float
+    question: str, fused: Sequence[Candidate], corpus: CorpusFacts, share: float
 ) -> str | None:
     """The document the question is about, if one stands out.
 
@@ -55,7 +55,7 @@ def focus_document(
     total = sum(mass.values())
     if not total:
         return None
-    named = names.scores(question, mass)
+    named = corpus.scores(question, mass)
     claims = {
         doc_id: m / total + NAME_WEIGHT * named.get(doc_id, 0.0)
         for doc_id, m in mass.items()
@@ -72,18 +72,18 @@ def gather(
     vector: np.ndarray,
     fused: list[Candidate],
     filters: dict[str, Any] | None,
-    names: DocumentNames,
+    corpus: CorpusFacts,
 ) -> tuple[list[Passage], str | None]:
     """The passages to compose from, best first, and the focus document (if any)."""
     cfg = settings.answer
-    focus = focus_document(question, fused, names, cfg.focus_share)
+    focus = focus_document(question, fused, corpus, cfg.focus_share)
     if focus is not None:
         within = {**(filters or {}), "doc_id": focus}
         dense, bm25, languages = search_lists(
             store, settings, question, vector.tolist(), settings.retrieval.candidates, within
         )
         # A short document is read whole (a talk's reasons are spread over all of it).
-        short = names.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
+        short = corpus.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
         leading = rank(dense, bm25, settings, languages, question)[
             : None if short else cfg.passages
         ]

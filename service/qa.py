@@ -20,8 +20,8 @@ from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer as extract
 from service.compose import Question, Unit, compose, split_facets
+from service.corpus import CorpusFacts
 from service.entities import unmentioned
-from service.naming import DocumentNames
 from service.passages import gather
 from service.retrieval import Candidate, diversify, rank, search_lists
 from service.types import (
@@ -59,14 +59,15 @@ class QA:
         self.catalog = catalog or {}
         self.settings_hash = settings.settings_hash()
         store.ensure_collections(embedder.dimension)
-        self._names: DocumentNames | None = None
+        self._corpus: CorpusFacts | None = None
 
     @property
-    def names(self) -> DocumentNames:
-        """The stored documents' names (read once, again after an ingest or a delete)."""
-        if self._names is None:
-            self._names = DocumentNames(self.store.iter_documents(with_text=False))
-        return self._names
+    def corpus(self) -> CorpusFacts:
+        """What is known of the stored documents as a whole (read once, again after an
+        ingest or a delete)."""
+        if self._corpus is None:
+            self._corpus = CorpusFacts(self.store.iter_documents(with_text=False))
+        return self._corpus
 
     # -- questions -------------------------------------------------------------------------
 
@@ -104,11 +105,13 @@ class QA:
             question_vector,
             pool,
             request.filters,
-            self.names,
+            self.corpus,
         )
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
-        units = compose(question, passages, cfg.max_chars, cfg.max_point_chars)
+        units = compose(
+            question, passages, cfg.max_chars, cfg.max_point_chars, self.corpus.shared_wording
+        )
         citations, points, cut = self._cite_points(
             request.question, units, candidates, question_vector
         )
@@ -331,7 +334,7 @@ class QA:
                 paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
             )
         finally:
-            self._names = None
+            self._corpus = None
 
     def list_documents(self) -> list[DocumentSummary]:
         """Every stored document, without text, by title."""
@@ -352,7 +355,7 @@ class QA:
         try:
             return self.store.delete_document(doc_id)
         finally:
-            self._names = None
+            self._corpus = None
 
 
 def _point(unit: Unit, n: int, cited: Candidate) -> Point:

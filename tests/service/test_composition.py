@@ -193,3 +193,23 @@ def test_a_question_asking_two_things_gets_points_for_each() -> None:
     # Asked as one question, the second part's only sentence scores too low to be quoted.
     alone = compose(whole, _passages("talk", document), 400, 240)
     assert not any("feedback" in u.text for u in alone)
+
+
+def test_wording_many_documents_share_is_never_a_point() -> None:
+    from ingest.schema import PayloadKey
+    from ingest.structure import fingerprint
+    from service.corpus import CorpusFacts
+
+    provision = "This order is not intended to, and does not, create any right or benefit."
+    records = [
+        {PayloadKey.DOC_ID: f"eo-{n}", PayloadKey.FINGERPRINTS: [fingerprint(provision)]}
+        for n in range(3)
+    ]
+    shared = CorpusFacts(records).shared_wording
+    assert shared == {fingerprint(f"(c) {provision.upper()}")}  # markers and case ignored
+    document = f"The Secretary shall publish a plan that creates new rights.\n(c) {provision}\n"
+    question = _question("What rights does the order create?")
+    quoted = [u.text for u in compose(question, _passages("eo-0", document), 1000, 240)]
+    assert any(provision in t for t in quoted), "without the corpus view it is quoted"
+    kept = [u.text for u in compose(question, _passages("eo-0", document), 1000, 240, shared)]
+    assert kept and not any(provision in t for t in kept)

@@ -1,4 +1,7 @@
-"""Which documents a question names.
+"""What PolicyQA knows of the stored documents as a whole: their names, sizes and the
+wording many of them share.
+
+Which documents a question names.
 
 "Under the EU AI Act", "the July 2025 executive order on data-center permitting",
 "NIST's generative AI profile", "in the talk": a question often says which document it is
@@ -33,6 +36,8 @@ MONTHS = [
     "november",
     "december",
 ]
+SHARED_BY = 3
+"""Documents a sentence must appear in to count as boilerplate."""
 KIND_WORDS = {"transcript": "talk speaker speakers transcript said says"}
 """How questions refer to a document of a kind, whatever its title."""
 
@@ -59,9 +64,9 @@ def _name_terms(title: str, publisher: str, date: str, kind: str) -> frozenset[s
     return frozenset(sparse.tokenize(" ".join(words)))
 
 
-class DocumentNames:
-    """The names of every stored document, how rare each name term is among them, and
-    each document's number of chunks."""
+class CorpusFacts:
+    """The names of every stored document (and how rare each name term is among them),
+    each document's number of chunks, and the sentences several documents share."""
 
     def __init__(self, records: Iterable[dict[str, Any]]) -> None:
         records = list(records)
@@ -69,6 +74,10 @@ class DocumentNames:
         self.chunk_counts = {
             str(r[PayloadKey.DOC_ID]): int(r.get(PayloadKey.CHUNK_COUNT) or 0) for r in records
         }
+        seen = Counter(f for r in records for f in r.get(PayloadKey.FINGERPRINTS) or [])
+        self.shared_wording = frozenset(f for f, n in seen.items() if n >= SHARED_BY)
+        """Fingerprints of sentences found in ``SHARED_BY`` or more documents: boilerplate
+        such as an executive order's "General Provisions", never an answer."""
         self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
 
     def scores(self, question: str, doc_ids: Iterable[str]) -> dict[str, float]:
