@@ -300,6 +300,9 @@ class QA:
             if inside:
                 citation.quote = inside[0].text
                 citation.start_char, citation.end_char = inside[0].start_char, inside[0].end_char
+                citation.timestamp = extract.timestamp_at(
+                    cited[citation.n - 1], citation.start_char
+                )
         return citations, _levels(points, units), cut
 
     def _response(

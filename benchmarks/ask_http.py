@@ -1,0 +1,78 @@
+"""/v1/ask latency over HTTP on 127.0.0.1, on a real store (e.g. the one `make eval` builds).
+
+Usage: python benchmarks/ask_http.py DATA_DIR [--rounds 3]
+
+Starts `policyqa serve` on a free loopback port, asks every question of the shared dev
+and answer sets once as a warm-up, then `--rounds` times in sequence. Prints one JSON line:
+each round's p50/p95 (client-measured, full HTTP round trip), the median of the round
+p50s, and the median server-side split (embed, search, answer) from `timings_ms`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import start_server  # noqa: E402
+
+EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
+
+
+def _pct(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))], 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    questions = [
+        json.loads(line)["question"]
+        for name in ("dev.jsonl", "answers-dev.jsonl")
+        for line in (EVAL / name).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    proc, base, ready_s = start_server(args.data_dir)
+    rounds = []
+    stages: dict[str, list[float]] = {"embed": [], "search": [], "answer": [], "total": []}
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for question in questions:  # warm-up: caches, ONNX session, first requests
+                client.post("/v1/ask", json={"question": question}).raise_for_status()
+            for _ in range(args.rounds):
+                latencies = []
+                for question in questions:
+                    started = time.perf_counter()
+                    response = client.post("/v1/ask", json={"question": question})
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    response.raise_for_status()
+                    for stage, values in stages.items():
+                        values.append(response.json()["timings_ms"].get(stage, 0.0))
+                rounds.append({"p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95)})
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(
+        json.dumps(
+            {
+                "questions": len(questions),
+                "rounds": rounds,
+                "p50_ms_median_of_rounds": statistics.median(r["p50_ms"] for r in rounds),
+                "server_p50_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()},
+                "ready_s": round(ready_s, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
