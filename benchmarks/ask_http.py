@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import start_server  # noqa: E402
+from serving import start_server
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
 
