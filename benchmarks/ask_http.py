@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving import start_server
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
