@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from serving import start_server
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
