@@ -22,7 +22,7 @@ from ingest.loaders import LoadError, iter_files, load_document
 from ingest.manifest import ManifestEntry
 from ingest.schema import Chunk, LoadedDocument, PayloadKey
 from ingest.settings import Settings
-from ingest.store import PolicyStore
+from ingest.store import PolicyStore, is_complete
 from ingest.structure import furniture_spans, sentence_fingerprints, spans_within
 
 logger = logging.getLogger(__name__)
@@ -85,9 +85,10 @@ def ingest_paths(
 ) -> IngestSummary:
     """Ingest files and folders (recursively); unchanged files are skipped by hash.
 
-    A file that cannot be read is reported by name in the summary and skipped. A run
-    stopped midway is safe to repeat: chunk ids are deterministic and a document counts
-    as ingested only once its record is written after its chunks.
+    A file that cannot be read or stored is reported by name in the summary and skipped;
+    the others are ingested. A run stopped midway is safe to repeat: chunk ids are
+    deterministic per document version, and a document counts as ingested only once its
+    record is written (after its chunks) and marked complete.
     """
     started = time.perf_counter()
     summary = IngestSummary()
@@ -105,7 +106,11 @@ def ingest_paths(
         except LoadError as exc:
             _fail(summary, path.name, exc)
             continue
-        _ingest_one(doc, make_doc_id(path), store, embedder, settings, summary)
+        try:
+            _ingest_one(doc, make_doc_id(path), store, embedder, settings, summary)
+        except Exception as exc:  # one bad document (a store error, a huge upsert) skips it
+            logger.exception("ingest failed file=%s", path.name)
+            _fail(summary, path.name, RuntimeError(f"could not be stored: {exc}"))
     if prune:
         summary.pruned = prune_missing(store)
     store.finish_writes()
@@ -146,7 +151,7 @@ def _ingest_one(
     content_hash = content_hash_of(doc, settings)
     summary.doc_ids.append(doc_id)
     existing = store.get_document(doc_id, with_text=False)
-    if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash:
+    if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash and is_complete(existing):
         summary.unchanged += 1
         return
     payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
@@ -282,13 +287,30 @@ def _doc_payload(
 
 
 def prune_missing(store: PolicyStore) -> int:
-    """Remove documents whose source file no longer exists; returns how many."""
+    """Remove documents whose source file no longer exists, and chunks of versions no
+    record holds (left by a run stopped inside an update or a delete); returns the
+    documents removed."""
+    records = list(store.iter_documents())
     gone = [
         str(record[PayloadKey.DOC_ID])
-        for record in store.iter_documents()
+        for record in records
         if not Path(str(record.get(PayloadKey.SOURCE, ""))).exists()
     ]
     for doc_id in gone:
         store.delete_document(doc_id)
         logger.info("pruned doc_id=%s", doc_id)
+    live = {
+        str(r[PayloadKey.DOC_ID]): str(r.get(PayloadKey.CONTENT_HASH) or "")
+        for r in records
+        if str(r[PayloadKey.DOC_ID]) not in gone
+    }
+    stray = {
+        str(chunk[PayloadKey.DOC_ID])
+        for chunk in store.iter_chunks()
+        if chunk.get(PayloadKey.CONTENT_HASH)
+        and live.get(str(chunk[PayloadKey.DOC_ID])) != chunk.get(PayloadKey.CONTENT_HASH)
+    }
+    for doc_id in stray:
+        store.drop_chunks(doc_id, live.get(doc_id))
+        logger.info("dropped stray chunks doc_id=%s", doc_id)
     return len(gone)

@@ -28,6 +28,9 @@ class PayloadKey(StrEnum):
     TIMESTAMP_SECONDS = "timestamp_seconds"
     SECONDS_PER_WORD = "seconds_per_word"
     CONTENT_HASH = "content_hash"
+    STATE = "state"
+    """Document records only: ``committing`` while its older chunks are being dropped,
+    ``complete`` once only the current version's chunks remain."""
     FURNITURE = "furniture"
     """Spans ``[start, end]`` of the chunk that are page furniture (``ingest.structure``)."""
     # document records only
@@ -42,9 +45,22 @@ class PayloadKey(StrEnum):
 POINT_NAMESPACE = uuid.UUID("6f1e3c2a-6d0b-4a53-9a55-2f0c1b7d9e41")
 
 
-def chunk_point_id(doc_id: str, chunk_index: int) -> str:
-    """Deterministic Qdrant point id of one chunk: re-ingesting overwrites, never duplicates."""
-    return str(uuid.uuid5(POINT_NAMESPACE, f"{doc_id}:{chunk_index}"))
+def chunk_point_id(doc_id: str, chunk_index: int, version: str = "") -> str:
+    """Deterministic Qdrant point id of one chunk of one version of a document.
+
+    Re-ingesting the same version overwrites, never duplicates; a new version (another
+    content hash) is written beside the live one, never over it, so a reader never sees
+    a mix of the two.
+    """
+    key = f"{doc_id}:{version}:{chunk_index}" if version else f"{doc_id}:{chunk_index}"
+    return str(uuid.uuid5(POINT_NAMESPACE, key))
+
+
+def point_id_of(payload: dict[str, object], chunk_index: int | None = None) -> str:
+    """The point id of the chunk a payload describes (or of its ``chunk_index`` sibling)."""
+    index = payload[PayloadKey.CHUNK_INDEX] if chunk_index is None else chunk_index
+    version = str(payload.get(PayloadKey.CONTENT_HASH) or "")
+    return chunk_point_id(str(payload[PayloadKey.DOC_ID]), int(str(index)), version)
 
 
 def doc_point_id(doc_id: str) -> str:

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ingest.schema import PayloadKey, chunk_point_id
+from ingest.schema import PayloadKey, point_id_of
 from ingest.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ class PolicyStore(Protocol):
         sparse: Sequence[SparseQuery],
         sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
-        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates.
+        """Upsert chunks under ids made of (doc id, version, chunk index): re-writing never
+        duplicates.
 
         ``sentences`` holds each chunk's per-sentence vectors, or None where there are none.
         """
@@ -126,14 +127,20 @@ class PolicyStore(Protocol):
         """These chunks' payloads and sentence vectors; ids not stored are left out."""
 
     def commit_document(self, record: dict[str, Any]) -> None:
-        """Record a document as complete, then drop chunks left from its older versions.
+        """Make a document version current, then drop the chunks of its other versions.
 
-        Written after its chunks: an interrupted ingest leaves no record (or the old one),
-        so the next run redoes the document.
+        Called after the version's chunks are written (under their own ids, beside the
+        live ones). The record is written ``committing``, the other versions' chunks are
+        deleted, then the record is marked ``complete``. Readers serve only chunks whose
+        version is the record's, so a crash at any step leaves a consistent view, and the
+        next ingest redoes a document whose record is missing, older or not complete.
         """
 
     def delete_document(self, doc_id: str) -> bool:
-        """Remove a document and its chunks; False when it was not there."""
+        """Remove a document's record, then its chunks; False when it was not there."""
+
+    def drop_chunks(self, doc_id: str, keep_version: str | None = None) -> None:
+        """Delete a document's chunks, but those of ``keep_version`` (if given)."""
 
     def count_chunks(self) -> int:
         """Chunk points in the collection."""
@@ -186,9 +193,7 @@ def chunk_rows(
         keep = with_sentences and sentence_rows is not None and len(sentence_rows) > 0
         rows.append(
             ChunkRow(
-                point_id=chunk_point_id(
-                    str(payload[PayloadKey.DOC_ID]), int(payload[PayloadKey.CHUNK_INDEX])
-                ),
+                point_id=point_id_of(payload),
                 dense=[float(x) for x in vector],
                 sparse=bm25,
                 sentences=np.asarray(sentence_rows, np.float32).tolist() if keep else None,
@@ -196,6 +201,25 @@ def chunk_rows(
             )
         )
     return rows
+
+
+COMMITTING, COMPLETE = "committing", "complete"
+
+
+def committing(record: dict[str, Any]) -> dict[str, Any]:
+    """A document record in its first commit step."""
+    return {**record, str(PayloadKey.STATE): COMMITTING}
+
+
+def live_version(record: dict[str, Any]) -> str:
+    """The version whose chunks stay when ``record`` is committed (the others go)."""
+    return str(record[PayloadKey.CONTENT_HASH])
+
+
+def is_complete(record: dict[str, Any]) -> bool:
+    """Whether a document record finished its commit (records older than the state
+    field count as complete)."""
+    return bool(record.get(PayloadKey.STATE, COMPLETE) == COMPLETE)
 
 
 def split_lists(lists: list[list[Hit]], has_dense: bool) -> tuple[list[Hit], list[Hit]]:

@@ -21,6 +21,7 @@ import qdrant_edge as qe
 
 from ingest.schema import PayloadKey, doc_point_id
 from ingest.store import (
+    COMPLETE,
     DENSE,
     KEYWORD_FIELDS,
     SENTENCES,
@@ -31,6 +32,8 @@ from ingest.store import (
     StoredChunk,
     StoreLockedError,
     chunk_rows,
+    committing,
+    live_version,
     locked_message,
     parse_filters,
     split_lists,
@@ -158,7 +161,8 @@ class EdgeStore:
         sparse: Sequence[SparseQuery],
         sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
-        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
+        """Upsert chunks under ids made of (doc id, version, chunk index): re-writing never
+        duplicates."""
         points = []
         for row in chunk_rows(payloads, dense, sparse, sentences, self._sentences):
             vectors: dict[str, Any] = {DENSE: row.dense, SPARSE: qe.SparseVector(*row.sparse)}
@@ -196,31 +200,45 @@ class EdgeStore:
         ]
 
     def commit_document(self, record: dict[str, Any]) -> None:
-        """Record a document as complete, then drop chunks left from its older versions."""
-        doc_id = str(record[PayloadKey.DOC_ID])
-        stale = qe.Filter(
-            must=[_match(PayloadKey.DOC_ID, doc_id)],
-            must_not=[_match(PayloadKey.CONTENT_HASH, str(record[PayloadKey.CONTENT_HASH]))],
-        )
+        """Record a document version as current, drop its older chunks, then mark it
+        complete (see ``PolicyStore.commit_document``)."""
+        point = doc_point_id(str(record[PayloadKey.DOC_ID]))
         with self._write_lock:
             self._shard.flush()  # the chunks are on disk before the record says they are there
             self._docs.update(
-                qe.UpdateOperation.upsert_points([qe.Point(doc_point_id(doc_id), {}, record)])
+                qe.UpdateOperation.upsert_points([qe.Point(point, {}, committing(record))])
             )
             self._docs.flush()
-            self._shard.update(qe.UpdateOperation.delete_points_by_filter(stale))
+        self.drop_chunks(str(record[PayloadKey.DOC_ID]), live_version(record))
+        with self._write_lock:
+            complete = {str(PayloadKey.STATE): COMPLETE}
+            self._docs.update(qe.UpdateOperation.set_payload([point], complete))
+            self._docs.flush()
 
     def delete_document(self, doc_id: str) -> bool:
-        """Remove a document and its chunks; False when it was not there."""
+        """Remove a document's record, then its chunks; False when it was not there.
+
+        Record first: chunks without a record are never served, so a crash between the
+        two leaves nothing a reader can see, and ``prune`` sweeps the rest.
+        """
         existed = self.get_document(doc_id, with_text=False) is not None
         with self._write_lock:
-            self._shard.update(
-                qe.UpdateOperation.delete_points_by_filter(
-                    qe.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)])
-                )
-            )
             self._docs.update(qe.UpdateOperation.delete_points([doc_point_id(doc_id)]))
+            self._docs.flush()
+        self.drop_chunks(doc_id)
         return existed
+
+    def drop_chunks(self, doc_id: str, keep_version: str | None = None) -> None:
+        """Delete a document's chunks, but those of ``keep_version`` (if given)."""
+        selector = qe.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)])
+        if keep_version is not None:
+            selector = qe.Filter(
+                must=[_match(PayloadKey.DOC_ID, doc_id)],
+                must_not=[_match(PayloadKey.CONTENT_HASH, keep_version)],
+            )
+        with self._write_lock:
+            self._shard.update(qe.UpdateOperation.delete_points_by_filter(selector))
+            self._shard.flush()
 
     def count_chunks(self) -> int:
         """Chunk points in the shard."""

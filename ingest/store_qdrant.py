@@ -16,6 +16,7 @@ from qdrant_client import QdrantClient, models
 from ingest.schema import PayloadKey, doc_point_id
 from ingest.settings import Settings
 from ingest.store import (
+    COMPLETE,
     DENSE,
     KEYWORD_FIELDS,
     SENTENCES,
@@ -26,12 +27,18 @@ from ingest.store import (
     StoredChunk,
     StoreLockedError,
     chunk_rows,
+    committing,
+    live_version,
     locked_message,
     parse_filters,
     split_lists,
 )
 
 logger = logging.getLogger(__name__)
+
+UPSERT_BATCH = 64
+"""Chunks per upsert request: with sentence vectors a chunk is ~20 KB of JSON, so a batch
+stays far below a server's default 32 MB request limit."""
 
 
 def open_client(settings: Settings) -> QdrantClient:
@@ -150,7 +157,8 @@ class QdrantStore:
         sparse: Sequence[SparseQuery],
         sentences: Sequence[np.ndarray | None] | None = None,
     ) -> None:
-        """Upsert chunks under ids made of (doc id, chunk index): re-writing never duplicates."""
+        """Upsert chunks under ids made of (doc id, version, chunk index), ``UPSERT_BATCH``
+        a request (a server caps a request's size): re-writing never duplicates."""
         points = []
         for row in chunk_rows(payloads, dense, sparse, sentences, self._has_sentences()):
             vectors: dict[str, Any] = {
@@ -160,8 +168,8 @@ class QdrantStore:
             if row.sentences is not None:
                 vectors[SENTENCES] = row.sentences
             points.append(models.PointStruct(id=row.point_id, vector=vectors, payload=row.payload))
-        if points:
-            self.client.upsert(self.collection, points, wait=True)
+        for start in range(0, len(points), UPSERT_BATCH):
+            self.client.upsert(self.collection, points[start : start + UPSERT_BATCH], wait=True)
 
     def sentence_vectors(self, point_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored per-sentence vectors of these chunks (chunks without any are left out)."""
@@ -207,33 +215,39 @@ class QdrantStore:
         return self._sentences
 
     def commit_document(self, record: dict[str, Any]) -> None:
-        """Record a document as complete, then drop chunks left from its older versions.
-
-        Written after its chunks: an interrupted ingest leaves no record (or the old one),
-        so the next run redoes the document.
-        """
-        doc_id = str(record[PayloadKey.DOC_ID])
+        """Record a document version as current, drop its older chunks, then mark it
+        complete (see ``PolicyStore.commit_document``)."""
+        point = doc_point_id(str(record[PayloadKey.DOC_ID]))
         self.client.upsert(
             self.documents,
-            [models.PointStruct(id=doc_point_id(doc_id), vector={}, payload=record)],
+            [models.PointStruct(id=point, vector={}, payload=committing(record))],
             wait=True,
         )
-        stale = models.Filter(
-            must=[_match(PayloadKey.DOC_ID, doc_id)],
-            must_not=[_match(PayloadKey.CONTENT_HASH, str(record[PayloadKey.CONTENT_HASH]))],
+        self.drop_chunks(str(record[PayloadKey.DOC_ID]), live_version(record))
+        self.client.set_payload(
+            self.documents, {str(PayloadKey.STATE): COMPLETE}, points=[point], wait=True
         )
-        self.client.delete(self.collection, models.FilterSelector(filter=stale), wait=True)
 
     def delete_document(self, doc_id: str) -> bool:
-        """Remove a document and its chunks; False when it was not there."""
+        """Remove a document's record, then its chunks; False when it was not there.
+
+        Record first: chunks without a record are never served, so a crash between the
+        two leaves nothing a reader can see, and ``prune`` sweeps the rest.
+        """
         existed = self.get_document(doc_id, with_text=False) is not None
         self.client.delete(
-            self.collection,
-            models.FilterSelector(filter=models.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)])),
-            wait=True,
+            self.documents, models.PointIdsList(points=[doc_point_id(doc_id)]), wait=True
         )
-        self.client.delete(self.documents, models.PointIdsList(points=[doc_point_id(doc_id)]))
+        self.drop_chunks(doc_id)
         return existed
+
+    def drop_chunks(self, doc_id: str, keep_version: str | None = None) -> None:
+        """Delete a document's chunks, but those of ``keep_version`` (if given)."""
+        others = (
+            [_match(PayloadKey.CONTENT_HASH, keep_version)] if keep_version is not None else None
+        )
+        selector = models.Filter(must=[_match(PayloadKey.DOC_ID, doc_id)], must_not=others)
+        self.client.delete(self.collection, models.FilterSelector(filter=selector), wait=True)
 
     def iter_chunks(self, doc_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Every chunk payload, or those of one document."""

@@ -214,6 +214,7 @@ def to_citation(n: int, candidate: Candidate, quote: Quote) -> Citation:
         timestamp=_quote_timestamp(candidate, quote),
         language=p.get(PayloadKey.LANGUAGE),
         kind=p.get(PayloadKey.KIND),
+        content_hash=p.get(PayloadKey.CONTENT_HASH),
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +70,10 @@ class CorpusFacts:
 
     def __init__(self, records: Iterable[dict[str, Any]]) -> None:
         records = list(records)
+        self.versions = {
+            str(r[PayloadKey.DOC_ID]): str(r.get(PayloadKey.CONTENT_HASH) or "") for r in records
+        }
+        """Each document's current version: the only one whose chunks are served."""
         self.terms = {str(r[PayloadKey.DOC_ID]): name_terms(r) for r in records}
         self.chunk_counts = {
             str(r[PayloadKey.DOC_ID]): int(r.get(PayloadKey.CHUNK_COUNT) or 0) for r in records
@@ -79,6 +83,27 @@ class CorpusFacts:
         """Fingerprints of sentences found in ``SHARED_BY`` or more documents: boilerplate
         such as an executive order's "General Provisions", never an answer."""
         self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
+
+    def serves(
+        self,
+        payload: dict[str, Any],
+        reread: Callable[[str], dict[str, Any] | None],
+    ) -> bool:
+        """Whether a chunk belongs to its document's current version (a chunk written by
+        something else than PolicyQA's ingest, without a version, always does).
+
+        A version this view does not know is checked against the stored record
+        (``reread``), which another process or a running ingest may have changed.
+        """
+        version = payload.get(PayloadKey.CONTENT_HASH)
+        if not version:
+            return True
+        doc_id = str(payload[PayloadKey.DOC_ID])
+        if self.versions.get(doc_id) == version:
+            return True
+        record = reread(doc_id)
+        self.versions[doc_id] = str(record.get(PayloadKey.CONTENT_HASH) or "") if record else ""
+        return bool(self.versions[doc_id] == version)
 
     def scores(self, question: str, doc_ids: Iterable[str]) -> dict[str, float]:
         """Each of ``doc_ids`` → the share of the question its name covers.

@@ -33,7 +33,7 @@ from llama_index.core.vector_stores.types import (
 from pydantic import ConfigDict, PrivateAttr
 
 from ingest import sparse
-from ingest.schema import PayloadKey, chunk_point_id
+from ingest.schema import PayloadKey, point_id_of
 from ingest.settings import Settings
 from ingest.store import FILTER_KEYS, FilterError, Hit, PolicyStore
 from service.retrieval import fuse, search_lists, smooth_neighbours
@@ -91,10 +91,7 @@ class PolicyVectorStore(BasePydanticVectorStore):
             bm25.append(sparse.encode_document(text, bigrams))
         self.client.ensure_collections(len(dense[0]))
         self.client.write_chunks(payloads, dense, bm25)
-        return [
-            chunk_point_id(str(p[PayloadKey.DOC_ID]), int(p[PayloadKey.CHUNK_INDEX]))
-            for p in payloads
-        ]
+        return [point_id_of(p) for p in payloads]
 
     def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
         """Remove every chunk of a document (and its record, if PolicyQA ingested it)."""

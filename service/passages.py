@@ -12,13 +12,13 @@ that finish it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ingest.chunking import split_sentences
-from ingest.schema import PayloadKey, chunk_point_id
+from ingest.schema import PayloadKey, point_id_of
 from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service.compose import Passage, is_list_item, is_list_part
@@ -73,8 +73,12 @@ def gather(
     fused: list[Candidate],
     filters: dict[str, Any] | None,
     corpus: CorpusFacts,
+    live: Callable[[list[Candidate]], list[Candidate]] = list,
 ) -> tuple[list[Passage], str | None]:
-    """The passages to compose from, best first, and the focus document (if any)."""
+    """The passages to compose from, best first, and the focus document (if any).
+
+    ``live`` keeps the candidates of their documents' current versions.
+    """
     cfg = settings.answer
     focus = focus_document(question, fused, corpus, cfg.focus_share)
     if focus is not None:
@@ -124,7 +128,7 @@ def _neighbour(payload: dict[str, Any], step: int) -> str | None:
     index = payload.get(PayloadKey.CHUNK_INDEX)
     if index is None or int(index) + step < 0:
         return None
-    return chunk_point_id(str(payload[PayloadKey.DOC_ID]), int(index) + step)
+    return point_id_of(payload, int(index) + step)
 
 
 def _ends_in_list(payload: dict[str, Any]) -> bool:

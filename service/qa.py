@@ -106,6 +106,7 @@ class QA:
             pool,
             request.filters,
             self.corpus,
+            self.live,
         )
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
@@ -196,8 +197,21 @@ class QA:
             self.store, self.settings, question, vector.tolist(), cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        fused = rank(dense_hits, sparse_hits, self.settings, languages, question)
+        fused = self.live(rank(dense_hits, sparse_hits, self.settings, languages, question))
         return diversify(fused, top_k, cfg.max_per_document), vector, fused
+
+    def live(self, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates of their documents' current versions: during an update, or
+        after a crash in one, a reader never gets a chunk whose offsets point into a
+        text the document record no longer (or not yet) holds."""
+        records: dict[str, dict[str, Any] | None] = {}
+
+        def reread(doc_id: str) -> dict[str, Any] | None:
+            if doc_id not in records:
+                records[doc_id] = self.store.get_document(doc_id, with_text=False)
+            return records[doc_id]
+
+        return [c for c in candidates if self.corpus.serves(c.payload, reread)]
 
     def _dense_languages(self) -> list[str] | None:
         """Languages the dense side judges; None (all) when BM25 is off and it is alone."""
@@ -420,6 +434,7 @@ def _summary(record: dict[str, Any]) -> DocumentSummary:
         format=record.get(PayloadKey.FORMAT),
         chunk_count=int(record.get(PayloadKey.CHUNK_COUNT, 0)),
         ingested_at=record.get(PayloadKey.INGESTED_AT),
+        content_hash=record.get(PayloadKey.CONTENT_HASH),
     )
 
 

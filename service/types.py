@@ -57,6 +57,13 @@ class Citation(BaseModel):
         default_factory=list,
         description="The answer's points cited as [n], each a verbatim span of the document.",
     )
+    content_hash: str | None = Field(
+        None,
+        description=(
+            "Version of the document the offsets point into (as GET /v1/documents/{doc_id} "
+            "reports it; a later update of the document changes it)."
+        ),
+    )
 
     def location(self) -> str:
         """Where in the source: speaker and time for transcripts, page for PDFs."""
@@ -158,6 +165,7 @@ class DocumentSummary(BaseModel):
     format: str | None = None
     chunk_count: int = 0
     ingested_at: str | None = None
+    content_hash: str | None = Field(None, description="Version of the stored text.")
 
 
 class DocumentDetail(DocumentSummary):

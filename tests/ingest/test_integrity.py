@@ -1,0 +1,174 @@
+"""Updates, deletes and failures that stop midway never break a citation or lose a document.
+
+Each test stops a run at one step (an exception where a crash would be) and checks what a
+reader sees then, and that the next run repairs the store. Both embedded engines; the
+hashing embedder keeps these fast (the kill -9 trials of `make reliability` run the real
+model in separate processes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.loaders import load_document
+from ingest.pipeline import chunk_payloads, content_hash_of, make_doc_id, write_embedded
+from ingest.schema import PayloadKey
+from service.container import Services
+from service.types import AskRequest, SearchRequest
+
+V1 = "\n\n".join(
+    f"Section {n}. The agency shall publish rule {n} on open models and report on it yearly."
+    for n in range(1, 30)
+)
+V2 = "\n\n".join(
+    f"Part {n}. Providers must label synthetic content number {n} and keep records of it."
+    for n in range(1, 40)
+)
+
+
+def _verified(services: Services, question: str) -> int:
+    """Ask and search; every citation and point must verify against the stored text."""
+    qa = services.qa
+    answer = qa.answer(AskRequest(question=question, top_k=5))
+    found = qa.search(SearchRequest(query=question, top_k=10)).results
+    texts: dict[str, str] = {}
+    for citation in [*answer.citations, *found]:
+        doc = qa.get_document(citation.doc_id)
+        assert doc is not None, "a citation of a document that is not there"
+        assert citation.content_hash == doc.content_hash
+        text = texts.setdefault(citation.doc_id, doc.text)
+        assert text[citation.start_char : citation.end_char] == citation.quote
+        assert text[citation.passage_start_char : citation.passage_end_char] == citation.text
+    for point in answer.points:
+        cited = next(c for c in answer.citations if c.n == point.citation)
+        assert texts[cited.doc_id][point.start_char : point.end_char] == point.text
+    return len(answer.citations) + len(found)
+
+
+def _chunks_of(services: Services, doc_id: str) -> list[dict[str, object]]:
+    return list(services.qa.store.iter_chunks(doc_id))
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.txt"
+    path.write_text(V1, encoding="utf-8")
+    return path
+
+
+def test_an_update_stopped_before_its_record_serves_the_old_version_intact(
+    fake_services: Services, rules: Path
+) -> None:
+    qa = fake_services.qa
+    assert qa.ingest([rules], progress=False).added == 1
+    rules.write_text(V2, encoding="utf-8")
+    # The new version's chunks are written, then the run dies before the record.
+    doc = load_document(rules)
+    doc_id = make_doc_id(rules)
+    payloads, texts = chunk_payloads(
+        doc, doc_id, content_hash_of(doc, qa.settings), qa.settings, qa.embedder
+    )
+    write_embedded(qa.store, qa.embedder, payloads, texts)
+    assert _verified(fake_services, "What must providers label?") > 0
+    assert _verified(fake_services, "What shall the agency publish?") > 0
+
+    summary = qa.ingest([rules], progress=False)
+    assert summary.updated == 1
+    record = qa.store.get_document(doc_id, with_text=False)
+    assert record is not None
+    assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+    assert _verified(fake_services, "What must providers label?") > 0
+
+
+def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resumes(
+    fake_services: Services, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa = fake_services.qa
+    qa.ingest([rules], progress=False)
+    rules.write_text(V2, encoding="utf-8")
+
+    def crash(*_: object, **__: object) -> None:
+        raise OSError("killed while dropping the old chunks")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(qa.store), "drop_chunks", crash)
+        summary = qa.ingest([rules], progress=False)
+    assert summary.failed == 1 and summary.failures[0]["file"] == "rules.txt"
+    # Old and new chunks are both stored; only the record's version is served.
+    assert _verified(fake_services, "What shall the agency publish?") >= 0
+    assert _verified(fake_services, "What must providers label?") > 0
+
+    summary = qa.ingest([rules], progress=False)  # not "unchanged": the commit was not complete
+    assert summary.updated == 1 and summary.unchanged == 0
+    doc_id = make_doc_id(rules)
+    record = qa.store.get_document(doc_id, with_text=False)
+    assert record is not None and record[PayloadKey.STATE] == "complete"
+    assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+
+
+def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reingest(
+    fake_services: Services, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa = fake_services.qa
+    qa.ingest([rules], progress=False)
+    doc_id = make_doc_id(rules)
+
+    def crash(*_: object, **__: object) -> None:
+        raise OSError("killed while deleting the chunks")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(qa.store), "drop_chunks", crash)
+        with pytest.raises(OSError):
+            qa.delete_document(doc_id)
+    assert qa.get_document(doc_id) is None
+    assert _verified(fake_services, "What shall the agency publish?") == 0
+    assert _chunks_of(fake_services, doc_id), "the chunks are still stored, unseen"
+
+    summary = qa.ingest([rules], progress=False)  # the file is still there: back in full
+    assert summary.added == 1
+    record = qa.store.get_document(doc_id, with_text=False)
+    assert record is not None
+    assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+    assert _verified(fake_services, "What shall the agency publish?") > 0
+
+
+def test_prune_sweeps_chunks_no_record_owns(
+    fake_services: Services, rules: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    qa = fake_services.qa
+    qa.ingest([rules], progress=False)
+    doc_id = make_doc_id(rules)
+    with monkeypatch.context() as patch:
+        patch.setattr(type(qa.store), "drop_chunks", lambda *a, **k: (_ for _ in ()).throw(OSError))
+        with pytest.raises(OSError):
+            qa.delete_document(doc_id)
+    rules.unlink()
+    qa.ingest([rules.parent], prune=True, progress=False)
+    assert _chunks_of(fake_services, doc_id) == []
+    assert qa.store.count_chunks() == 0
+
+
+def test_one_document_that_cannot_be_stored_is_skipped_by_name(
+    fake_services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("a.txt", "poison.txt", "z.txt"):
+        (folder / name).write_text(f"{name} says something about open models. " * 20)
+    store = type(fake_services.qa.store)
+    write = store.write_chunks
+
+    def refuse_poison(
+        self: object, payloads: list[dict[str, object]], *args: object, **kwargs: object
+    ) -> None:
+        if any("poison" in str(p[PayloadKey.SOURCE]) for p in payloads):
+            raise RuntimeError("request too large (server limit)")
+        write(self, payloads, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "write_chunks", refuse_poison)
+    summary = fake_services.qa.ingest([folder], progress=False)
+    assert summary.added == 2 and summary.failed == 1
+    assert summary.failures[0]["file"] == "poison.txt"
+    assert "request too large" in summary.failures[0]["error"]
