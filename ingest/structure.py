@@ -36,8 +36,9 @@ from collections.abc import Iterator, Sequence
 Span = tuple[int, int]
 
 REPEATED = 3
-MIN_FINGERPRINT = 40
 """Occurrences that make a short line a running header or footer."""
+MIN_FINGERPRINT = 40
+"""Sentences shorter than this recur by chance and are not fingerprinted."""
 MAX_SHORT = 100
 """A heading-like line is never longer than this (display width)."""
 SHORT_SHARE = 0.7
@@ -92,7 +93,7 @@ def furniture_spans(text: str) -> list[Span]:
         if (
             heading
             or in_references
-            or (counts[_shape(line)] >= REPEATED and _display_width(content) <= MAX_SHORT)
+            or (counts[_shape(line)] >= REPEATED and display_width(content) <= MAX_SHORT)
             or _PAGE_NUMBER.fullmatch(content)
             or _TOC.search(content)
             or _is_reference(content)
@@ -138,14 +139,14 @@ def _shape(line: str) -> str:
     return re.sub(r"\d+", "#", " ".join(line.lower().split()))
 
 
-def _display_width(text: str) -> int:
+def display_width(text: str) -> int:
     """Characters, counting a CJK character as two (it fills two columns of a page)."""
     return len(text) + len(_CJK.findall(text))
 
 
 def _typical_width(lines: list[str]) -> int:
     """The width hard-wrapped prose fills: the 75th percentile of substantial lines."""
-    widths = sorted(_display_width(line.strip()) for line in lines if len(line.strip()) >= 20)
+    widths = sorted(display_width(line.strip()) for line in lines if len(line.strip()) >= 20)
     if not widths:
         return MAX_SHORT
     return widths[(len(widths) * 3) // 4]
@@ -164,7 +165,7 @@ def _is_heading(content: str, width: int, lines: list[tuple[int, int, str]], ind
     capitals = sum(bool(_TITLE_WORD.match(w)) for w in words)
     title_case = len(words) >= 2 and capitals >= 0.75 * len(words)
     limit = MAX_SHORT if title_case else min(MAX_SHORT, SHORT_SHARE * width)
-    if _display_width(content) > limit:
+    if display_width(content) > limit:
         return False
     # A line of wrapped prose can be short too (before a page break, or a long word);
     # a heading follows a sentence's end and does not continue in lower case.

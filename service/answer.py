@@ -37,7 +37,6 @@ def not_mentioned(names: Sequence[str]) -> str:
 
 MIN_QUOTE_CHARS = 60
 MAX_QUOTE_CHARS = 400
-ANSWER_POINTS = 4
 TERM_BONUS = 0.15
 
 
@@ -211,15 +210,11 @@ def to_citation(n: int, candidate: Candidate, quote: Quote) -> Citation:
         score=round(candidate.fused, 6),
         page=p.get(PayloadKey.PAGE),
         speaker=p.get(PayloadKey.SPEAKER),
-        timestamp=_quote_timestamp(candidate, quote),
+        timestamp=timestamp_at(candidate, quote.start),
         language=p.get(PayloadKey.LANGUAGE),
         kind=p.get(PayloadKey.KIND),
         content_hash=p.get(PayloadKey.CONTENT_HASH),
     )
-
-
-def _quote_timestamp(candidate: Candidate, quote: Quote) -> str | None:
-    return timestamp_at(candidate, quote.start)
 
 
 def timestamp_at(candidate: Candidate, offset: int) -> str | None:
@@ -244,21 +239,4 @@ def render_answer(points: Sequence[Point], cut: Sequence[tuple[bool, bool]] = ()
         text = " ".join(point.text.split())
         text = ("…" if before else "") + text + ("…" if after else "")
         lines.append(f"{'  ' * point.level}- {text} [{point.citation}]")
-    return "\n".join(lines)
-
-
-def compose_answer(citations: Sequence[Citation], quotes: Sequence[Quote]) -> str:
-    """A short list of the best, non-redundant quotes, each followed by its [n] marker."""
-    ranked = sorted(zip(citations, quotes, strict=True), key=lambda cq: -cq[1].similarity)
-    lines: list[str] = []
-    seen: list[set[str]] = []
-    floor = ranked[0][1].similarity * 0.6 if ranked else 0.0
-    for citation, quote in ranked:
-        if len(lines) == ANSWER_POINTS or (lines and quote.similarity < floor):
-            break
-        words = set(quote.text.lower().split())
-        if any(len(words & other) > 0.6 * max(1, min(len(words), len(other))) for other in seen):
-            continue
-        seen.append(words)
-        lines.append(f"- {' '.join(quote.text.split())} [{citation.n}]")
     return "\n".join(lines)

@@ -1,12 +1,11 @@
-"""What PolicyQA knows of the stored documents as a whole: their names, sizes and the
-wording many of them share.
+"""What PolicyQA knows of the stored documents as a whole: their current versions,
+sizes, names, and the wording many of them share.
 
-Which documents a question names.
-
-"Under the EU AI Act", "the July 2025 executive order on data-center permitting",
-"NIST's generative AI profile", "in the talk": a question often says which document it is
-about. A document's *name* is its title, publisher, date (year and month) and, for a
-transcript, the words people use for one (talk, speaker). The share of a question's
+Names tell which documents a question is about. "Under the EU AI Act", "the July 2025
+executive order on data-center permitting", "NIST's generative AI profile", "in the talk":
+a question often says which document it is about. A document's *name* is its title,
+publisher, date (year and month) and, for a transcript, the words people use for one
+(talk, speaker). The share of a question's
 information (its terms weighted by how few stored documents' names hold them) that a
 document's name accounts for is that document's name score, 0 to 1.
 """

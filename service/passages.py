@@ -21,9 +21,9 @@ from ingest.chunking import split_sentences
 from ingest.schema import PayloadKey, point_id_of
 from ingest.settings import Settings
 from ingest.store import PolicyStore
-from service.compose import Passage, is_list_item, is_list_part
 from service.corpus import CorpusFacts
 from service.retrieval import Candidate, rank, search_lists
+from service.units import Passage, is_list_item, is_list_part
 
 FOCUS_DEPTH = 20
 """Fused candidates whose score mass decides the focus document."""
@@ -61,6 +61,8 @@ def focus_document(
         for doc_id, m in mass.items()
         if m / total >= MIN_MASS
     }
+    if not claims:  # the top candidates are spread over many documents
+        return None
     doc_id, claim = max(claims.items(), key=lambda kv: kv[1])
     return doc_id if claim >= share else None
 
@@ -74,8 +76,8 @@ def gather(
     filters: dict[str, Any] | None,
     corpus: CorpusFacts,
     live: Callable[[list[Candidate]], list[Candidate]] = list,
-) -> tuple[list[Passage], str | None]:
-    """The passages to compose from, best first, and the focus document (if any).
+) -> list[Passage]:
+    """The passages to compose from, best first.
 
     ``live`` keeps the candidates of their documents' current versions.
     """
@@ -88,9 +90,8 @@ def gather(
         )
         # A short document is read whole (a talk's reasons are spread over all of it).
         short = corpus.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
-        leading = rank(dense, bm25, settings, languages, question)[
-            : None if short else cfg.passages
-        ]
+        ranked = live(rank(dense, bm25, settings, languages, question))
+        leading = ranked[: None if short else cfg.passages]
     else:
         leading = fused[: cfg.passages]
     ranks: dict[str, float] = {c.point_id: float(i) for i, c in enumerate(leading)}
@@ -112,16 +113,17 @@ def gather(
             break
         wanted.update(more)
         chunks.update({c.point_id: c for c in store.get_chunks(list(more))})
+    scores = {c.point_id: c.fused for c in [*fused, *leading]}
     passages = [
         Passage(
-            Candidate(c.point_id, c.payload),
+            Candidate(c.point_id, c.payload, scores.get(c.point_id, 0.0)),
             c.sentences,
             wanted[c.point_id],
             None if c.dense is None else float(c.dense @ vector),
         )
         for c in chunks.values()
     ]
-    return sorted(passages, key=lambda p: p.rank), focus
+    return sorted(passages, key=lambda p: p.rank)
 
 
 def _neighbour(payload: dict[str, Any], step: int) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,14 +61,24 @@ class QA:
         self.settings_hash = settings.settings_hash()
         store.ensure_collections(embedder.dimension)
         self._corpus: CorpusFacts | None = None
+        self._corpus_lock = threading.Lock()
 
     @property
     def corpus(self) -> CorpusFacts:
         """What is known of the stored documents as a whole (read once, again after an
-        ingest or a delete)."""
-        if self._corpus is None:
-            self._corpus = CorpusFacts(self.store.iter_documents(with_text=False))
-        return self._corpus
+        ingest or a delete), one view per call: a reset while it is read does not tear it."""
+        corpus = self._corpus
+        if corpus is None:
+            with self._corpus_lock:
+                corpus = self._corpus
+                if corpus is None:
+                    corpus = CorpusFacts(self.store.iter_documents(with_text=False))
+                    self._corpus = corpus
+        return corpus
+
+    def _forget_corpus(self) -> None:
+        with self._corpus_lock:
+            self._corpus = None
 
     # -- questions -------------------------------------------------------------------------
 
@@ -98,24 +109,28 @@ class QA:
             return self._response(
                 extract.not_mentioned(absent), True, [], timings, evidence.as_dict()
             )
-        passages, _ = gather(
+        corpus = self.corpus
+        passages = gather(
             self.store,
             self.settings,
             request.question,
             question_vector,
             pool,
             request.filters,
-            self.corpus,
+            corpus,
             self.live,
         )
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
         units = compose(
-            question, passages, cfg.max_chars, cfg.max_point_chars, self.corpus.shared_wording
+            question, passages, cfg.max_chars, cfg.max_point_chars, corpus.shared_wording
         )
         citations, points, cut = self._cite_points(
             request.question, units, candidates, question_vector
         )
+        if not points:  # nothing quotable was gathered: each citation's quote is a point
+            points = _quote_points(citations)
+            cut = [(False, False)] * len(points)
         text = extract.render_answer(points, cut)
         timings["answer"] = _ms(started)
         return self._response(text, False, citations, timings, evidence.as_dict(), points)
@@ -280,6 +295,7 @@ class QA:
         that no point uses.
         """
         cited = list(ranked)
+        intros = {u.ident for u in units if u.role == "intro"}
         points: list[Point] = []
         cut: list[tuple[bool, bool]] = []
         used: set[int] = set()
@@ -292,7 +308,9 @@ class QA:
                 cited[spare[-1]] = unit.passage.candidate
                 n = spare[-1] + 1
             used.add(n)
-            points.append(_point(unit, n, cited[n - 1]))
+            point = _point(unit, n)
+            point.level = int(unit.parent is not None and (unit.doc_id, unit.parent) in intros)
+            points.append(point)
             cut.append(unit.trimmed)
         citations, _ = self._cite(question, cited, question_vector)
         for citation in citations:
@@ -317,7 +335,7 @@ class QA:
                 citation.timestamp = extract.timestamp_at(
                     cited[citation.n - 1], citation.start_char
                 )
-        return citations, _levels(points, units), cut
+        return citations, points, cut
 
     def _response(
         self,
@@ -351,7 +369,7 @@ class QA:
                 paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
             )
         finally:
-            self._corpus = None
+            self._forget_corpus()
 
     def list_documents(self) -> list[DocumentSummary]:
         """Every stored document, without text, by title."""
@@ -372,10 +390,10 @@ class QA:
         try:
             return self.store.delete_document(doc_id)
         finally:
-            self._corpus = None
+            self._forget_corpus()
 
 
-def _point(unit: Unit, n: int, cited: Candidate) -> Point:
+def _point(unit: Unit, n: int) -> Point:
     """A unit as a point cited as [n] (its location read from its own passage)."""
     cand = unit.passage.candidate
     return Point(
@@ -389,22 +407,28 @@ def _point(unit: Unit, n: int, cited: Candidate) -> Point:
     )
 
 
-def _levels(points: list[Point], units: list[Unit]) -> list[Point]:
-    """Mark the list items whose introduction is also a point as level 1."""
-    by_span = {(u.start, u.end): u for u in units}
-    intros = {(u.doc_id, u.start) for u in units if u.role == "intro"}
-    for point in points:
-        unit = by_span[(point.start_char, point.end_char)]
-        point.level = int(unit.parent is not None and (unit.doc_id, unit.parent) in intros)
-    return points
-
-
 def _passage_words(candidate: Candidate) -> str:
     """What a passage mentions: its text, its document's title and publisher."""
     p = candidate.payload
     return "\n".join(
         str(p.get(key) or "") for key in (PayloadKey.TITLE, PayloadKey.PUBLISHER, PayloadKey.TEXT)
     )
+
+
+def _quote_points(citations: list[Citation]) -> list[Point]:
+    """Points made of the citations' own quotes (when composition found nothing)."""
+    return [
+        Point(
+            text=c.quote,
+            citation=c.n,
+            start_char=c.start_char,
+            end_char=c.end_char,
+            page=c.page,
+            speaker=c.speaker,
+            timestamp=c.timestamp,
+        )
+        for c in citations
+    ]
 
 
 def _citation_for(unit: Unit, cited: list[Candidate]) -> int | None:

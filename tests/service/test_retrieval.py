@@ -135,7 +135,7 @@ def test_a_chinese_passage_earns_its_second_vote_by_how_much_of_the_question_it_
             "text": "Export controls on chips.",
         },
     )
-    one_word = zh("one", "提供模型服务。")  # "model", nothing else the question asks about
+    one_word = zh("one", "中国发布了报告。")  # "China", nothing else the question asks about
     covering = zh("all", "完善全国一体化算力网，推动智能算力协同发展。")
     question = "How will China coordinate intelligent computing power nationally?"
     sparse = [one_word, covering, english]
