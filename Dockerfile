@@ -19,7 +19,8 @@ COPY seeds seeds
 ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     TRANSFORMERS_OFFLINE=1 \
-    POLICYQA_DATA_DIR=/data
+    POLICYQA_DATA_DIR=/data \
+    POLICYQA_CATALOG_DIR=/app/corpora
 RUN mkdir -p /data && chown policyqa /data
 USER policyqa
 EXPOSE 8000

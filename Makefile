@@ -19,8 +19,6 @@ $(VENV)/.installed: pyproject.toml
 	# torch first, pinned: pip takes the CPU wheel on local disk (an unpinned torch is a CUDA build).
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
-	# Only for its Compose-spec JSON schema (tests validate docker-compose.yml offline).
-	$(PY) -m pip install --quiet --no-deps docker-compose==1.29.2
 	touch $@
 
 install: $(VENV)/.installed

@@ -8,6 +8,7 @@ what the embedding model reads.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -195,7 +196,14 @@ def _is_caption(doc: LoadedDocument) -> bool:
 def chunk_document(
     doc: LoadedDocument, settings: ChunkingSettings, count: TokenCounter = approx_token_count
 ) -> list[Chunk]:
-    """Cut a loaded document into chunks carrying offsets, page, speaker and timestamp."""
+    """Cut a loaded document into chunks carrying offsets, page, speaker and timestamp.
+
+    Linear in the document's length: words are counted through one index of their
+    offsets, and a caption file's cue is found by bisection.
+    """
+    words = _WordIndex(doc.text)
+    cue_starts = [segment.start for segment in doc.segments]
+    rates: dict[Segment, float | None] = {}
     chunks: list[Chunk] = []
     for block in _blocks(doc):
         sentences = [
@@ -204,9 +212,10 @@ def chunk_document(
             for piece in _split_long(doc.text, sentence, settings.max_tokens, count)
         ]
         for span in _pack(doc.text, sentences, settings, count):
-            where = _segment_at(doc, span.start) if _is_caption(doc) else block
-            timestamp, seconds = _timestamp(doc.text, where, span.start, settings)
-            rate = _seconds_per_word(doc.text, where, settings)
+            where = _segment_at(doc, cue_starts, span.start) if _is_caption(doc) else block
+            timestamp, seconds = _timestamp(words, where, span.start, settings)
+            if where not in rates:
+                rates[where] = _seconds_per_word(words, where, settings)
             chunks.append(
                 Chunk(
                     index=len(chunks),
@@ -217,29 +226,36 @@ def chunk_document(
                     speaker=where.speaker,
                     timestamp=timestamp,
                     timestamp_seconds=seconds,
-                    seconds_per_word=rate,
+                    seconds_per_word=rates[where],
                 )
             )
     return chunks
 
 
-def _segment_at(doc: LoadedDocument, offset: int) -> Segment:
-    best = Segment(0, len(doc.text))
-    for segment in doc.segments:
-        if segment.start <= offset:
-            best = segment
-        else:
-            break
-    return best
+class _WordIndex:
+    """Where each word of a text starts, to count the words between two offsets quickly."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [m.start() for m in _WORD.finditer(text)]
+
+    def between(self, start: int, end: int) -> int:
+        return bisect.bisect_left(self.starts, end) - bisect.bisect_left(self.starts, start)
 
 
-def _seconds_per_word(text: str, segment: Segment, settings: ChunkingSettings) -> float | None:
+def _segment_at(doc: LoadedDocument, starts: list[int], offset: int) -> Segment:
+    at = bisect.bisect_right(starts, offset) - 1
+    return doc.segments[at] if at >= 0 else Segment(0, len(doc.text))
+
+
+def _seconds_per_word(
+    words: _WordIndex, segment: Segment, settings: ChunkingSettings
+) -> float | None:
     """Speaking rate inside a turn: known when the next turn's start is, else assumed."""
     if segment.start_seconds is None:
         return None
     if segment.end_seconds is not None:
-        words = max(1, len(_WORD.findall(text, segment.start, segment.end)))
-        return max(0.0, segment.end_seconds - segment.start_seconds) / words
+        total = max(1, words.between(segment.start, segment.end))
+        return max(0.0, segment.end_seconds - segment.start_seconds) / total
     return 60.0 / settings.words_per_minute
 
 
@@ -250,16 +266,16 @@ def time_at(text: str, chunk_start: int, offset: int, chunk_seconds: float, rate
 
 
 def _timestamp(
-    text: str, segment: Segment, offset: int, settings: ChunkingSettings
+    words: _WordIndex, segment: Segment, offset: int, settings: ChunkingSettings
 ) -> tuple[str | None, float | None]:
     """Time at which ``offset`` is spoken: exact at a turn's start, estimated inside it."""
     if segment.start_seconds is None:
         return None, None
-    words_before = len(_WORD.findall(text, segment.start, offset))
+    words_before = words.between(segment.start, offset)
     if words_before == 0:
         return format_timestamp(segment.start_seconds), segment.start_seconds
     if segment.end_seconds is not None:
-        total = max(1, len(_WORD.findall(text, segment.start, segment.end)))
+        total = max(1, words.between(segment.start, segment.end))
         span = segment.end_seconds - segment.start_seconds
         seconds = segment.start_seconds + span * words_before / total
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -48,7 +50,7 @@ def load_document(path: Path, meta: ManifestEntry | None = None) -> LoadedDocume
         if suffix == ".pdf":
             text, segments, title = _load_pdf(path)
         elif suffix in {".html", ".htm"}:
-            text, title = _load_html(_read_text(path))
+            text, title = _load_html(_read_text(path, html=True))
             segments = []
         elif suffix in {".vtt", ".srt"}:
             text, segments = parse_captions(_read_text(path), suffix[1:])
@@ -80,14 +82,79 @@ def load_document(path: Path, meta: ManifestEntry | None = None) -> LoadedDocume
     )
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, html: bool = False) -> str:
+    """A text file's content, whatever its encoding (see :func:`decode_text`)."""
     data = path.read_bytes()
-    if b"\x00" in data[:4096]:
-        raise LoadError(f"{path.name}: binary data where text was expected")
+    declared = _declared_charset(data) if html else None
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LoadError(f"{path.name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        return decode_text(data, declared)
+    except UnicodeError as exc:
+        raise LoadError(f"{path.name}: {exc}") from exc
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "big5": "big5hkscs"}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([\w-]+)""", re.IGNORECASE)
+
+
+def decode_text(data: bytes, declared: str | None = None) -> str:
+    """Bytes to text: a byte-order mark, else the declared charset (an HTML ``<meta>``),
+    else UTF-8, else UTF-16 without a mark, else the best guess of charset-normalizer
+    (GB18030, Big5, Windows-1252 …) when it reads as language rather than noise.
+
+    Raises:
+        UnicodeError: binary data, or no encoding reads it as text.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if declared:
+        name = _SUPERSETS.get(declared.lower(), declared.lower())
+        with contextlib.suppress(LookupError, UnicodeDecodeError):
+            return data.decode(name)
+    with contextlib.suppress(UnicodeDecodeError):
+        text = data.decode("utf-8")
+        if "\x00" not in text[:4096]:
+            return text
+    sixteen = _utf16_without_mark(data)
+    if sixteen is not None:
+        return sixteen
+    if b"\x00" in data[:4096]:
+        raise UnicodeError("binary data where text was expected")
+    from charset_normalizer import from_bytes
+
+    guess = from_bytes(data).best()
+    if guess is None or guess.chaos > 0.3:
+        raise UnicodeError("not text in any encoding PolicyQA recognises")
+    return str(guess)
+
+
+def _utf16_without_mark(data: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark: the byte order that decodes to printable
+    text (binary data decodes to control and unassigned characters)."""
+    if len(data) < 4 or len(data) % 2 or b"\x00" not in data[:4096]:
+        return None
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        sample = text[:2000]
+        printable = sum(ch.isprintable() or ch in "\n\r\t" for ch in sample)
+        if printable >= 0.97 * len(sample):
+            return text
+    return None
+
+
+def _declared_charset(data: bytes) -> str | None:
+    found = _META_CHARSET.search(data[:4096])
+    return found.group(1).decode("ascii", "replace") if found else None
 
 
 def _load_pdf(path: Path) -> tuple[str, list[Segment], str | None]:

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INGEST_VERSION = 3
@@ -152,9 +152,11 @@ class AnswerSettings(BaseModel):
 class SlackSettings(BaseModel):
     """Slack bot credentials; the bot is off while they are empty."""
 
-    bot_token: str = Field("", description="xoxb- token of the installed app.")
-    signing_secret: str = Field("", description="Signing secret used to verify Slack requests.")
-    app_token: str = Field("", description="xapp- token, for Socket Mode only.")
+    bot_token: SecretStr = Field(SecretStr(""), description="xoxb- token of the installed app.")
+    signing_secret: SecretStr = Field(
+        SecretStr(""), description="Signing secret used to verify Slack requests."
+    )
+    app_token: SecretStr = Field(SecretStr(""), description="xapp- token, for Socket Mode only.")
     api_base_url: str = Field(
         "https://slack.com/api/", description="Slack Web API base URL (tests point it locally)."
     )
@@ -171,7 +173,7 @@ class SlackSettings(BaseModel):
     @property
     def enabled(self) -> bool:
         """The bot runs only with both a token and a signing secret."""
-        return bool(self.bot_token and self.signing_secret)
+        return bool(self.bot_token.get_secret_value() and self.signing_secret.get_secret_value())
 
 
 class Settings(BaseSettings):
@@ -187,7 +189,7 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(
         None, description="Qdrant server URL; when set, the embedded store is not used."
     )
-    qdrant_api_key: str | None = Field(None, description="API key for a Qdrant server.")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key for a Qdrant server.")
     embedded_store: Literal["edge", "qdrant-local"] = Field(
         "edge",
         description=(
@@ -236,8 +238,8 @@ class Settings(BaseSettings):
     )
     device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
     max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
-    api_keys: str = Field(
-        "",
+    api_keys: SecretStr = Field(
+        SecretStr(""),
         description=(
             "Comma-separated API keys, each `KEY` or `KEY:admin`. When set, every endpoint "
             "but /healthz, /readyz and /metrics needs `Authorization: Bearer KEY`; "
@@ -247,11 +249,26 @@ class Settings(BaseSettings):
     allow_open_bind: bool = Field(
         False, description="Allow serving on a non-loopback address without API keys."
     )
+    catalog_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder of corpus manifests (corpora/*.toml) that title documents by file name; "
+            "unset: the source checkout's corpora/, else ./corpora."
+        ),
+    )
     ingest_root: Path | None = Field(
         None, description="Server-side folder whose files POST /v1/documents may ingest by path."
     )
     max_upload_bytes: int = Field(
         50 * 1024 * 1024, ge=1, description="Largest file accepted by POST /v1/documents."
+    )
+    max_upload_files: int = Field(
+        20, ge=1, le=1000, description="Most files accepted in one POST /v1/documents."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body other than file uploads (JSON, Slack events).",
     )
     log_json: bool = Field(False, description="Structured JSON logs (one object a line).")
     log_questions: bool = Field(False, description="Include question text in logs.")
@@ -270,15 +287,16 @@ class Settings(BaseSettings):
     def parsed_api_keys(self) -> dict[str, str]:
         """SHA-256 of each key -> its role (``admin`` or ``reader``)."""
         keys: dict[str, str] = {}
-        for item in filter(None, (part.strip() for part in self.api_keys.split(","))):
+        listed = self.api_keys.get_secret_value().split(",")
+        for item in filter(None, (part.strip() for part in listed)):
             key, _, role = item.partition(":")
             keys[hashlib.sha256(key.encode()).hexdigest()] = role or "reader"
         return keys
 
     @field_validator("api_keys")
     @classmethod
-    def _valid_keys(cls, value: str) -> str:
-        for item in filter(None, (part.strip() for part in value.split(","))):
+    def _valid_keys(cls, value: SecretStr) -> SecretStr:
+        for item in filter(None, (part.strip() for part in value.get_secret_value().split(","))):
             key, _, role = item.partition(":")
             if len(key) < 16:
                 raise ValueError("API keys must be at least 16 characters")

@@ -20,6 +20,7 @@ dense and sparse candidate lists; fusion happens above them (``service.retrieval
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,6 +41,7 @@ SENTENCES = "sentences"
 FILTER_KEYS = frozenset({"doc_id", "language", "kind", "publisher", "date_from", "date_to"})
 KEYWORD_FIELDS = (PayloadKey.DOC_ID, PayloadKey.LANGUAGE, PayloadKey.KIND, PayloadKey.PUBLISHER)
 SparseQuery = tuple[list[int], list[float]]
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class StoreLockedError(RuntimeError):
@@ -258,7 +260,9 @@ def parse_filters(filters: dict[str, Any] | None) -> SearchFilter | None:
         if bound is None:
             continue
         try:
-            date.fromisoformat(str(bound)[:10])
+            if not _DATE.fullmatch(str(bound)):
+                raise ValueError(bound)
+            date.fromisoformat(str(bound))
         except ValueError:
             raise FilterError("date_from and date_to take dates as YYYY-MM-DD") from None
     parsed = SearchFilter(any_of, _iso(bounds[0]), _iso(bounds[1], end=True))
@@ -269,10 +273,7 @@ def _iso(value: Any, end: bool = False) -> str | None:
     """A date bound as an RFC 3339 timestamp (a bare date covers the whole day)."""
     if not value:
         return None
-    text = str(value)
-    if len(text) == 10:
-        return f"{text}T23:59:59Z" if end else f"{text}T00:00:00Z"
-    return text
+    return f"{value}T23:59:59Z" if end else f"{value}T00:00:00Z"
 
 
 def locked_message(path: Path) -> str:

@@ -11,7 +11,6 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
@@ -21,7 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ingest.settings import Settings
 from ingest.store import FilterError
 from service.api_documents import router as documents_router
+from service.api_documents import uploads_dir
 from service.container import Services, build_services
+from service.errors import documented, invalid
 from service.feedback import FeedbackItem
 from service.jobs import Job, JobRunner
 from service.logs import request_id
@@ -60,10 +61,18 @@ def _request_id(header: str | None) -> str:
 
 
 def _required_role(request: Request) -> Role | None:
+    """Who may call a path: nobody needs a key for the exact open paths (Slack's
+    requests carry Slack's signature instead); changing documents and reading feedback
+    needs an admin key; everything else, any key. A route added later is closed by
+    default."""
     path = request.url.path
-    if path in OPEN_PATHS or path.startswith(("/docs", "/openapi.json", "/slack/")):
-        return None  # Slack requests carry Slack's signature instead
-    if request.method in ("POST", "DELETE") and path.startswith("/v1/documents"):
+    if path in OPEN_PATHS:
+        return None
+    if request.method in ("POST", "DELETE") and (
+        path == "/v1/documents" or path.startswith("/v1/documents/")
+    ):
+        return "admin"
+    if path == "/v1/feedback":
         return "admin"
     return "reader"
 
@@ -122,6 +131,65 @@ class _EdgeMiddleware:
             metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
+class _TooLarge(Exception):
+    """A request body went over its limit while it was being read."""
+
+
+class _BodyLimit:
+    """Refuse a request body over its limit, before or while it is read: file uploads may
+    carry ``max_upload_files`` × ``max_upload_bytes``, anything else ``max_body_bytes``
+    (a 413 that names the limit; nothing is spooled past it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        limit = _body_limit(scope)
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _too_large(limit)(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _TooLarge
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if started:
+                raise
+            await _too_large(limit)(scope, receive, send)
+
+
+def _body_limit(scope: Scope) -> int:
+    settings: Settings = scope["app"].state.services.settings
+    content_type = dict(scope["headers"]).get(b"content-type", b"")
+    if scope["path"] == "/v1/documents" and content_type.startswith(b"multipart/form-data"):
+        return settings.max_upload_files * settings.max_upload_bytes + settings.max_body_bytes
+    return settings.max_body_bytes
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse(
+        status_code=413, content={"detail": f"request body over the {limit}-byte limit"}
+    )
+
+
 def create_app(services: Services | None = None, settings: Settings | None = None) -> FastAPI:
     """The FastAPI app. Given no services, it builds them at start-up (and closes them at stop)."""
 
@@ -132,9 +200,13 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         app.state.services = built
         app.state.slack = _slack_app(built)
         app.state.keys = KeyChecker(built.settings.parsed_api_keys())
+        uploads = uploads_dir(built).resolve()
         app.state.jobs = JobRunner(
-            lambda path: built.qa.ingest([path], progress=False),
+            lambda path: built.qa.ingest(
+                [path], progress=False, catalogued=not path.is_relative_to(uploads)
+            ),
             on_done=lambda job: _count_job(app.state.metrics, job),
+            database=built.settings.data_dir / "jobs.sqlite3",
         )
         try:
             yield
@@ -148,11 +220,13 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         version="0.1.0",
         description="Cited answers from AI-policy documents, verifiable to the character.",
         lifespan=lifespan,
+        redoc_url=None,
     )
 
     app.state.metrics = Metrics()
     app.include_router(documents_router)
 
+    app.add_middleware(_BodyLimit)
     app.add_middleware(_EdgeMiddleware)
 
     @app.get("/metrics", include_in_schema=False)
@@ -160,18 +234,10 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         """Prometheus metrics."""
         return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        return JSONResponse(status_code=422, content={"detail": "; ".join(problems)})
-
     def _services(request: Request) -> Services:
         return request.app.state.services  # type: ignore[no-any-return]
 
-    @app.post("/v1/ask", response_model=AskResponse)
+    @app.post("/v1/ask", response_model=AskResponse, responses=documented(401))
     async def ask(body: AskRequest, request: Request) -> AskResponse:
         """Answer a question with cited passages, or abstain when the corpus lacks evidence.
 
@@ -180,8 +246,10 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         """
         try:
             response = await run_in_threadpool(_services(request).qa.answer, body)
-        except (QuestionTooLongError, FilterError) as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except QuestionTooLongError as exc:
+            raise invalid(["body", "question"], str(exc)) from None
+        except FilterError as exc:
+            raise invalid(["body", "filters"], str(exc)) from None
         request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
         asked = f" question={body.question!r}" if _services(request).settings.log_questions else ""
         logger.info(
@@ -193,7 +261,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         )
         return response
 
-    @app.post("/v1/ask/batch", response_model=AskBatchResponse)
+    @app.post("/v1/ask/batch", response_model=AskBatchResponse, responses=documented(401, 413))
     async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse:
         """Answer up to 100 questions in one call; results come back in the same order.
 
@@ -213,20 +281,24 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
             ]
         )
 
-    @app.post("/v1/search", response_model=SearchResponse)
+    @app.post("/v1/search", response_model=SearchResponse, responses=documented(401))
     async def search(body: SearchRequest, request: Request) -> SearchResponse:
         """Ranked passages for a query (no answer, no abstention), with citation fields."""
         try:
             return await run_in_threadpool(_services(request).qa.search, body)
-        except (QuestionTooLongError, FilterError) as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from None
+        except QuestionTooLongError as exc:
+            raise invalid(["body", "query"], str(exc)) from None
+        except FilterError as exc:
+            raise invalid(["body", "filters"], str(exc)) from None
 
-    @app.get("/v1/documents", response_model=list[DocumentSummary])
+    @app.get("/v1/documents", response_model=list[DocumentSummary], responses=documented(401))
     async def list_documents(request: Request) -> list[DocumentSummary]:
         """Every ingested document (id, title, source, language, kind, chunk count)."""
         return await run_in_threadpool(_services(request).qa.list_documents)
 
-    @app.get("/v1/documents/{doc_id}", response_model=DocumentDetail)
+    @app.get(
+        "/v1/documents/{doc_id}", response_model=DocumentDetail, responses=documented(401, 404)
+    )
     async def get_document(doc_id: str, request: Request) -> DocumentDetail:
         """A document's metadata and the exact stored text citations point into."""
         doc = await run_in_threadpool(_services(request).qa.get_document, doc_id)
@@ -234,11 +306,12 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
             raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
         return doc
 
-    @app.get("/v1/feedback", response_model=list[FeedbackItem])
+    @app.get("/v1/feedback", response_model=list[FeedbackItem], responses=documented(401, 403))
     async def list_feedback(request: Request, limit: int = 100) -> list[FeedbackItem]:
-        """Votes (👍 / 👎) given in Slack, newest first, with the question, answer and citations."""
+        """Votes (👍 / 👎) given in Slack, newest first, with the question, answer and
+        citations, and who asked where (admin key: they hold Slack users' questions)."""
         if not 1 <= limit <= 1000:
-            raise HTTPException(status_code=422, detail="limit must be between 1 and 1000")
+            raise invalid(["query", "limit"], "limit must be between 1 and 1000")
         return await run_in_threadpool(_services(request).feedback.list_feedback, limit)
 
     @app.post("/slack/events", include_in_schema=False)
@@ -255,7 +328,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         """Liveness: the process answers."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", responses=documented(503))
     async def readyz(request: Request) -> JSONResponse:
         """Readiness: the store answers and holds chunks."""
         try:

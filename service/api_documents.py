@@ -7,6 +7,8 @@ a 4xx naming the reason, and the request then writes nothing.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import uuid
@@ -19,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files
 from service.container import Services
+from service.errors import documented, invalid
 from service.jobs import Job
 
 router = APIRouter()
@@ -30,11 +33,45 @@ def _services(request: Request) -> Services:
 
 
 def uploads_dir(services: Services) -> Path:
-    """Where uploaded files live (kept: they are the documents' sources)."""
+    """Where uploaded files live (kept: they are the documents' sources), each in a
+    folder named by its content."""
     return services.settings.data_dir / "uploads"
 
 
-@router.post("/v1/documents", status_code=202, response_model=Job)
+@router.post(
+    "/v1/documents",
+    status_code=202,
+    response_model=Job,
+    responses={**documented(401, 403, 404, 413, 415), 422: {"description": "Bad request."}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["files"],
+                        "properties": {
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            }
+                        },
+                    }
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["paths"],
+                        "properties": {
+                            "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
 async def add_documents(request: Request) -> Job:
     """Start an ingestion job (admin key). Poll `GET /v1/jobs/{id}` for progress.
 
@@ -54,7 +91,7 @@ async def add_documents(request: Request) -> Job:
     return request.app.state.jobs.submit(paths)  # type: ignore[no-any-return]
 
 
-@router.get("/v1/jobs/{job_id}", response_model=Job)
+@router.get("/v1/jobs/{job_id}", response_model=Job, responses=documented(401, 404))
 async def get_job(job_id: str, request: Request) -> Job:
     """An ingestion job's status and per-file results."""
     job = request.app.state.jobs.get(job_id)
@@ -63,7 +100,7 @@ async def get_job(job_id: str, request: Request) -> Job:
     return job  # type: ignore[no-any-return]
 
 
-@router.delete("/v1/documents/{doc_id}", status_code=204)
+@router.delete("/v1/documents/{doc_id}", status_code=204, responses=documented(401, 403, 404))
 async def delete_document(doc_id: str, request: Request) -> Response:
     """Remove a document and all its chunks (admin key); an uploaded file goes too."""
     services = _services(request)
@@ -72,8 +109,10 @@ async def delete_document(doc_id: str, request: Request) -> Response:
         raise HTTPException(404, f"no document with id {doc_id!r}")
     await run_in_threadpool(services.qa.delete_document, doc_id)
     source = Path(str(doc.get("source", "")))
-    if source.parent == uploads_dir(services).resolve() and source.exists():
+    if source.parent.parent == uploads_dir(services).resolve() and source.exists():
         source.unlink()
+        with contextlib.suppress(OSError):  # other files may share the folder's name
+            source.parent.rmdir()
     return Response(status_code=204)
 
 
@@ -81,10 +120,12 @@ async def _json_paths(request: Request) -> list[str]:
     try:
         body: Any = await request.json()
     except ValueError:
-        raise HTTPException(422, "body is not valid JSON") from None
+        raise invalid(["body"], "body is not valid JSON") from None
     paths = body.get("paths") if isinstance(body, dict) else None
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) for p in paths):
-        raise HTTPException(422, "paths: a non-empty list of strings is required")
+        raise invalid(["body", "paths"], "a non-empty list of strings is required")
+    if any("\x00" in p for p in paths):
+        raise invalid(["body", "paths"], "a path must not contain NUL characters")
     return paths
 
 
@@ -103,12 +144,12 @@ def _resolve_paths(paths: list[str], services: Services) -> list[Path]:
         try:
             found = list(iter_files([target]))
         except LoadError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise invalid(["body", "paths"], str(exc)) from None
         for path in found:
             _check_file(path.resolve(), root, services.settings.max_upload_bytes, raw)
             files.append(path.resolve())
     if not files:
-        raise HTTPException(422, "no supported files under the given paths")
+        raise invalid(["body", "paths"], "no supported files under the given paths")
     return files
 
 
@@ -122,19 +163,32 @@ def _check_file(path: Path, root: Path, limit: int, label: str) -> None:
 
 
 async def _receive_uploads(request: Request, services: Services) -> list[Path]:
-    limit = services.settings.max_upload_bytes
-    form = await request.form()
+    """Stage every file, then move each to ``uploads/<sha256 prefix>/<name>``: the same
+    bytes land in the same place (an unchanged re-upload writes nothing new), a new file
+    of an old name gets a place of its own. Nothing is kept when one file is refused."""
+    settings = services.settings
+    try:
+        form = await request.form(max_files=settings.max_upload_files)
+    except HTTPException:
+        raise
+    except Exception as exc:  # starlette: too many files, a malformed body
+        raise HTTPException(413 if "Too many files" in str(exc) else 400, str(exc)) from None
     uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     if not uploads:
-        raise HTTPException(422, "no `files` in the form")
+        raise invalid(["body", "files"], "no `files` in the form")
+    names = [Path(u.filename or "").name for u in uploads]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise invalid(["body", "files"], f"file names sent twice in one request: {twice}")
     target = uploads_dir(services)
     staging = target / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:
-        staged = [await _stage(upload, staging, limit) for upload in uploads]
+        staged = [await _stage(upload, staging, settings.max_upload_bytes) for upload in uploads]
         final = []
-        for path in staged:
-            destination = target / path.name
+        for path, digest in staged:
+            destination = target / digest[:16] / path.name
+            destination.parent.mkdir(exist_ok=True)
             os.replace(path, destination)
             final.append(destination.resolve())
         return final
@@ -142,18 +196,20 @@ async def _receive_uploads(request: Request, services: Services) -> list[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-async def _stage(upload: UploadFile, staging: Path, limit: int) -> Path:
+async def _stage(upload: UploadFile, staging: Path, limit: int) -> tuple[Path, str]:
     name = Path(upload.filename or "").name
-    if not name or name.startswith("."):
-        raise HTTPException(422, f"bad file name {upload.filename!r}")
+    if not name or name.startswith(".") or "\x00" in name:
+        raise invalid(["body", "files"], f"bad file name {upload.filename!r}")
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
         raise HTTPException(415, f"{name}: unsupported file type {Path(name).suffix or '(none)'}")
     path = staging / name
     size = 0
+    digest = hashlib.sha256()
     with path.open("wb") as out:
         while block := await upload.read(READ_BLOCK):
             size += len(block)
             if size > limit:
                 raise HTTPException(413, f"{name}: over the {limit}-byte upload limit")
+            digest.update(block)
             out.write(block)
-    return path
+    return path, digest.hexdigest()

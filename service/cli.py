@@ -39,8 +39,12 @@ def ingest(
         str | None,
         typer.Option(help="Send the files to a running service (its URL) instead of the store."),
     ] = None,
-    api_key: Annotated[
-        str | None, typer.Option(envvar="POLICYQA_CLIENT_API_KEY", help="Admin key for --api.")
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the admin key for --api (or set POLICYQA_CLIENT_API_KEY); "
+            "a key is never taken on the command line, where `ps` shows it."
+        ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -49,7 +53,12 @@ def ingest(
     While `policyqa serve` holds the embedded store, use --api http://127.0.0.1:8000.
     """
     if api:
-        _ingest_via_api(paths, api, api_key, as_json)
+        key = (
+            api_key_file.read_text(encoding="utf-8").strip()
+            if api_key_file
+            else os.environ.get("POLICYQA_CLIENT_API_KEY")
+        )
+        _ingest_via_api(paths, api, key, as_json)
         return
     services = open_services()
     try:
@@ -132,7 +141,7 @@ def serve(
     from service.api import create_app
 
     settings = Settings()
-    if not is_loopback(host) and not settings.api_keys and not settings.allow_open_bind:
+    if not is_loopback(host) and not settings.parsed_api_keys() and not settings.allow_open_bind:
         typer.echo(
             f"error: refusing to serve on {host} without API keys. Set POLICYQA_API_KEYS, or "
             "POLICYQA_ALLOW_OPEN_BIND=true if something in front of PolicyQA guards it.",
@@ -215,7 +224,7 @@ def slack(
         typer.echo("The HTTP bot runs inside `policyqa serve` (/slack/events); use --socket.")
         raise typer.Exit(2)
     settings = Settings()
-    if not settings.slack.enabled or not settings.slack.app_token:
+    if not settings.slack.enabled or not settings.slack.app_token.get_secret_value():
         typer.echo(
             "error: set POLICYQA_SLACK__BOT_TOKEN, POLICYQA_SLACK__SIGNING_SECRET and "
             "POLICYQA_SLACK__APP_TOKEN",
@@ -228,7 +237,9 @@ def slack(
 
     services = open_services()
     try:
-        handler = SocketModeHandler(build_slack_app(services), settings.slack.app_token)
+        handler = SocketModeHandler(
+            build_slack_app(services), settings.slack.app_token.get_secret_value()
+        )
         handler.start()  # type: ignore[no-untyped-call]
     finally:
         services.close()

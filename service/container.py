@@ -12,7 +12,8 @@ from ingest.store import build_store
 from service.feedback import FeedbackStore
 from service.qa import QA
 
-CORPORA_DIR = Path(__file__).resolve().parent.parent / "corpora"
+CHECKOUT_CORPORA = Path(__file__).resolve().parent.parent / "corpora"
+"""The manifests beside the code in a source checkout (an installed package has none)."""
 
 
 @dataclass
@@ -29,6 +30,13 @@ class Services:
         self.feedback.close()
 
 
+def catalog_dir(settings: Settings) -> Path:
+    """Where the corpus manifests are: the setting, the source checkout's, or ./corpora."""
+    if settings.catalog_dir is not None:
+        return settings.catalog_dir
+    return CHECKOUT_CORPORA if CHECKOUT_CORPORA.is_dir() else Path("corpora")
+
+
 def build_services(
     settings: Settings, embedder: PolicyEmbedding | None = None, fake_embedder: bool = False
 ) -> Services:
@@ -43,7 +51,7 @@ def build_services(
     embedder = embedder or build_embedder(settings, fake=fake_embedder)
     store = build_store(settings)
     try:
-        qa = QA(settings, store, embedder, load_catalog(CORPORA_DIR))
+        qa = QA(settings, store, embedder, load_catalog(catalog_dir(settings)))
     except Exception:
         store.close()
         raise

@@ -2,11 +2,16 @@
 
 One worker thread ingests file after file into the store the service already has open
 (an embedded store admits one process), so uploads never fight the running server.
+Jobs are kept in SQLite under the data folder: a job acknowledged with 202 survives a
+shutdown or a crash, and the next start runs what was queued or cut short (ingesting is
+idempotent, so a file done twice writes nothing new).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
@@ -54,24 +59,32 @@ IngestOne = Callable[[Path], IngestSummary]
 class JobRunner:
     """Queues ingestion jobs on one worker and keeps their state for polling."""
 
-    def __init__(self, ingest_one: IngestOne, on_done: Callable[[Job], None] | None = None) -> None:
+    def __init__(
+        self,
+        ingest_one: IngestOne,
+        on_done: Callable[[Job], None] | None = None,
+        database: Path | None = None,
+    ) -> None:
         self._ingest_one = ingest_one
         self._on_done = on_done
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-job")
+        self._db = _open(database) if database else None
+        for job, paths in self._unfinished():
+            logger.info("resuming ingest job job_id=%s files=%d", job.id, len(paths))
+            self._start(job, paths)
 
     def submit(self, paths: list[Path]) -> Job:
-        """Queue files for ingestion; returns the job as queued."""
+        """Queue files for ingestion (kept on disk before this returns); returns the job."""
         job = Job(
             id=uuid.uuid4().hex[:12],
             created_at=_now(),
             files_total=len(paths),
             files=[FileResult(file=p.name) for p in paths],
         )
-        with self._lock:
-            self._jobs[job.id] = job
-        self._pool.submit(self._run, job, paths)
+        self._save(job, paths)
+        self._start(job, paths)
         return job.model_copy(deep=True)
 
     def get(self, job_id: str) -> Job | None:
@@ -80,10 +93,17 @@ class JobRunner:
             job = self._jobs.get(job_id)
             return job.model_copy(deep=True) if job else None
 
+    def _start(self, job: Job, paths: list[Path]) -> None:
+        with self._lock:
+            self._jobs[job.id] = job
+        self._pool.submit(self._run, job, paths)
+
     def _run(self, job: Job, paths: list[Path]) -> None:
         self._update(job, status="running")
         try:
             for index, path in enumerate(paths):
+                if index < job.files_done:
+                    continue  # done before a restart
                 summary = self._ingest_one(path)
                 self._record(job, index, summary)
             self._update(job, status="done", finished_at=_now())
@@ -109,15 +129,57 @@ class JobRunner:
         with self._lock:
             job.files_done = index + 1
             job.chunks_written += summary.chunks_written
+        self._save(job)
 
     def _update(self, job: Job, **changes: object) -> None:
         with self._lock:
             for key, value in changes.items():
                 setattr(job, key, value)
+        self._save(job)
+
+    def _save(self, job: Job, paths: list[Path] | None = None) -> None:
+        if self._db is None:
+            return
+        with self._lock:
+            body = job.model_dump_json()
+            if paths is None:
+                self._db.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
+            else:
+                listed = json.dumps([str(p) for p in paths])
+                self._db.execute(
+                    "INSERT INTO jobs (id, body, paths) VALUES (?, ?, ?)", (job.id, body, listed)
+                )
+            self._db.commit()
+
+    def _unfinished(self) -> list[tuple[Job, list[Path]]]:
+        if self._db is None:
+            return []
+        found = []
+        for body, listed in self._db.execute("SELECT body, paths FROM jobs ORDER BY rowid"):
+            job = Job.model_validate_json(body)
+            if job.status in ("queued", "running"):
+                job.status = "queued"
+                found.append((job, [Path(p) for p in json.loads(listed)]))
+            else:
+                self._jobs[job.id] = job  # finished jobs stay pollable
+        return found
 
     def shutdown(self) -> None:
-        """Finish the running job, drop queued ones."""
+        """Finish the running job; queued ones stay on disk for the next start."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._db is not None:
+            with self._lock:
+                self._db.close()
+                self._db = None
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, body TEXT, paths TEXT)")
+    db.commit()
+    return db
 
 
 def _now() -> str:

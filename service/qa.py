@@ -35,6 +35,7 @@ from service.types import (
     QuoteSpan,
     SearchRequest,
     SearchResponse,
+    filter_dict,
 )
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class QA:
         """
         timings: dict[str, float] = {}
         candidates, question_vector, pool = self._retrieve(
-            request.question, request.top_k, request.filters, timings, vector
+            request.question, request.top_k, filter_dict(request.filters), timings, vector
         )
         started = time.perf_counter()
         evidence = extract.weigh_evidence(
@@ -116,7 +117,7 @@ class QA:
             request.question,
             question_vector,
             pool,
-            request.filters,
+            filter_dict(request.filters),
             corpus,
             self.live,
         )
@@ -139,7 +140,7 @@ class QA:
         """Ranked passages for a query, with the same citation fields as answers."""
         timings: dict[str, float] = {}
         candidates, question_vector, _ = self._retrieve(
-            request.query, request.top_k, request.filters, timings
+            request.query, request.top_k, filter_dict(request.filters), timings
         )
         citations, _ = self._cite(request.query, candidates, question_vector)
         timings["total"] = round(sum(timings.values()), 2)
@@ -258,7 +259,9 @@ class QA:
         terms = frozenset().union(*sparse.question_terms(question).values())
         for n, cand in enumerate(candidates, start=1):
             quote = extract.choose_quote(cand, question_vector, stored[cand.point_id], terms)
-            citations.append(extract.to_citation(n, cand, quote))
+            citation = extract.to_citation(n, cand, quote)
+            citation.source = self.public_source(citation.source)
+            citations.append(citation)
             quotes.append(quote)
         return citations, quotes
 
@@ -361,19 +364,44 @@ class QA:
     # -- documents -------------------------------------------------------------------------
 
     def ingest(
-        self, paths: Iterable[Path], prune: bool = False, progress: bool | None = None
+        self,
+        paths: Iterable[Path],
+        prune: bool = False,
+        progress: bool | None = None,
+        catalogued: bool = True,
     ) -> IngestSummary:
-        """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`)."""
+        """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`).
+
+        ``catalogued``: files named as in ``corpora/*.toml`` take its title, publisher
+        and kind (not for uploads: a name does not make a file the official document).
+        """
+        catalog = self.catalog if catalogued else {}
         try:
             return ingest_paths(
-                paths, self.store, self.embedder, self.settings, self.catalog, prune, progress
+                paths, self.store, self.embedder, self.settings, catalog, prune, progress
             )
         finally:
             self._forget_corpus()
 
+    def public_source(self, source: str) -> str:
+        """Where a document came from, as a client may see it: relative to the ingest
+        root, the data folder or the working folder, else its file name (never the
+        server's absolute paths)."""
+        path = Path(source)
+        roots = [self.settings.ingest_root, self.settings.data_dir, Path.cwd()]
+        for root in roots:
+            if root is not None and path.is_relative_to(root.resolve()):
+                return str(path.relative_to(root.resolve()))
+        return path.name
+
+    def _summary(self, record: dict[str, Any]) -> DocumentSummary:
+        summary = _summary(record)
+        summary.source = self.public_source(summary.source)
+        return summary
+
     def list_documents(self) -> list[DocumentSummary]:
         """Every stored document, without text, by title."""
-        docs = [_summary(r) for r in self.store.iter_documents(with_text=False)]
+        docs = [self._summary(r) for r in self.store.iter_documents(with_text=False)]
         return sorted(docs, key=lambda d: (d.title.lower(), d.doc_id))
 
     def get_document(self, doc_id: str) -> DocumentDetail | None:
@@ -382,7 +410,7 @@ class QA:
         if record is None:
             return None
         return DocumentDetail(
-            **_summary(record).model_dump(), text=str(record[PayloadKey.DOC_TEXT])
+            **self._summary(record).model_dump(), text=str(record[PayloadKey.DOC_TEXT])
         )
 
     def delete_document(self, doc_id: str) -> bool:

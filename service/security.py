@@ -10,7 +10,18 @@ from typing import Literal
 from fastapi import HTTPException, Request
 
 Role = Literal["reader", "admin"]
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+OPEN_PATHS = frozenset(
+    {
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+        "/slack/events",
+    }
+)
+"""Paths anyone may call, matched exactly (Slack's requests are verified by signature)."""
 
 
 class KeyChecker:

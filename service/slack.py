@@ -21,8 +21,10 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from ingest.settings import SlackSettings
+from ingest.store import FilterError
 from service.container import Services
 from service.feedback import Vote
+from service.qa import QuestionTooLongError
 from service.slack_blocks import SHARE, VOTE_DOWN, VOTE_UP, answer_blocks, fallback_text
 from service.types import AskRequest, AskResponse
 
@@ -60,14 +62,14 @@ def build_slack_app(services: Services) -> App:
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=cfg.team_id or team_id,
-            bot_token=cfg.bot_token,
+            bot_token=cfg.bot_token.get_secret_value(),
             bot_user_id=cfg.bot_user_id or None,
         )
 
     app = App(
-        signing_secret=cfg.signing_secret,
+        signing_secret=cfg.signing_secret.get_secret_value(),
         authorize=authorize,
-        client=WebClient(token=cfg.bot_token, base_url=cfg.api_base_url),
+        client=WebClient(token=cfg.bot_token.get_secret_value(), base_url=cfg.api_base_url),
         process_before_response=False,
     )
     seen = _SeenEvents()
@@ -106,6 +108,13 @@ def _reply(
     """Message arguments for an answer (or a short error note)."""
     try:
         response = _answer(services, question)
+    except QuestionTooLongError:  # the asker's mistake, not ours: say what to do
+        limit = services.settings.max_question_chars
+        return {
+            "text": f"That question is {len(question)} characters; please keep it under {limit}."
+        }
+    except FilterError as exc:
+        return {"text": f"Sorry, that question cannot be asked that way: {exc}"}
     except Exception as exc:  # reported to the user briefly, logged in full
         return {"text": _failure_text(exc)}
     answer_id = services.feedback.save_answer(question, response, channel, user)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 
 def _non_blank(value: str) -> str:
@@ -15,6 +16,64 @@ def _non_blank(value: str) -> str:
 
 NonBlank = Annotated[str, AfterValidator(_non_blank)]
 """Text with something in it; surrounding whitespace is dropped."""
+
+
+def _strings(value: Any) -> Any:
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise ValueError("takes a string or a non-empty list of strings")
+    if any("\x00" in v for v in values):
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _calendar_date(value: str) -> str:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    return value
+
+
+OneOrMore = Annotated[str | list[str], BeforeValidator(_strings)]
+DateText = Annotated[
+    str,
+    Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2024-06-13"]),
+    AfterValidator(_calendar_date),
+]
+FILTER_KEYS = ("doc_id", "language", "kind", "publisher", "date_from", "date_to")
+
+
+class Filters(BaseModel):
+    """Which documents to search: each given field must match (a list: any of its values)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    doc_id: OneOrMore | None = None
+    language: OneOrMore | None = Field(None, description="e.g. `en`, `zh`.")
+    kind: OneOrMore | None = Field(None, description="`transcript`, `official` or `document`.")
+    publisher: OneOrMore | None = None
+    date_from: DateText | None = Field(None, description="Documents dated on or after.")
+    date_to: DateText | None = Field(None, description="Documents dated on or before.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(k) for k in data if k not in FILTER_KEYS)
+            if unknown:
+                raise ValueError(f"unknown filter key(s) {unknown}; allowed: {list(FILTER_KEYS)}")
+        return data
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filters the store takes (unset ones left out)."""
+        return self.model_dump(exclude_none=True)
+
+
+def filter_dict(filters: Filters | None) -> dict[str, Any] | None:
+    """A request's filters as the store takes them (None: no filter)."""
+    return filters.as_dict() if filters is not None else None
+
 
 MAX_TOP_K = 20
 MAX_PASSAGE_CHARS = 1500
@@ -102,13 +161,7 @@ class AskRequest(BaseModel):
 
     question: NonBlank = Field(description="The question, in English or Chinese.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Citations to return at most.")
-    filters: dict[str, Any] | None = Field(
-        None,
-        description=(
-            "Optional: doc_id, language, kind, publisher (string or list of strings), "
-            "date_from, date_to (YYYY-MM-DD)."
-        ),
-    )
+    filters: Filters | None = Field(None, description="Optional: which documents to search.")
 
 
 class SearchRequest(BaseModel):
@@ -116,7 +169,7 @@ class SearchRequest(BaseModel):
 
     query: NonBlank
     top_k: int = Field(10, ge=1, le=100)
-    filters: dict[str, Any] | None = None
+    filters: Filters | None = None
 
 
 class AskResponse(BaseModel):

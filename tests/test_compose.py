@@ -58,19 +58,108 @@ def test_slack_manifest_points_every_url_at_the_events_endpoint() -> None:
     )
 
 
-def test_compose_file_is_valid_against_the_compose_specification_schema() -> None:
-    import importlib.util
+def test_compose_file_is_valid_against_the_compose_specification() -> None:
+    """check-jsonschema's vendored Compose-spec schema (offline); and it does reject a bad
+    file."""
+    import shutil
+    import subprocess
+    import sys
+
+    tool = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    good = subprocess.run(
+        [tool, "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert good.returncode == 0, good.stdout + good.stderr
+    broken = ROOT.parent / "broken-compose.yml"
+    try:
+        broken.write_text("services:\n  api:\n    image: x\n    portz: ['1:1']\n")
+        bad = subprocess.run(
+            [tool, "--builtin-schema", "vendor.compose-spec", str(broken)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        broken.unlink(missing_ok=True)
+    assert bad.returncode != 0
+
+
+def test_the_image_command_starts_with_the_compose_environment(tmp_path: Path) -> None:
+    """The Dockerfile's CMD, run as the container would (its ENV and the compose file's
+    environment, a fresh data folder; no Qdrant server here, so the embedded store):
+    it must ingest the seeds and answer /readyz, and titles come from the catalog."""
     import json
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
 
-    import jsonschema
-    import pytest
+    import httpx
 
-    spec = importlib.util.find_spec("compose")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("the Compose-spec schema (docker-compose wheel, installed by make) is absent")
-    schema_path = Path(next(iter(spec.submodule_search_locations))) / "config" / "compose_spec.json"
-    schema = json.loads(schema_path.read_text())
-    validator = jsonschema.Draft201909Validator(schema)  # the draft its $schema names
-    assert [e.message for e in validator.iter_errors(_compose())] == []
-    broken = {**_compose(), "services": {"api": {"image": "x", "portz": ["1:1"]}}}
-    assert list(validator.iter_errors(broken)), "the schema does reject a bad file"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    command = json.loads(re.search(r"^CMD (\[.*\])$", dockerfile, re.M).group(1))
+    env_block = re.search(
+        r"^ENV ((?:.*\\\n)*.*)$", dockerfile.split("FROM python:3.11-slim\n")[-1], re.M
+    )
+    image_env = dict(re.findall(r"([A-Z_]+)=(\S+)", env_block.group(1).replace("\\\n", " ")))
+    compose_env = _compose()["services"]["api"]["environment"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app_root = tmp_path / "app"  # the image's /app: seeds and corpora beside the code
+    app_root.mkdir()
+    (app_root / "seeds").symlink_to(ROOT / "seeds")
+    (app_root / "corpora").symlink_to(ROOT / "corpora")
+
+    def here(value: str) -> str:
+        return value.replace("/app/", f"{app_root}/").replace("/data", str(tmp_path / "data"))
+
+    env = {
+        **os.environ,
+        **{k: here(v) for k, v in image_env.items() if k != "PATH"},
+        **{k: here(str(v)) for k, v in compose_env.items() if k != "POLICYQA_QDRANT_URL"},
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    env.pop("POLICYQA_API_KEYS", None)
+    shell = [here(part).replace("--port 8000", f"--port {port}") for part in command]
+    server = subprocess.Popen(
+        shell, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert server.poll() is None, server.stdout.read().decode()[-2000:]
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
+                if ready.status_code == 200 and ready.json()["chunks"] > 0:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the container command never became ready")
+        docs = httpx.get(f"http://127.0.0.1:{port}/v1/documents", timeout=10).json()
+        assert docs[0]["title"] == "Why China open-sources its AI (talk transcript)"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def test_an_installed_package_finds_the_catalog_the_image_names(
+    tmp_path: Path, monkeypatch: object
+) -> None:
+    """Installed (not a checkout), service/ sits in site-packages with no corpora/ beside
+    it: the catalog comes from POLICYQA_CATALOG_DIR (the image sets /app/corpora), else
+    ./corpora."""
+    import service.container as container
+    from ingest.settings import Settings
+
+    monkeypatch.setattr(container, "CHECKOUT_CORPORA", tmp_path / "site-packages" / "corpora")
+    assert container.catalog_dir(Settings()) == Path("corpora")
+    assert container.catalog_dir(Settings(catalog_dir=ROOT / "corpora")) == ROOT / "corpora"
+    assert "POLICYQA_CATALOG_DIR=/app/corpora" in (ROOT / "Dockerfile").read_text()

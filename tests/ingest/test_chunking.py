@@ -106,3 +106,51 @@ def load_document_from_text(text: str) -> LoadedDocument:
     from ingest.transcripts import find_turns
 
     return _doc(text, find_turns(text))
+
+
+def test_a_long_turn_is_chunked_with_one_pass_over_its_words(monkeypatch) -> None:
+    """Timestamps used to recount the words from the turn's start for every chunk
+    (quadratic in the turn's length); now one index of word offsets serves them all."""
+    import ingest.chunking as chunking
+    from ingest.schema import LoadedDocument, Segment
+
+    text = " ".join(f"Word{n} says something about open models." for n in range(3000))
+    doc = LoadedDocument(
+        source="talk.txt",
+        file_name="talk.txt",
+        text=text,
+        format="txt",
+        title="Talk",
+        language="en",
+        kind="transcript",
+        segments=[Segment(0, len(text), speaker="A", start_seconds=0.0)],
+    )
+    scanned = 0
+    pattern = chunking._WORD
+
+    def span(text: str, pos: int = 0, endpos: int | None = None) -> int:
+        return (len(text) if endpos is None else endpos) - pos
+
+    class Counting:
+        """Counts the characters the word pattern reads."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(pattern, name)
+
+        def findall(self, *args: object) -> object:
+            nonlocal scanned
+            scanned += span(*args)  # type: ignore[arg-type]
+            return pattern.findall(*args)  # type: ignore[arg-type]
+
+        def finditer(self, *args: object) -> object:
+            nonlocal scanned
+            scanned += span(*args)  # type: ignore[arg-type]
+            return pattern.finditer(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chunking, "_WORD", Counting())
+    chunks = chunk_document(doc, ChunkingSettings())
+    assert len(chunks) > 100
+    assert scanned <= 5 * len(text), f"read {scanned / len(text):.0f}× the text"
+    # Estimated times still rise through the turn at the speaking rate.
+    seconds = [c.timestamp_seconds for c in chunks]
+    assert seconds == sorted(seconds) and seconds[-1] > 60 * 15

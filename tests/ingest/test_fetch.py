@@ -86,9 +86,9 @@ def test_fetch_retries_transient_errors(server: str, tmp_path: Path) -> None:
 
 def test_the_project_manifest_lists_every_shared_document() -> None:
     from ingest.manifest import load_catalog
-    from service.container import CORPORA_DIR
+    from service.container import CHECKOUT_CORPORA
 
-    catalog = load_catalog(CORPORA_DIR)
+    catalog = load_catalog(CHECKOUT_CORPORA)
     for path in shared_or_skip("corpora").glob("*.*"):
         if path.suffix in {".txt", ".md"}:
             assert path.name in catalog, f"{path.name} missing from corpora/ai-policy.toml"

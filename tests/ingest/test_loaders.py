@@ -71,7 +71,7 @@ def test_srt_is_read(tmp_path: Path) -> None:
     ("name", "content", "reason"),
     [
         ("broken.pdf", b"%PDF-1.7 this is not really a pdf", "broken.pdf"),
-        ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8"),
+        ("binary.txt", bytes(range(256)) * 16, "binary data"),
         ("empty.md", b"   \n", "no extractable text"),
         ("bad.vtt", b"not a caption file", "not a valid VTT"),
         ("data.bin", b"\x00\x01", "unsupported file type"),
@@ -84,6 +84,41 @@ def test_bad_files_raise_a_load_error_naming_the_file(
     path.write_bytes(content)
     with pytest.raises(LoadError, match=reason):
         load_document(path)
+
+
+CHINESE = "第六十五条 市人民政府应当设立市人工智能伦理委员会，履行下列职责：研究制定伦理安全规范。"
+TRADITIONAL = (
+    "第六十五條 市人民政府應當設立市人工智慧倫理委員會，履行下列職責：研究制定倫理安全規範。"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (CHINESE, "gb18030"),
+        (CHINESE, "gbk"),
+        (TRADITIONAL, "big5"),
+        (CHINESE, "utf-16"),  # with a byte-order mark
+        (CHINESE, "utf-16-le"),  # without one
+    ],
+)
+def test_text_in_other_encodings_is_read_as_written(
+    tmp_path: Path, text: str, encoding: str
+) -> None:
+    path = tmp_path / f"{encoding}.txt"
+    path.write_bytes((text * 8).encode(encoding))
+    assert load_document(path).text == text * 8
+
+
+def test_html_declaring_its_charset_is_read_in_it(tmp_path: Path) -> None:
+    page = tmp_path / "notice.html"
+    html = (
+        '<html><head><meta charset="gb2312"><title>通知</title></head>'
+        f"<body><p>{CHINESE}</p></body></html>"
+    )
+    page.write_bytes(html.encode("gb18030"))
+    doc = load_document(page)
+    assert CHINESE in doc.text and doc.title == "通知" and doc.language == "zh"
 
 
 def test_folders_are_walked_recursively_for_supported_files(tmp_path: Path) -> None:

@@ -72,7 +72,9 @@ def test_a_question_about_something_the_corpus_never_mentions_is_refused(
         ({"question": "why?", "top_k": 0}, "top_k"),
         ({"question": "why?", "top_k": 500}, "top_k"),
         ({"question": "why?", "filters": {"colour": "red"}}, "unknown filter key"),
-        ({"question": "why?", "filters": {"language": 5}}, "string or a list"),
+        ({"question": "why?", "filters": {"language": 5}}, "string or a non-empty list"),
+        ({"question": "why?", "filters": {"date_from": "2024-01-01x"}}, "date_from"),
+        ({"question": "why?", "filters": {"date_to": "2024-02-30"}}, "not a date"),
         ({}, "question"),
     ],
 )
@@ -81,7 +83,11 @@ def test_bad_requests_get_a_4xx_saying_what_is_wrong(
 ) -> None:
     response = client.post("/v1/ask", json=payload)
     assert response.status_code == 422
-    assert message in response.json()["detail"]
+    # The shape /openapi.json declares: a list of problems, each naming its field.
+    problems = response.json()["detail"]
+    assert isinstance(problems, list) and problems
+    assert all({"loc", "msg", "type"} <= set(p) for p in problems)
+    assert any(message in p["msg"] or message in p["loc"] for p in problems), problems
 
 
 def test_documents_are_listed_with_url_safe_ids(client: TestClient) -> None:
@@ -90,6 +96,7 @@ def test_documents_are_listed_with_url_safe_ids(client: TestClient) -> None:
     assert docs[0]["title"] == "Why China open-sources its AI (talk transcript)"
     assert docs[0]["kind"] == "transcript" and docs[0]["chunk_count"] > 10
     assert docs[0]["doc_id"].replace("-", "").isalnum()
+    assert not docs[0]["source"].startswith("/"), "no absolute server path is shown"
     assert "text" not in docs[0]
 
 

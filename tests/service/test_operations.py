@@ -208,3 +208,176 @@ def test_cli_ingest_goes_through_a_running_service(client: TestClient, tmp_path:
     shutil.copy(SEED, folder / "talk.txt")
     job = ingest_remote([folder], "http://testserver", ADMIN, poll_seconds=0.05, client=client)
     assert job["status"] == "done" and job["files"][0]["status"] == "added"
+
+
+def test_two_files_of_one_name_in_one_request_are_refused_and_nothing_is_kept(
+    client: TestClient, tmp_path: Path
+) -> None:
+    twice = [("files", ("a.txt", b"first text")), ("files", ("a.txt", b"second text"))]
+    response = client.post("/v1/documents", files=twice, headers=AUTH)
+    assert response.status_code == 422
+    assert "a.txt" in response.json()["detail"][0]["msg"]
+    uploads = tmp_path / "data" / "uploads"
+    assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
+def test_a_later_upload_of_the_same_name_is_a_document_of_its_own(client: TestClient) -> None:
+    first = "The first note says export caps apply to advanced chips from 2025 onwards."
+    second = "The second note says a licence is needed for every data center abroad."
+    ids = []
+    for text in (first, second):
+        job = client.post(
+            "/v1/documents", files=[("files", ("note.txt", text.encode()))], headers=AUTH
+        ).json()
+        done = _wait(client, job["id"])
+        assert done["files"][0]["status"] == "added", done
+        ids.append(done["files"][0]["doc_id"])
+    assert ids[0] != ids[1]
+    texts = [client.get(f"/v1/documents/{i}", headers=AUTH).json()["text"] for i in ids]
+    assert texts == [first, second], "the first upload was not replaced"
+    again = client.post(
+        "/v1/documents", files=[("files", ("note.txt", first.encode()))], headers=AUTH
+    ).json()
+    assert _wait(client, again["id"])["files"][0]["status"] == "unchanged"
+
+
+def test_an_upload_named_like_a_catalogued_document_is_not_presented_as_it(
+    client: TestClient,
+) -> None:
+    name = "us-ai-action-plan-2025.txt"  # in corpora/ai-policy.toml, as the White House's
+    job = client.post(
+        "/v1/documents",
+        files=[("files", (name, b"A text anyone could have written."))],
+        headers=AUTH,
+    ).json()
+    doc_id = _wait(client, job["id"])["files"][0]["doc_id"]
+    doc = client.get(f"/v1/documents/{doc_id}", headers=AUTH).json()
+    assert doc["publisher"] is None and doc["kind"] != "official"
+    assert "White House" not in doc["title"]
+
+
+def test_too_many_files_and_oversized_bodies_are_refused_before_they_are_read(
+    client: TestClient,
+) -> None:
+    many = [("files", (f"f{i}.txt", b"x")) for i in range(21)]  # limit: 20 a request
+    assert client.post("/v1/documents", files=many, headers=AUTH).status_code == 413
+    huge = {"questions": [{"question": "why? " * 1000}] * 100}  # ~0.5 MB of JSON, twice over
+    response = client.post("/v1/ask/batch", json=huge | {"pad": "x" * 600_000}, headers=AUTH)
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    declared = client.post(
+        "/v1/ask",
+        content=b"{}",
+        headers={**AUTH, "content-length": "5000000", "content-type": "application/json"},
+    )
+    assert declared.status_code == 413
+
+
+def test_feedback_needs_an_admin_key_and_open_paths_match_exactly(client: TestClient) -> None:
+    reader = {"Authorization": f"Bearer {READER}"}
+    assert client.get("/v1/feedback", headers=reader).status_code == 403
+    assert client.get("/v1/feedback", headers=AUTH).status_code == 200
+    # A path that only starts like an open one is not open.
+    for path in ("/docsX", "/docs/secret", "/openapi.jsonx", "/slack/other"):
+        assert client.get(path).status_code == 401, path
+
+
+def test_every_route_has_a_rule(client: TestClient) -> None:
+    """The auth matrix, generated from the app's routes: a new route fails here until it
+    is listed with the role it needs."""
+    from fastapi.routing import APIRoute
+
+    expected = {
+        ("POST", "/v1/ask"): "reader",
+        ("POST", "/v1/ask/batch"): "reader",
+        ("POST", "/v1/search"): "reader",
+        ("GET", "/v1/documents"): "reader",
+        ("GET", "/v1/documents/{doc_id}"): "reader",
+        ("POST", "/v1/documents"): "admin",
+        ("DELETE", "/v1/documents/{doc_id}"): "admin",
+        ("GET", "/v1/jobs/{job_id}"): "reader",
+        ("GET", "/v1/feedback"): "admin",
+        ("GET", "/healthz"): "open",
+        ("GET", "/readyz"): "open",
+        ("GET", "/metrics"): "open",
+        ("POST", "/slack/events"): "open",
+    }
+
+    def walk(routes: list[object]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            inner = getattr(route, "original_router", None)  # an included APIRouter
+            if inner is not None:
+                yield from walk(inner.routes)
+
+    routes = {
+        (method, route.path)
+        for route in walk(client.app.routes)  # type: ignore[attr-defined]
+        for method in route.methods
+    }
+    assert routes == set(expected), "a route without a rule in this matrix"
+    reader = {"Authorization": f"Bearer {READER}"}
+    for (method, path), role in expected.items():
+        url = path.replace("{doc_id}", "x").replace("{job_id}", "x")
+        body = {"json": {}} if method == "POST" else {}
+        anonymous = client.request(method, url, **body).status_code
+        as_reader = client.request(method, url, headers=reader, **body).status_code
+        as_admin = client.request(method, url, headers=AUTH, **body).status_code
+        if role == "open":
+            assert anonymous not in (401, 403), (method, path)
+        else:
+            assert anonymous == 401, (method, path)
+            assert (as_reader == 403) == (role == "admin"), (method, path, as_reader)
+            assert as_admin not in (401, 403), (method, path)
+
+
+def test_acknowledged_jobs_survive_a_restart(tmp_path: Path) -> None:
+    """A job queued (or running) when the process dies is run by the next start."""
+    import threading
+
+    from ingest.pipeline import IngestSummary
+    from service.jobs import JobRunner
+
+    database = tmp_path / "jobs.sqlite3"
+    release = threading.Event()
+
+    def stuck(path: Path) -> IngestSummary:
+        release.wait(30)
+        raise RuntimeError("the old process is gone")
+
+    first = JobRunner(stuck, database=database)
+    running = first.submit([tmp_path / "a.txt", tmp_path / "b.txt"])
+    queued = first.submit([tmp_path / "c.txt"])
+    # The process dies here: no shutdown, the jobs are only on disk.
+    done: list[str] = []
+
+    def fine(path: Path) -> IngestSummary:
+        done.append(path.name)
+        return IngestSummary(added=1, chunks_written=3, doc_ids=[path.stem])
+
+    second = JobRunner(fine, database=database)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(done) < 3:
+        time.sleep(0.02)
+    for job_id in (running.id, queued.id):
+        job = second.get(job_id)
+        assert job is not None and job.status == "done", job
+        assert all(f.status == "added" for f in job.files)
+    assert sorted(done) == ["a.txt", "b.txt", "c.txt"]
+    second.shutdown()
+    release.set()
+    first.shutdown()
+
+
+def test_secrets_do_not_show_in_settings_or_on_the_command_line() -> None:
+    settings = Settings(
+        api_keys=f"{ADMIN}:admin",
+        qdrant_api_key="qdrant-secret-123",
+        slack={"bot_token": "xoxb-secret", "signing_secret": "shh-secret"},
+    )
+    shown = repr(settings) + str(settings.model_dump())
+    for secret in (ADMIN, "qdrant-secret-123", "xoxb-secret", "shh-secret"):
+        assert secret not in shown
+    assert settings.slack.enabled and settings.parsed_api_keys()
+    result = CliRunner().invoke(cli_app, ["ingest", "x", "--api", "http://h", "--api-key", "k"])
+    assert result.exit_code != 0 and "No such option" in result.output

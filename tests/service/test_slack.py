@@ -220,6 +220,17 @@ def test_errors_are_reported_briefly_without_a_stack_trace(
     assert "Traceback" not in str(call) and "/secret/path" not in str(call)
 
 
+def test_an_overlong_question_gets_a_note_saying_so_and_no_stack_trace(
+    client, recorder, caplog
+) -> None:
+    question = "why " * 399 + "why"  # 1,599 characters; the limit is 1,000
+    _post(client, slash_command(question, f"{recorder.url}/response/10"))
+    (call,) = recorder.wait_for(1)
+    assert "1599 characters" in call["body"]["text"] and "1000" in call["body"]["text"]
+    assert "try again" not in call["body"]["text"]
+    assert not any(r.exc_info for r in caplog.records), "a user's mistake is not logged as a crash"
+
+
 def test_without_tokens_the_bot_is_off_and_the_service_runs(seeded: Services) -> None:
     with TestClient(create_app(seeded)) as plain:
         assert plain.post("/slack/events", content="x").status_code == 404
