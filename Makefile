@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run ingest serve test check lint typecheck eval bench-obliqa fetch clean
+.PHONY: install run ingest serve test check lint typecheck eval bench-obliqa fetch reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -37,8 +37,8 @@ test: install
 check: lint typecheck
 
 lint: install
-	$(BIN)/ruff check ingest service tests benchmarks
-	$(BIN)/ruff format --check ingest service tests benchmarks
+	$(BIN)/ruff check ingest service tests benchmarks reliability
+	$(BIN)/ruff format --check ingest service tests benchmarks reliability
 
 typecheck: install
 	$(BIN)/mypy ingest service
@@ -65,6 +65,13 @@ bench-obliqa: install
 	POLICYQA_RETRIEVAL__SPARSE_WEIGHT=2 POLICYQA_RETRIEVAL__NEIGHBOUR_WEIGHT=0.4 \
 	POLICYQA_EMBEDDING_MODEL=$(OBLIQA_MODEL) \
 	$(BIN)/policyqa bench beir $(OBLIQA) --split test --group-by DocumentID
+
+# The long hostile tests (RELIABILITY.md): about 20 minutes on two cores, loopback only.
+reliability: install
+	cd reliability && ../$(PY) hostile_files.py
+	cd reliability && ../$(PY) fuzz.py --examples 100
+	cd reliability && ../$(PY) load.py --clients 50 --seconds 60
+	cd reliability && ../$(PY) crash.py --cli-trials 20 --server-trials 5
 
 fetch: install
 	$(BIN)/policyqa fetch corpora/ai-policy.toml

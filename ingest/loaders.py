@@ -59,7 +59,11 @@ def load_document(path: Path, meta: ManifestEntry | None = None) -> LoadedDocume
             text = _read_text(path)
             segments = find_turns(text)
             title = _markdown_title(text) if suffix == ".md" else None
-    except (CaptionError, PdfReadError, OSError) as exc:
+    except LoadError:
+        raise
+    except PdfReadError as exc:
+        raise LoadError(f"{path.name}: corrupt or unreadable PDF ({exc})") from exc
+    except (CaptionError, OSError) as exc:
         raise LoadError(f"{path.name}: {exc}") from exc
     except Exception as exc:  # parsers of untrusted files fail in many ways
         raise LoadError(
@@ -89,7 +93,7 @@ def _read_text(path: Path, html: bool = False) -> str:
     try:
         return decode_text(data, declared)
     except UnicodeError as exc:
-        raise LoadError(f"{path.name}: {exc}") from exc
+        raise LoadError(f"{path.name}: {exc}") from None
 
 
 _BOMS = (
@@ -159,6 +163,8 @@ def _declared_charset(data: bytes) -> str | None:
 
 def _load_pdf(path: Path) -> tuple[str, list[Segment], str | None]:
     reader = PdfReader(path)
+    if reader.is_encrypted and not reader.decrypt(""):
+        raise LoadError(f"{path.name}: encrypted PDF (a password is needed to read it)")
     parts: list[str] = []
     segments: list[Segment] = []
     offset = 0

@@ -103,6 +103,11 @@ def ingest_paths(
     for path in tqdm(files, desc="ingest", unit="doc", disable=not show):
         try:
             doc = load_document(path, (catalog or {}).get(path.name))
+            if len(doc.text) > settings.max_document_chars:
+                raise LoadError(
+                    f"{path.name}: {len(doc.text):,} characters of text, over the "
+                    f"{settings.max_document_chars:,} limit (POLICYQA_MAX_DOCUMENT_CHARS)"
+                )
         except LoadError as exc:
             _fail(summary, path.name, exc)
             continue

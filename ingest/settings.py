@@ -238,6 +238,14 @@ class Settings(BaseSettings):
     )
     device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
     max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
+    max_document_chars: int = Field(
+        5_000_000,
+        ge=1000,
+        description=(
+            "Longest document text ingested (5 M characters: ~15,000 chunks, tens of minutes "
+            "of embedding on a CPU); a longer one is skipped by name."
+        ),
+    )
     api_keys: SecretStr = Field(
         SecretStr(""),
         description=(

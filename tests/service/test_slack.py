@@ -161,6 +161,14 @@ def test_bad_signature_and_replay_get_401_and_do_nothing(client, recorder) -> No
     assert recorder.calls == []
 
 
+def test_an_oversize_body_is_refused_before_it_is_read(client, recorder) -> None:
+    body = slash_command("why? " * 300_000, f"{recorder.url}/response/11")  # ~1.5 MB
+    response = _post(client, body)
+    assert response.status_code == 413 and "limit" in response.json()["detail"]
+    time.sleep(0.5)
+    assert recorder.calls == []
+
+
 def test_slack_retries_do_not_answer_twice(client, recorder) -> None:
     mention = _message(
         "app_mention",

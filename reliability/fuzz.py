@@ -1,0 +1,77 @@
+"""Fuzzing the HTTP API from its own OpenAPI document with schemathesis.
+
+Usage: python reliability/fuzz.py [--examples 100]
+
+Starts `policyqa serve` on loopback with API keys, over a store holding the seed
+transcript, and runs schemathesis (every operation: examples, coverage, fuzzing and
+stateful phases) three times: with an admin key, a reader key and none. The checks are
+`not_a_server_error` (no 5xx) and `response_schema_conformance` (every response matches
+the schema /openapi.json declares for it). Prints one JSON object with the requests and
+failures of each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from common import ADMIN_AUTH, READER_AUTH, ROOT, ingest, start_server
+
+
+def run(base: str, headers: dict[str, str], examples: int) -> dict[str, object]:
+    command = [
+        str(Path(sys.executable).parent / "schemathesis"),
+        "run",
+        f"{base}/openapi.json",
+        "--checks",
+        "not_a_server_error,response_schema_conformance",
+        "--max-examples",
+        str(examples),
+        "--generation-deterministic",
+        "--suppress-health-check",
+        "all",
+    ]
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=3600)
+    cases = re.search(r"(\d+) generated, (.*)", done.stdout)
+    failures = re.findall(r"^\s*\d+\. Test Case ID.*$|^_+ (\w+ \S+) _+$", done.stdout, re.M)
+    return {
+        "exit_code": done.returncode,
+        "test_cases": int(cases.group(1)) if cases else 0,
+        "outcome": cases.group(2).strip() if cases else done.stdout[-500:],
+        "failing_operations": [f for f in failures if f],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--examples", type=int, default=100)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="policyqa-fuzz-"))
+    try:
+        ingest(work / "data", str(ROOT / "seeds"))
+        server, base = start_server(work / "data")
+        try:
+            results = {
+                "admin key": run(base, ADMIN_AUTH, args.examples),
+                "reader key": run(base, READER_AUTH, args.examples),
+                "no key": run(base, {}, args.examples),
+            }
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(results))
+    sys.exit(0 if all(r["exit_code"] == 0 for r in results.values()) else 1)
+
+
+if __name__ == "__main__":
+    main()
