@@ -17,14 +17,9 @@ import time
 from pathlib import Path
 
 import httpx
-from serving import start_server
+from serving import percentile, serving
 
 EVAL = Path(__file__).resolve().parent.parent.parent / "shared" / "eval"
-
-
-def _pct(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))], 1)
 
 
 def main() -> None:
@@ -38,26 +33,26 @@ def main() -> None:
         for line in (EVAL / name).read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
-    proc, base, ready_s = start_server(args.data_dir)
     rounds = []
     stages: dict[str, list[float]] = {"embed": [], "search": [], "answer": [], "total": []}
-    try:
-        with httpx.Client(base_url=base, timeout=30) as client:
-            for question in questions:  # warm-up: caches, ONNX session, first requests
-                client.post("/v1/ask", json={"question": question}).raise_for_status()
-            for _ in range(args.rounds):
-                latencies = []
-                for question in questions:
-                    started = time.perf_counter()
-                    response = client.post("/v1/ask", json={"question": question})
-                    latencies.append((time.perf_counter() - started) * 1000)
-                    response.raise_for_status()
-                    for stage, values in stages.items():
-                        values.append(response.json()["timings_ms"].get(stage, 0.0))
-                rounds.append({"p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95)})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    with (
+        serving(args.data_dir) as (_, base, ready_s),
+        httpx.Client(base_url=base, timeout=30) as client,
+    ):
+        for question in questions:  # warm-up: caches, ONNX session, first requests
+            client.post("/v1/ask", json={"question": question}).raise_for_status()
+        for _ in range(args.rounds):
+            latencies = []
+            for question in questions:
+                started = time.perf_counter()
+                response = client.post("/v1/ask", json={"question": question})
+                latencies.append((time.perf_counter() - started) * 1000)
+                response.raise_for_status()
+                for stage, values in stages.items():
+                    values.append(response.json()["timings_ms"].get(stage, 0.0))
+            rounds.append(
+                {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95)}
+            )
     print(
         json.dumps(
             {

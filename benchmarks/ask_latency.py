@@ -15,16 +15,13 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from serving import percentile
+
 from ingest.settings import RetrievalSettings, Settings
 from service.container import build_services
 from service.types import AskRequest
 
 QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev.jsonl"
-
-
-def _pct(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))], 1)
 
 
 def main() -> None:
@@ -50,8 +47,8 @@ def main() -> None:
                     for stage in stages:
                         stages[stage].append(timings.get(stage, 0.0))
             result[mode] = {
-                "p50_ms": _pct(totals, 50),
-                "p95_ms": _pct(totals, 95),
+                "p50_ms": percentile(totals, 50),
+                "p95_ms": percentile(totals, 95),
                 **{f"{k}_p50_ms": round(statistics.median(v), 1) for k, v in stages.items()},
             }
         result["hybrid_over_dense_p50"] = round(

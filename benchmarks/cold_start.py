@@ -10,7 +10,7 @@ import json
 import statistics
 from pathlib import Path
 
-from serving import start_server
+from serving import start_server, stop
 
 
 def main() -> None:
@@ -22,8 +22,7 @@ def main() -> None:
     for _ in range(args.runs):
         proc, _, seconds = start_server(args.data_dir)
         times.append(seconds)
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop(proc)
     print(
         json.dumps(
             {

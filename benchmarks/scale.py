@@ -38,7 +38,7 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from serving import start_server
+from serving import percentile, start_server, stop
 
 from ingest import sparse
 from ingest.embedding import build_embedder
@@ -181,11 +181,6 @@ def _memory_mb(pid: int) -> dict[str, int]:
     return fields
 
 
-def _pct(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))], 1)
-
-
 def serve(folder: Path, requests: int) -> dict[str, Any]:
     proc, base, ready_s = start_server(folder)
     result: dict[str, Any] = {"step": "serve"}
@@ -212,8 +207,8 @@ def serve(folder: Path, requests: int) -> dict[str, Any]:
                     if endpoint == "/v1/ask":
                         server_ms.append(response.json()["timings_ms"])
                 stats: dict[str, Any] = {
-                    "p50_ms": _pct(latencies, 50),
-                    "p95_ms": _pct(latencies, 95),
+                    "p50_ms": percentile(latencies, 50),
+                    "p95_ms": percentile(latencies, 95),
                 }
                 if server_ms:
                     for stage in ("embed", "search", "answer"):
@@ -223,8 +218,7 @@ def serve(folder: Path, requests: int) -> dict[str, Any]:
                 result[endpoint] = stats
             result["memory_mb"] = _memory_mb(proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stop(proc)
     result["requests"] = requests
     return result
 

@@ -6,26 +6,21 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import serving  # noqa: E402  (benchmarks/serving.py: one server helper for both harnesses)
+
+stop = serving.stop
+
 SHARED = ROOT.parent / "shared"
 ADMIN = "admin-key-0123456789abcdef"
 READER = "reader-key-0123456789abcdef"
 ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
 READER_AUTH = {"Authorization": f"Bearer {READER}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -39,28 +34,9 @@ def environment(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def start_server(data_dir: Path, **extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`policyqa serve` on a free loopback port, ready (/readyz 200)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service.cli_main", "serve", "--port", str(port)],
-        env=environment(data_dir, **extra),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"policyqa serve exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("policyqa serve never became ready")
+    """`policyqa serve` on a free loopback port with the harness's keys, ready (/readyz 200)."""
+    proc, base, _ = serving.start_server(data_dir, environment(data_dir, **extra))
+    return proc, base
 
 
 def ingest(data_dir: Path, *args: str) -> dict[str, object]:

@@ -43,6 +43,7 @@ from common import (
     environment,
     ingest,
     start_server,
+    stop,
 )
 
 QUESTIONS = [
@@ -197,8 +198,7 @@ def server_trial(
         time.sleep(1.0)  # readers go on over the finished store for a moment
     finally:
         readers.stop.set()
-        server.terminate()
-        server.wait(timeout=60)
+        stop(server)
     digest = content_hash(data)[0]
     shutil.rmtree(data)
     return digest, readers

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import ADMIN_AUTH, READER_AUTH, ROOT, ingest, start_server
+from common import ADMIN_AUTH, READER_AUTH, ROOT, ingest, start_server, stop
 
 
 def run(base: str, headers: dict[str, str], examples: int) -> dict[str, object]:
@@ -65,8 +65,7 @@ def main() -> None:
                 "no key": run(base, {}, args.examples),
             }
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            stop(server)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(results))

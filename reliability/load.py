@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
-from common import ADMIN_AUTH, READER_AUTH, ROOT, SHARED, ingest, start_server
+from common import ADMIN_AUTH, READER_AUTH, ROOT, SHARED, ingest, start_server, stop
 
 QUESTIONS = [
     "Why does China open-source its AI models?",
@@ -129,8 +129,7 @@ def main() -> None:
                 "status": state["status"],
             }
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            stop(server)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result))

@@ -51,6 +51,15 @@ def _chunks_of(services: Services, doc_id: str) -> list[dict[str, object]]:
     return list(services.qa.store.iter_chunks(doc_id))
 
 
+def _crash_in_drop_chunks(patch: pytest.MonkeyPatch, services: Services, why: str) -> None:
+    """The store's drop_chunks raises as a process killed at that step would stop."""
+
+    def crash(*_: object, **__: object) -> None:
+        raise OSError(why)
+
+    patch.setattr(type(services.qa.store), "drop_chunks", crash)
+
+
 @pytest.fixture
 def rules(tmp_path: Path) -> Path:
     path = tmp_path / "rules.txt"
@@ -88,12 +97,8 @@ def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resu
     qa = fake_services.qa
     qa.ingest([rules], progress=False)
     rules.write_text(V2, encoding="utf-8")
-
-    def crash(*_: object, **__: object) -> None:
-        raise OSError("killed while dropping the old chunks")
-
     with monkeypatch.context() as patch:
-        patch.setattr(type(qa.store), "drop_chunks", crash)
+        _crash_in_drop_chunks(patch, fake_services, "killed while dropping the old chunks")
         summary = qa.ingest([rules], progress=False)
     assert summary.failed == 1 and summary.failures[0]["file"] == "rules.txt"
     # Old and new chunks are both stored; only the record's version is served.
@@ -114,12 +119,8 @@ def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reinges
     qa = fake_services.qa
     qa.ingest([rules], progress=False)
     doc_id = make_doc_id(rules)
-
-    def crash(*_: object, **__: object) -> None:
-        raise OSError("killed while deleting the chunks")
-
     with monkeypatch.context() as patch:
-        patch.setattr(type(qa.store), "drop_chunks", crash)
+        _crash_in_drop_chunks(patch, fake_services, "killed while deleting the chunks")
         with pytest.raises(OSError):
             qa.delete_document(doc_id)
     assert qa.get_document(doc_id) is None
@@ -141,7 +142,7 @@ def test_prune_sweeps_chunks_no_record_owns(
     qa.ingest([rules], progress=False)
     doc_id = make_doc_id(rules)
     with monkeypatch.context() as patch:
-        patch.setattr(type(qa.store), "drop_chunks", lambda *a, **k: (_ for _ in ()).throw(OSError))
+        _crash_in_drop_chunks(patch, fake_services, "killed while deleting the chunks")
         with pytest.raises(OSError):
             qa.delete_document(doc_id)
     rules.unlink()
