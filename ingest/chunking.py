@@ -57,8 +57,23 @@ _ABBREVIATIONS = frozenset(
         "nov",
         "dec",
         "p",
+        "seq",
+        "al",
+        "pub",
+        "vol",
+        "ch",
+        "cl",
+        "dept",
+        "corp",
+        "ltd",
+        "jr",
+        "sr",
+        "approx",
+        "ibid",
     ]
 )
+_INITIALISM = re.compile(r"(?:[a-z]\.)+[a-z]")
+"""U.S.C., C.F.R., E.O.: letters each followed by a dot."""
 _NUMBERED = frozenset({"sec", "section", "art", "article", "chapter", "no", "part", "title"})
 # A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace, at Chinese
 # sentence punctuation, or at a blank line / markdown heading break.
@@ -92,7 +107,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     spans: list[Span] = []
     cursor = start
     for match in _SENTENCE_END.finditer(text, start, end):
-        if match.group().startswith(".") and _is_abbreviation(text, match.start()):
+        if match.group().startswith(".") and (
+            _is_abbreviation(text, match.start()) or _continues(text, match.end(), end)
+        ):
             continue
         _append_trimmed(text, cursor, match.end(), spans)
         cursor = match.end()
@@ -100,12 +117,18 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     return spans
 
 
+def _continues(text: str, after: int, end: int) -> bool:
+    """A dot followed by a lower-case word ends no sentence ("(e.g. the …", "U.S. chips")."""
+    following = text[after : min(end, after + 8)].lstrip(" \t")
+    return following[:1].islower()
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     word_start = dot
     while word_start > 0 and not text[word_start - 1].isspace():
         word_start -= 1
     word = text[word_start:dot].lower().lstrip("(\"'")
-    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+    if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()) or _INITIALISM.fullmatch(word):
         return True
     # "2. Confabulation: …" at the start of a line numbers a list item.
     line_start = text.rfind("\n", 0, word_start) + 1

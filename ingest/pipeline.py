@@ -277,15 +277,17 @@ def _doc_payload(
     doc: LoadedDocument, doc_id: str, content_hash: str, n_chunks: int
 ) -> dict[str, Any]:
     payload = _common(doc, doc_id, content_hash)
+    fingerprints, pieces = sentence_fingerprints(
+        doc.text, [(s.start, s.end) for s in split_sentences(doc.text)], furniture_spans(doc.text)
+    )
     payload.update(
         {
             PayloadKey.FORMAT: doc.format,
             PayloadKey.CHUNK_COUNT: n_chunks,
             PayloadKey.INGESTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
             PayloadKey.DOC_TEXT: doc.text,
-            PayloadKey.FINGERPRINTS: sentence_fingerprints(
-                doc.text, [(s.start, s.end) for s in split_sentences(doc.text)]
-            ),
+            PayloadKey.FINGERPRINTS: fingerprints,
+            PayloadKey.FINGERPRINT_PIECES: pieces,
         }
     )
     return {str(k): v for k, v in payload.items()}

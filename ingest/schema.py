@@ -38,6 +38,8 @@ class PayloadKey(StrEnum):
     CHUNK_COUNT = "chunk_count"
     FINGERPRINTS = "fingerprints"
     """Hashes of the document's sentences, to spot wording many documents share."""
+    FINGERPRINT_PIECES = "fingerprint_pieces"
+    """Pairs [piece, sentence]: sentences a page break cuts, found by either piece."""
     FORMAT = "format"
     INGESTED_AT = "ingested_at"
 

@@ -13,8 +13,12 @@ from the shape of the whole document rather than per-document rules:
   line width, so hard-wrapped prose keeps its lines;
 * markdown headings and lines that are bold and nothing else;
 * table-of-contents lines (dot leaders before a page number);
-* references: lines holding a URL or DOI, author–year entries, and everything under a
-  "References" / "Bibliography" heading until the next heading;
+* references: lines holding a URL or DOI, author–year entries (a person's or an
+  organisation's), and everything under a "References" / "Bibliography" heading until the
+  next heading;
+* a gazette's filing and billing stamps ("[FR Doc. …", "Billing code …");
+* acknowledgments, from their heading or opening word to the paragraph's end;
+* a section's number and title opening its first line ("Sec. 2. Definitions.");
 * enacting formulas, the words that make a text law rather than say what it does ("By
   the authority vested in me … it is hereby ordered:", "HAVE ADOPTED THIS REGULATION:",
   "…现予公布，自…起施行。").
@@ -28,6 +32,7 @@ trims them off the sentences it quotes.
 
 from __future__ import annotations
 
+import bisect
 import re
 import zlib
 from collections import Counter
@@ -55,6 +60,18 @@ _AUTHOR_YEAR = re.compile(r"^[A-Z][\w'’\-]+,\s+(?:[A-Z]\.\s*)+.*\(\d{4}[a-z]?\
 _REFERENCE_HEADINGS = re.compile(
     r"^[#*\s]*(references|bibliography|works cited|参考文献)[*\s:]*$", re.IGNORECASE
 )
+_ORGANISATION_YEAR = re.compile(
+    r"^[A-Z][\w&'’.\-]*(?:,?\s+(?:[A-Z][\w&'’.\-]*|of|and|for|the|on|in|&)){0,12}"
+    r"\s+\((?:[A-Z][a-z]+\.?\s+)?\d{4}[a-z]?\)\s+[A-Z“\"]"
+)
+"""A reference by an organisation: "National Institute of Standards and Technology (2023) AI
+Risk Management Framework."."""
+_ACKNOWLEDGMENTS = re.compile(r"^[#*\s]*acknowledge?ments?\b[*\s]*[:.]?", re.IGNORECASE)
+"""Thanks to contributors: a heading or a paragraph opening, to its paragraph's end."""
+_STAMP = re.compile(
+    r"^(?:\[?FR Doc\.|Filed \d{1,2}[–-]\d{1,2}[–-]\d{2,4};|Billing code\b)", re.IGNORECASE
+)
+"""A gazette's filing and billing stamps ("[FR Doc. 2025–14212 / Filed 7–25–25; 8:45 am]")."""
 _MARKDOWN_HEADING = re.compile(r"^\s*#{1,6}\s")
 _BOLD_LINE = re.compile(r"^\s*\*\*[^*]+\*\*\s*$")
 _LIST_MARKER = re.compile(
@@ -70,6 +87,12 @@ _ENACTING = re.compile(
     r"|[^。\n]{0,200}现予(?:公布|发布|印发)[^。\n]{0,60}。",
     re.IGNORECASE,
 )
+_INLINE_HEADING = re.compile(
+    r"^[ \t]*(?:Sec(?:tion)?\.?|Article|Art\.|Chapter|Part)[ \t]*\d+[A-Za-z]?\.[ \t]+"
+    r"[A-Z][^.:;!?\n]{0,80}\.(?=\s|$)",
+    re.MULTILINE,
+)
+"""A section's number and title at the start of its first line: "Sec. 2. Definitions."."""
 _TITLE_WORD = re.compile(r"[A-Z]")
 _INNER_END = re.compile(r"\w{2,}[.!?]\s+\S")
 
@@ -82,26 +105,34 @@ def furniture_spans(text: str) -> list[Span]:
     width = _typical_width([line for _, _, line in lines])
     counts = Counter(_shape(line) for _, _, line in lines if line.strip())
     spans: list[Span] = []
-    in_references = False
+    in_references = in_acknowledgments = False
     for index, (start, _end, line) in enumerate(lines):
         content = line.strip()
         if not content:
+            in_acknowledgments = False
             continue
         heading = _is_heading(content, width, lines, index)
         if heading:
             in_references = bool(_REFERENCE_HEADINGS.match(content))
+            in_acknowledgments = False
+        if _ACKNOWLEDGMENTS.match(content):
+            in_acknowledgments = True
         if (
             heading
             or in_references
+            or in_acknowledgments
             or (counts[_shape(line)] >= REPEATED and display_width(content) <= MAX_SHORT)
             or _PAGE_NUMBER.fullmatch(content)
             or _TOC.search(content)
             or _is_reference(content)
             or _AUTHOR_YEAR.match(content)
+            or _ORGANISATION_YEAR.match(content)
+            or _STAMP.match(content)
         ):
             lead = len(line) - len(line.lstrip())
             spans.append((start + lead, start + lead + len(content)))
     spans += [m.span() for m in _ENACTING.finditer(text)]
+    spans += [_stripped(text, m.span()) for m in _INLINE_HEADING.finditer(text)]
     return _merge(sorted(spans), text)
 
 
@@ -112,13 +143,66 @@ def fingerprint(sentence: str) -> int:
     return zlib.crc32(re.sub(r"[\d\W_]+", " ", body.lower()).strip().encode("utf-8"))
 
 
-def sentence_fingerprints(text: str, sentences: Sequence[Span]) -> list[int]:
-    """The distinct fingerprints of a document's sentences of ``MIN_FINGERPRINT`` or more
-    characters (short ones recur by chance)."""
-    found = {
-        fingerprint(text[start:end]) for start, end in sentences if end - start >= MIN_FINGERPRINT
-    }
-    return sorted(found)
+def without(text: str, start: int, end: int, spans: Sequence[Span], offset: int = 0) -> str:
+    """``text[start:end]`` with the parts inside ``spans`` (positions ``offset`` ahead of
+    ``text``'s) left out: a sentence without the page header printed inside it.
+    ``spans`` are sorted and do not overlap (as :func:`furniture_spans` returns them)."""
+    kept: list[str] = []
+    cursor = start
+    for a, b in spans[max(0, bisect.bisect_left(spans, (start + offset,)) - 1) :]:
+        if a - offset >= end:
+            break
+        a, b = max(a - offset, cursor), min(b - offset, end)
+        if a < b:
+            kept.append(text[cursor:a])
+            cursor = b
+    kept.append(text[cursor:end])
+    return " ".join(kept)
+
+
+def sentence_fingerprints(
+    text: str, sentences: Sequence[Span], furniture: Sequence[Span] = ()
+) -> tuple[list[int], list[list[int]]]:
+    """A document's sentence fingerprints: the distinct fingerprints of its sentences of
+    ``MIN_FINGERPRINT`` or more characters (short ones recur by chance), and the pieces of
+    sentences a page break cuts, each as ``[piece, whole sentence]``.
+
+    A sentence that runs on over a page break ("…by any party" / running header /
+    "against the United States…") is fingerprinted whole, without the header; its
+    pieces, which the chunks hold as sentences of their own, point to it."""
+    found: set[int] = set()
+    pieces: dict[int, int] = {}
+    for group in _across_breaks(text, sentences, furniture):
+        whole = without(text, group[0][0], group[-1][1], furniture)
+        if len(whole.strip()) < MIN_FINGERPRINT:
+            continue
+        found.add(fingerprint(whole))
+        if len(group) > 1:
+            for start, end in group:
+                pieces[fingerprint(without(text, start, end, furniture))] = fingerprint(whole)
+    return sorted(found), sorted([piece, whole] for piece, whole in pieces.items())
+
+
+def _across_breaks(
+    text: str, sentences: Sequence[Span], furniture: Sequence[Span]
+) -> Iterator[list[Span]]:
+    """Sentences, the pieces of one cut by furniture grouped: a piece that ends without
+    sentence punctuation, followed (after furniture only) by one in lower case."""
+    group: list[Span] = []
+    for start, end in sentences:
+        if not without(text, start, end, furniture).strip():
+            continue  # furniture itself
+        if group:
+            last = without(text, group[-1][0], group[-1][1], furniture).rstrip()
+            gap = without(text, group[-1][1], start, furniture)
+            following = without(text, start, end, furniture).lstrip()
+            if not gap.strip() and not last.endswith(_TERMINAL) and following[:1].islower():
+                group.append((start, end))
+                continue
+            yield group
+        group = [(start, end)]
+    if group:
+        yield group
 
 
 def spans_within(spans: Sequence[Span], start: int, end: int) -> list[list[int]]:
@@ -187,6 +271,13 @@ def _is_reference(line: str) -> bool:
 def _is_marked(line: str) -> bool:
     """A markdown heading or bold line (a heading may follow one directly)."""
     return bool(_MARKDOWN_HEADING.match(line) or _BOLD_LINE.match(line))
+
+
+def _stripped(text: str, span: Span) -> Span:
+    start, end = span
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
 
 
 def _merge(spans: list[Span], text: str) -> list[Span]:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ingest.loaders import detect_language
 from ingest.schema import PayloadKey
+from service.aside import SetAside, set_aside
 from service.lists import attach_items, demote_definitions
 from service.units import Passage, Unit, compact, units_of
 
@@ -32,6 +33,7 @@ TERM_WEIGHT = 0.35
 RANK_WEIGHT = 0.04
 CUE_WEIGHT = 0.06
 LIST_BONUS = 0.05
+ASIDE_PENALTY = 0.3
 FACET_SHARE = 0.5
 """A unit's score for one facet of a question blends its score for the whole question."""
 PASSAGE_WEIGHT = 0.3
@@ -125,6 +127,11 @@ class Question:
         return detect_language(self.text) in self.readable
 
     @cached_property
+    def aside(self) -> SetAside:
+        """What the question sets aside ("setting aside CBRN uplift, which other risks")."""
+        return set_aside(self.text)
+
+    @cached_property
     def enumerative(self) -> bool:
         """ "Which risks …", "what does the plan recommend": the answer is a list."""
         return bool(_ENUMERATIVE.search(self.text))
@@ -177,10 +184,29 @@ def compose(
     scored = attach_items(scored, LIST_BONUS if question.enumerative else 0.0)
     if not question.asks_definition:
         scored = demote_definitions(scored)
+    scored = _set_aside(question, scored)
     mean = sum(idf.values()) / len(idf) if idf else 1.0
     weights = {term: value / mean for term, value in idf.items()}
     chosen = _Selection(scored, budget, max_point_chars, weights).run()
     return _reading_order(chosen)
+
+
+def _set_aside(question: Question, units: list[Unit]) -> list[Unit]:
+    """Units about what the question sets aside lose ``ASIDE_PENALTY``, after lists have
+    shared their scores (a list member set aside does not come with its list)."""
+    aside = question.aside
+    if not aside.terms:
+        return units
+    return [
+        replace(
+            u,
+            score=u.score - ASIDE_PENALTY,
+            facet_scores=tuple(f - ASIDE_PENALTY for f in u.facet_scores),
+        )
+        if aside.covers(u.text, u.terms)
+        else u
+        for u in units
+    ]
 
 
 def _idf(question: Question, units: Sequence[Unit]) -> dict[str, float]:
@@ -197,7 +223,9 @@ def _idf(question: Question, units: Sequence[Unit]) -> dict[str, float]:
 def _term_share(question: Question, unit: Unit, idf: dict[str, float]) -> float:
     """IDF-weighted share of the question's terms the unit holds (a translation counts)."""
     total = matched = 0.0
-    for forms in question.terms.values():
+    for term, forms in question.terms.items():
+        if term in question.aside.terms:
+            continue
         weight = max(idf.get(t, 0.0) for t in forms)
         total += weight
         if forms & unit.terms:
@@ -311,8 +339,8 @@ class _Selection:
             at = self.index[item.ident]
             if item is not head and item.children:
                 self._take_list(at, first)
-            elif not self._take(at, limit, members):
-                break
+            else:  # an item too long for what is left does not keep the shorter ones out
+                self._take(at, limit, members)
 
     def _root(self, i: int) -> int:
         """Index of the outermost head above a list member (itself if none)."""

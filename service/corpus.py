@@ -78,9 +78,18 @@ class CorpusFacts:
             str(r[PayloadKey.DOC_ID]): int(r.get(PayloadKey.CHUNK_COUNT) or 0) for r in records
         }
         seen = Counter(f for r in records for f in r.get(PayloadKey.FINGERPRINTS) or [])
-        self.shared_wording = frozenset(f for f, n in seen.items() if n >= SHARED_BY)
+        shared = {f for f, n in seen.items() if n >= SHARED_BY}
+        self.shared_wording = frozenset(
+            shared.union(
+                piece
+                for r in records
+                for piece, whole in r.get(PayloadKey.FINGERPRINT_PIECES) or []
+                if whole in shared
+            )
+        )
         """Fingerprints of sentences found in ``SHARED_BY`` or more documents: boilerplate
-        such as an executive order's "General Provisions", never an answer."""
+        such as an executive order's "General Provisions", never an answer (and of the
+        pieces a page break cuts such a sentence into)."""
         self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
 
     def serves(

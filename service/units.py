@@ -21,7 +21,7 @@ import numpy as np
 from ingest import sparse
 from ingest.chunking import Span, split_sentences
 from ingest.schema import PayloadKey
-from ingest.structure import display_width, fingerprint
+from ingest.structure import display_width, fingerprint, without
 from service.retrieval import Candidate
 
 Role = Literal["text", "intro", "item"]
@@ -32,7 +32,11 @@ MODAL_BONUS = 1.0
 """Cutting a long sentence: keeping its verb ("shall issue") counts as much as a question
 term of average weight..."""
 START_BONUS = 0.5
-"""...and keeping its start (its subject) half as much."""
+"""...and keeping its start (its subject) half as much..."""
+LABEL_BONUS = 5.0
+"""...while an item that names its subject first keeps that name, whatever else it holds."""
+MIN_LABEL_WIDTH = 8
+"""A label alone ("2. Confabulation") is a point when nothing more of its item fits."""
 
 _FILLER = re.compile(
     r"(?:(?:and|so|but|yeah|well|okay|ok|now|um|uh|like|actually|basically|right|"
@@ -46,6 +50,11 @@ ITEM = re.compile(
 _SECTION_HEADING = re.compile(
     r"(?:Sec(?:tion)?\.?|Article|Art\.|Chapter|Part)\s*\d+[A-Za-z]?\.?\s+[A-Z][^.:;]{0,60}\.?$"
 )
+_LABEL = re.compile(
+    r"\s*(?:[•●▪◦‣∙·○■□➢►\-–—*]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlc]{1,6})[.)])?\s*"
+    r"[^\s:：;；.。,，][^:：;；.。]{1,60}[:：]\s"
+)
+"""An item that names its subject first: "5. Environmental Impacts: Impacts due to…"."""
 _INTRO_END = re.compile(r"[:：]\s*$")
 _CLAUSE = re.compile(r"[,;:，；：、]\s*|\s+(?=—|–|\()")
 _MODAL = re.compile(r"\b(?:shall|must|should|will|may)\b|应当|必须|不得", re.IGNORECASE)
@@ -131,14 +140,16 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
             ident = (passage.candidate.doc_id, base + span.start)
             if ident in best and best[ident].passage.rank <= passage.rank:
                 continue
-            sentence = text[span.start : span.end]
-            if fingerprint(sentence) in boilerplate or _SECTION_HEADING.match(sentence):
+            sentence = without(text, span.start, span.end, furniture, base)
+            if fingerprint(sentence) in boilerplate:
                 continue
             piece = _quotable(text, base, span, furniture, spoken)
             if piece is None:
                 continue
             start, end = piece
             body = text[start - base : end - base]
+            if _SECTION_HEADING.match(body):
+                continue
             role: Role = (
                 "intro" if _INTRO_END.search(body) else "item" if ITEM.match(body) else "text"
             )
@@ -208,16 +219,20 @@ def compact(
     A list item loses the words it shares with most of its siblings ("the placing on the
     market, the putting into service … of an AI system that"); a long sentence keeps the
     run of clauses that holds most of the question's (``weights``) terms and its verb
-    ("…the Chairman of the Federal Trade Commission shall … issue a policy statement").
+    ("…the Chairman of the Federal Trade Commission shall … issue a policy statement");
+    an item that opens with a label ("5. Environmental Impacts: Impacts due to…") keeps
+    the label first, down to the label alone.
     """
     text = unit.text
     begin = _shared_prefix(unit, siblings)
     stop = len(text)
+    labelled = unit.role == "item" and _LABEL.match(text, begin) is not None
     if stop - begin > limit:
-        begin, stop = _window(text, begin, limit, weights or {})
+        lead = LABEL_BONUS if labelled else START_BONUS
+        begin, stop = _window(text, begin, limit, weights or {}, lead)
     while stop > begin and text[stop - 1] in " ,;:，；：、":
         stop -= 1
-    if display_width(text[begin:stop]) < MIN_UNIT_WIDTH:
+    if display_width(text[begin:stop]) < (MIN_LABEL_WIDTH if labelled else MIN_UNIT_WIDTH):
         return None
     return replace(
         unit,
@@ -228,7 +243,9 @@ def compact(
     )
 
 
-def _window(text: str, begin: int, limit: int, weights: dict[str, float]) -> tuple[int, int]:
+def _window(
+    text: str, begin: int, limit: int, weights: dict[str, float], lead: float
+) -> tuple[int, int]:
     """The best run of clauses of ``text[begin:]`` within ``limit`` characters."""
     cuts = sorted({begin, len(text), *(m.end() for m in _CLAUSE.finditer(text, begin))})
     terms = [terms_of(text[a:b]) for a, b in itertools.pairwise(cuts)]
@@ -246,7 +263,7 @@ def _window(text: str, begin: int, limit: int, weights: dict[str, float]) -> tup
             stop = cuts[j]
         score = sum(weights.get(t, 0.0) for t in found)
         score += MODAL_BONUS * bool(_MODAL.search(text, start, stop))
-        score += START_BONUS * (start == begin)
+        score += lead * (start == begin)
         if score > best_score + 1e-9:
             best, best_score = (start, stop), score
     return best

@@ -56,6 +56,22 @@ def test_hard_wrapped_lines_stay_one_sentence_and_blank_lines_split() -> None:
     ]
 
 
+def test_citations_of_law_and_lower_case_continuations_end_no_sentence() -> None:
+    text = (
+        "(b) The Secretary of Defense shall, pursuant to 10 U.S.C. 2667, lease land. "
+        "Regulations under the Clean Air Act (42 U.S.C. 7401 et seq.); and 40 C.F.R. parts "
+        "50 to 52 apply. Risks (e.g. bias) remain. Work ends."
+    )
+    spans = [text[s.start : s.end] for s in split_sentences(text)]
+    assert spans == [
+        "(b) The Secretary of Defense shall, pursuant to 10 U.S.C. 2667, lease land.",
+        "Regulations under the Clean Air Act (42 U.S.C. 7401 et seq.); and 40 C.F.R. parts "
+        "50 to 52 apply.",
+        "Risks (e.g. bias) remain.",
+        "Work ends.",
+    ]
+
+
 def test_chinese_sentence_punctuation_splits_without_spaces() -> None:
     text = "促进开源生态繁荣。完善全国一体化算力网！是否可行？加强统筹；推进落实"
     spans = [text[s.start : s.end] for s in split_sentences(text)]

@@ -49,14 +49,46 @@ def test_contents_datelines_and_references_are_furniture() -> None:
     assert "The measures apply" not in marked
 
 
+def test_acknowledgments_organisation_references_and_filing_stamps_are_furniture() -> None:
+    text = (
+        "The profile defines risks that are novel to or exacerbated by generative AI.\n"
+        "Acknowledgments: This report was accomplished with the many helpful comments\n"
+        "from the community and NIST staff: Chloe Autio and Reva Schwartz.\n"
+        "\n"
+        "Organizations may choose to apply their existing risk tiering to these systems.\n"
+        "National Institute of Standards and Technology (2023) AI Risk Management Framework.\n"
+        "[FR Doc. 2025–14212\n"
+        "Filed 7–25–25; 8:45 am]\n"
+    )
+    marked = " | ".join(_marked(text))
+    assert "Acknowledgments" in marked and "Reva Schwartz" in marked
+    assert "(2023) AI Risk Management Framework" in marked
+    assert "FR Doc." in marked and "8:45 am]" in marked
+    assert "novel to or exacerbated" not in marked and "existing risk tiering" not in marked
+
+
 def test_enacting_formulas_are_furniture() -> None:
     text = (
         "By the authority vested in me as President by the Constitution and the\n"
         "laws of the United States of America, it is hereby ordered:\n"
         "Section 1. Purpose. The United States must lead in AI.\n"
     )
-    (formula,) = _marked(text)
-    assert formula.startswith("By the authority") and formula.endswith("hereby ordered:")
+    (formula,) = _marked(text)  # the formula and the section heading after it, merged
+    assert formula.startswith("By the authority") and formula.endswith("Section 1. Purpose.")
+
+
+def test_a_section_heading_inside_its_first_line_is_furniture_and_the_rest_is_not() -> None:
+    text = (
+        "of Energy, and the agencies shall report within 90 days.\n"
+        "Sec. 4. Revocation of Executive Order 14141. Executive Order 14141 of\n"
+        "January 14, 2025, is hereby revoked.\n"
+        "Sec. 5. Efficient Environmental Reviews. (a) The agencies shall identify (42 U.S.C.\n"
+        "4336e) exclusions.\n"
+    )
+    assert _marked(text) == [
+        "Sec. 4. Revocation of Executive Order 14141.",
+        "Sec. 5. Efficient Environmental Reviews.",
+    ]
 
 
 def test_a_list_item_starts_a_sentence_and_its_number_does_not_end_one() -> None:

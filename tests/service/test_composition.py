@@ -147,6 +147,41 @@ def test_long_sentences_are_cut_to_the_clauses_that_answer() -> None:
     assert document[unit.start : unit.end] == unit.text
 
 
+RISKS = "Risks unique to or worsened by generative AI:\n" + "".join(
+    f"{n}. {name}: {body} and a long description of the harm that follows from it in the "
+    "many settings where systems are deployed, with examples and some caveats.\n"
+    for n, (name, body) in enumerate(
+        [
+            ("CBRN Information", "Eased access to chemical and biological weapons knowledge"),
+            ("Confabulation", "The production of confidently stated but false content"),
+            ("Data Privacy", "Leakage and unauthorized disclosure of personal data"),
+            ("Environmental Impacts", "High compute use in training models"),
+            ("Information Security", "Lowered barriers for offensive cyber capabilities"),
+            ("Intellectual Property", "Replication of copyrighted content"),
+        ],
+        start=1,
+    )
+)
+
+
+def test_a_list_too_long_for_the_budget_keeps_each_items_label() -> None:
+    question = _question("Which risks are unique to or worsened by generative AI?")
+    units = compose(question, _passages("profile", RISKS, size=300), 500, 240)
+    items = [u.text for u in units if u.parent is not None or u.children]
+    for name in ("Confabulation", "Data Privacy", "Environmental Impacts", "Intellectual"):
+        assert any(t.split(":")[0].endswith(name.split()[0]) or name in t for t in items), items
+    assert all(RISKS[u.start : u.end] == u.text for u in units)
+
+
+def test_what_a_question_sets_aside_is_not_its_answer() -> None:
+    passages = _passages("profile", RISKS, size=300)
+    asked = "Setting aside chemical, biological, radiological and nuclear weapons, which risks?"
+    units = compose(_question(asked), passages, 1500, 240)
+    assert units and not any("CBRN" in u.text for u in units), [u.text for u in units]
+    plain = compose(_question("Which risks are worsened by generative AI?"), passages, 1500, 240)
+    assert any("CBRN" in u.text for u in plain)
+
+
 def test_spoken_lead_ins_are_dropped_from_quotes_of_a_talk_only() -> None:
     document = "And so, you know, open source accelerates adoption because it is cheaper.\n"
     question = _question("Why does open source speed adoption?")
@@ -222,3 +257,33 @@ def test_wording_many_documents_share_is_never_a_point() -> None:
     assert any(provision in t for t in quoted), "without the corpus view it is quoted"
     kept = [u.text for u in compose(question, _passages("eo-0", document), 1000, 240, shared)]
     assert kept and not any(provision in t for t in kept)
+
+
+def test_shared_wording_is_recognised_across_a_page_break_printed_inside_it() -> None:
+    from ingest.structure import sentence_fingerprints
+    from service.corpus import CorpusFacts
+
+    provision = (
+        "(c) This order is not intended to, and does not, create any right or benefit,\n"
+        "substantive or procedural, enforceable at law or in equity by any party\n"
+        "against the United States, its departments, agencies, or entities.\n"
+    )
+    header = "\nFederal Register / Vol. 90, No. 142 / Monday, July 28, 2025\n\n"
+    broken = provision.replace("by any party\n", "by any party\n" + header * 3, 1)
+    plain = "The Secretary shall publish a plan that creates new rights.\n" + provision
+    records = []
+    for n, text in enumerate([plain, plain, broken]):
+        spans = [(s.start, s.end) for s in split_sentences(text)]
+        found, pieces = sentence_fingerprints(text, spans, furniture_spans(text))
+        records.append(
+            {
+                PayloadKey.DOC_ID: f"eo-{n}",
+                PayloadKey.FINGERPRINTS: found,
+                PayloadKey.FINGERPRINT_PIECES: pieces,
+            }
+        )
+    shared = CorpusFacts(records).shared_wording
+    document = "The Secretary shall publish a plan that creates new rights.\n" + broken
+    question = _question("What rights does the order create against the United States?")
+    kept = [u.text for u in compose(question, _passages("eo-2", document), 1000, 240, shared)]
+    assert kept and not any("United States" in t or "any right" in t for t in kept), kept
