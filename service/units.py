@@ -56,6 +56,10 @@ _LABEL = re.compile(
 )
 """An item that names its subject first: "5. Environmental Impacts: Impacts due to…"."""
 _INTRO_END = re.compile(r"[:：]\s*$")
+_DANGLING = re.compile(  # a clause run that ends on these has left out what it is about
+    r"\b(?:shall|must|should|will|may|to|the|of|by|and|or|for|with|that)[\s,;:]*$",
+    re.IGNORECASE,
+)
 _CLAUSE = re.compile(r"[,;:，；：、]\s*|\s+(?=—|–|\()")
 _MODAL = re.compile(r"\b(?:shall|must|should|will|may)\b|应当|必须|不得", re.IGNORECASE)
 
@@ -230,6 +234,8 @@ def compact(
     if stop - begin > limit:
         lead = LABEL_BONUS if labelled else START_BONUS
         begin, stop = _window(text, begin, limit, weights or {}, lead)
+        if _DANGLING.search(text, begin, stop):  # "(b) The Administrator shall…" says nothing
+            stop = max(stop, begin + _word_cut(text, begin, limit))
     while stop > begin and text[stop - 1] in " ,;:，；：、":
         stop -= 1
     if display_width(text[begin:stop]) < (MIN_LABEL_WIDTH if labelled else MIN_UNIT_WIDTH):
