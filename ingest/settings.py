@@ -149,6 +149,31 @@ class AnswerSettings(BaseModel):
     )
 
 
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat model that writes answers from the extractive points
+    (off unless ``base_url`` is set; PolicyQA checks every sentence it writes)."""
+
+    base_url: str | None = Field(
+        None,
+        description=(
+            "Chat-completions endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama) or "
+            "http://127.0.0.1:8080/v1 (llama.cpp); unset: answers stay extractive."
+        ),
+    )
+    model: str = Field("default", description="Model name the endpoint serves.")
+    api_key: SecretStr = Field(SecretStr(""), description="Bearer key for the endpoint, if any.")
+    timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Longest wait for the model; then the extractive answer."
+    )
+    max_tokens: int = Field(400, ge=16, le=8192, description="Longest answer the model may write.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+    @property
+    def enabled(self) -> bool:
+        """Generation runs only with an endpoint configured."""
+        return bool(self.base_url)
+
+
 class SlackSettings(BaseModel):
     """Slack bot credentials; the bot is off while they are empty."""
 
@@ -284,6 +309,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
 
     @field_validator("collection")
     @classmethod
@@ -322,9 +348,10 @@ class Settings(BaseSettings):
         """Folder of the Qdrant Edge store."""
         return self.data_dir / "edge"
 
-    def settings_hash(self) -> str:
-        """Short hash of everything that changes answers (not secrets, not paths)."""
-        relevant = {
+    def settings_hash(self, prompt: str = "") -> str:
+        """Short hash of everything that changes answers (not secrets, not paths), with the
+        text of the prompt a configured model is given."""
+        relevant: dict[str, object] = {
             "embedding_model": self.embedding_model,
             "embedding_backend": self.embedding_backend,
             "query_backend": self.query_backend,
@@ -332,6 +359,9 @@ class Settings(BaseSettings):
             "retrieval": self.retrieval.model_dump(),
             "answer": self.answer.model_dump(),
         }
+        if self.llm.enabled:
+            llm = self.llm.model_dump(include={"base_url", "model", "max_tokens", "temperature"})
+            relevant["llm"] = {**llm, "prompt": prompt}
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 

@@ -18,7 +18,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.settings import Settings
-from ingest.store import FilterError
+from service.api_answers import router as answers_router
+from service.api_chat import router as chat_router
 from service.api_documents import router as documents_router
 from service.api_documents import uploads_dir
 from service.container import Services, build_services
@@ -27,19 +28,10 @@ from service.feedback import FeedbackItem
 from service.jobs import Job, JobRunner
 from service.logs import request_id
 from service.metrics import Metrics
-from service.qa import QuestionTooLongError
 from service.security import OPEN_PATHS, KeyChecker, Role
 from service.types import (
-    MAX_BATCH,
-    AskBatchRequest,
-    AskBatchResponse,
-    AskRequest,
-    AskResponse,
-    BatchError,
     DocumentDetail,
     DocumentSummary,
-    SearchRequest,
-    SearchResponse,
 )
 
 logger = logging.getLogger(__name__)
@@ -224,6 +216,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     )
 
     app.state.metrics = Metrics()
+    app.include_router(answers_router)
+    app.include_router(chat_router)
     app.include_router(documents_router)
 
     app.add_middleware(_BodyLimit)
@@ -236,60 +230,6 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
 
     def _services(request: Request) -> Services:
         return request.app.state.services  # type: ignore[no-any-return]
-
-    @app.post("/v1/ask", response_model=AskResponse, responses=documented(401))
-    async def ask(body: AskRequest, request: Request) -> AskResponse:
-        """Answer a question with cited passages, or abstain when the corpus lacks evidence.
-
-        Each citation's `quote` equals `document_text[start_char:end_char]` of the document
-        served at `GET /v1/documents/{doc_id}`.
-        """
-        try:
-            response = await run_in_threadpool(_services(request).qa.answer, body)
-        except QuestionTooLongError as exc:
-            raise invalid(["body", "question"], str(exc)) from None
-        except FilterError as exc:
-            raise invalid(["body", "filters"], str(exc)) from None
-        request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
-        asked = f" question={body.question!r}" if _services(request).settings.log_questions else ""
-        logger.info(
-            "ask abstained=%s citations=%d total_ms=%s%s",
-            response.abstained,
-            len(response.citations),
-            response.timings_ms["total"],
-            asked,
-        )
-        return response
-
-    @app.post("/v1/ask/batch", response_model=AskBatchResponse, responses=documented(401, 413))
-    async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse:
-        """Answer up to 100 questions in one call; results come back in the same order.
-
-        Larger lists get 413: use `policyqa batch` (resumable, with reports).
-        """
-        if len(body.questions) > MAX_BATCH:
-            raise HTTPException(
-                status_code=413,
-                detail=f"{len(body.questions)} questions; at most {MAX_BATCH} per request. "
-                "For longer lists use the CLI: policyqa batch QUESTIONS.jsonl",
-            )
-        outcomes = await run_in_threadpool(_services(request).qa.answer_many, body.questions)
-        return AskBatchResponse(
-            results=[
-                o if not isinstance(o, Exception) else BatchError(question=q.question, error=str(o))
-                for q, o in zip(body.questions, outcomes, strict=True)
-            ]
-        )
-
-    @app.post("/v1/search", response_model=SearchResponse, responses=documented(401))
-    async def search(body: SearchRequest, request: Request) -> SearchResponse:
-        """Ranked passages for a query (no answer, no abstention), with citation fields."""
-        try:
-            return await run_in_threadpool(_services(request).qa.search, body)
-        except QuestionTooLongError as exc:
-            raise invalid(["body", "query"], str(exc)) from None
-        except FilterError as exc:
-            raise invalid(["body", "filters"], str(exc)) from None
 
     @app.get("/v1/documents", response_model=list[DocumentSummary], responses=documented(401))
     async def list_documents(request: Request) -> list[DocumentSummary]:

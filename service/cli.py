@@ -113,7 +113,7 @@ def ask(
     """Answer a question with cited passages (or abstain when the corpus lacks evidence)."""
     services = open_services()
     try:
-        response = services.qa.answer(AskRequest(question=question, top_k=top_k))
+        response = services.ask(AskRequest(question=question, top_k=top_k))
     except (QuestionTooLongError, FilterError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -10,7 +10,9 @@ from ingest.manifest import load_catalog
 from ingest.settings import Settings
 from ingest.store import build_store
 from service.feedback import FeedbackStore
+from service.generation import AnswerWriter
 from service.qa import QA
+from service.types import AskRequest, AskResponse
 
 CHECKOUT_CORPORA = Path(__file__).resolve().parent.parent / "corpora"
 """The manifests beside the code in a source checkout (an installed package has none)."""
@@ -23,6 +25,16 @@ class Services:
     settings: Settings
     qa: QA
     feedback: FeedbackStore
+    writer: AnswerWriter | None = None
+    """Writes answers with the configured chat model (None: answers stay extractive)."""
+
+    def ask(self, request: AskRequest) -> AskResponse:
+        """The answer a reader gets: extractive, or written by the configured model and
+        checked (the extractive one, with the reason, when the model's does not pass)."""
+        response = self.qa.answer(request)
+        if self.writer is None:
+            return response
+        return self.writer.write(request.question, response)
 
     def close(self) -> None:
         """Release the store (and the embedded folder's lock) and the feedback database."""
@@ -56,4 +68,9 @@ def build_services(
         store.close()
         raise
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
-    return Services(settings=settings, qa=qa, feedback=feedback)
+    writer = (
+        AnswerWriter(settings.llm, embedder, settings.embedding_languages)
+        if settings.llm.enabled
+        else None
+    )
+    return Services(settings=settings, qa=qa, feedback=feedback, writer=writer)

@@ -23,6 +23,7 @@ from service import answer as extract
 from service.compose import Question, Unit, compose, split_facets
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
+from service.generation import load_prompt
 from service.passages import gather
 from service.retrieval import Candidate, diversify, rank, search_lists
 from service.types import (
@@ -59,7 +60,9 @@ class QA:
         self.store = store
         self.embedder = embedder
         self.catalog = catalog or {}
-        self.settings_hash = settings.settings_hash()
+        self.settings_hash = settings.settings_hash(
+            load_prompt().digest if settings.llm.enabled else ""
+        )
         store.ensure_collections(embedder.dimension)
         self._corpus: CorpusFacts | None = None
         self._corpus_lock = threading.Lock()

@@ -93,7 +93,7 @@ def _allowed(cfg: SlackSettings, channel: str, is_dm: bool) -> bool:
 
 
 def _answer(services: Services, question: str) -> AskResponse:
-    return services.qa.answer(AskRequest(question=question))
+    return services.ask(AskRequest(question=question))
 
 
 def _failure_text(exc: Exception) -> str:

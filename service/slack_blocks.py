@@ -75,14 +75,16 @@ def _citation_block(citation: Citation) -> dict[str, Any]:
 def answer_blocks(
     question: str, response: AskResponse, answer_id: str | None, shareable: bool = False
 ) -> list[dict[str, Any]]:
-    """The answer's key points (verbatim, with speaker and time or page), its sources,
-    and the buttons."""
+    """The answer's key points (verbatim, with speaker and time or page), preceded by a
+    configured model's checked answer when it wrote one, its sources, and the buttons."""
     blocks: list[dict[str, Any]] = [_section(f"*Q:* {question}")]
     if response.abstained:
         reason = "" if response.answer == ABSTENTION else f"\n{response.answer}"
         blocks.append(_section(NOT_COVERED + reason))
     else:
         text = "\n".join(_point_line(p) for p in response.points) or response.answer
+        if response.mode == "generated":  # the model's checked sentences, then the points
+            text = f"{response.answer}\n\n*Evidence:*\n{text}"
         blocks += [_section(piece) for piece in _split(text)]
         blocks.append({"type": "divider"})
         blocks += [_citation_block(c) for c in response.citations]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -162,6 +162,13 @@ class AskRequest(BaseModel):
     question: NonBlank = Field(description="The question, in English or Chinese.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Citations to return at most.")
     filters: Filters | None = Field(None, description="Optional: which documents to search.")
+    stream: bool = Field(
+        False,
+        description=(
+            "Answer as server-sent events: `citations`, then `delta` text pieces, then `done` "
+            "with the whole checked answer (the object returned without streaming)."
+        ),
+    )
 
 
 class SearchRequest(BaseModel):
@@ -170,6 +177,28 @@ class SearchRequest(BaseModel):
     query: NonBlank
     top_k: int = Field(10, ge=1, le=100)
     filters: Filters | None = None
+
+
+class GeneratedSentence(BaseModel):
+    """A sentence a language model wrote, kept because its evidence supports it."""
+
+    text: str = Field(description="The sentence, without its [n] markers.")
+    citations: list[int] = Field(description="The citations (n) it cites.")
+    evidence: list[int] = Field(description="The points it cites, 1-based as in `points`.")
+    terms: float = Field(description="Share of its words found in the cited points.")
+    similarity: float | None = Field(
+        None, description="Cosine to the closest cited point (null: a language the model lacks)."
+    )
+
+
+class Generation(BaseModel):
+    """How a model's answer was checked."""
+
+    model: str = Field(description="The chat model that wrote the answer.")
+    sentences: list[GeneratedSentence] = Field(description="The sentences kept, in order.")
+    dropped: int = Field(description="Sentences dropped: uncited or unsupported.")
+    markers_removed: int = Field(description="[n] markers naming no evidence, removed.")
+    latency_ms: float
 
 
 class AskResponse(BaseModel):
@@ -191,6 +220,17 @@ class AskResponse(BaseModel):
             "The scores the abstention decision was based on (`dense_top` is null when the "
             "embedding model cannot read the question's language)."
         ),
+    )
+    mode: Literal["extractive", "generated"] = Field(
+        "extractive",
+        description="`generated`: a configured model wrote `answer` from `points`, checked.",
+    )
+    fallback_reason: str | None = Field(
+        None,
+        description="Why a configured model's answer was not used (timeout, error, unsupported).",
+    )
+    generation: Generation | None = Field(
+        None, description="The check of a generated answer (null in extractive mode)."
     )
 
 

@@ -290,6 +290,8 @@ def test_every_route_has_a_rule(client: TestClient) -> None:
         ("POST", "/v1/ask"): "reader",
         ("POST", "/v1/ask/batch"): "reader",
         ("POST", "/v1/search"): "reader",
+        ("POST", "/v1/chat/completions"): "reader",
+        ("GET", "/v1/models"): "reader",
         ("GET", "/v1/documents"): "reader",
         ("GET", "/v1/documents/{doc_id}"): "reader",
         ("POST", "/v1/documents"): "admin",

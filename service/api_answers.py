@@ -1,0 +1,154 @@
+"""Asking: one question (JSON or server-sent events), a list of questions, a search."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from fastapi.sse import format_sse_event
+
+from ingest.store import FilterError
+from service.container import Services
+from service.errors import documented, invalid
+from service.qa import QuestionTooLongError
+from service.types import (
+    MAX_BATCH,
+    AskBatchRequest,
+    AskBatchResponse,
+    AskRequest,
+    AskResponse,
+    BatchError,
+    SearchRequest,
+    SearchResponse,
+)
+
+router = APIRouter()
+logger = logging.getLogger(__name__)
+
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The answer; with `stream: true`, server-sent events.",
+        "content": {
+            "text/event-stream": {
+                "schema": {"type": "string"},
+                "example": 'event: citations\ndata: {"citations": [], "points": []}\n\n'
+                'event: delta\ndata: {"text": "…"}\n\nevent: done\ndata: {"answer": "…"}\n\n',
+            }
+        },
+    }
+}
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def answer_or_422(services: Services, body: AskRequest) -> AskResponse:
+    """The extractive answer; a question or filter PolicyQA cannot take is a 422."""
+    try:
+        return services.qa.answer(body)
+    except QuestionTooLongError as exc:
+        raise invalid(["body", "question"], str(exc)) from None
+    except FilterError as exc:
+        raise invalid(["body", "filters"], str(exc)) from None
+
+
+@router.post("/v1/ask", response_model=AskResponse, responses={**STREAMED, **documented(401)})
+async def ask(body: AskRequest, request: Request) -> Response | AskResponse:
+    """Answer a question with cited passages, or abstain when the corpus lacks evidence.
+
+    Each citation's `quote` equals `document_text[start_char:end_char]` of the document
+    served at `GET /v1/documents/{doc_id}`. With a chat model configured
+    (`POLICYQA_LLM__BASE_URL`) the model writes `answer` from the `points` and PolicyQA
+    checks it (`mode`, `fallback_reason`, `generation`).
+
+    With `"stream": true` the answer comes as server-sent events: `citations` (the
+    citations and points), `delta` pieces of text as they are written (a citation
+    marker is never shown half-written), and `done` with the whole checked response.
+    """
+    services = _services(request)
+    extractive = await run_in_threadpool(answer_or_422, services, body)
+    if body.stream:
+        return StreamingResponse(
+            _events(services, body, extractive, request), media_type="text/event-stream"
+        )
+    response = extractive
+    if services.writer is not None:
+        response = await run_in_threadpool(services.writer.write, body.question, extractive)
+    _observe(request, body, response)
+    return response
+
+
+def _events(
+    services: Services, body: AskRequest, extractive: AskResponse, request: Request
+) -> Iterator[bytes]:
+    """The server-sent events of a streamed answer (run in a worker thread)."""
+    head = {
+        "citations": [c.model_dump(mode="json") for c in extractive.citations],
+        "points": [p.model_dump(mode="json") for p in extractive.points],
+    }
+    yield format_sse_event(event="citations", data_str=json.dumps(head, ensure_ascii=False))
+    pieces: Iterator[str | AskResponse] = (
+        services.writer.stream(body.question, extractive)
+        if services.writer is not None
+        else iter([extractive.answer, extractive])
+    )
+    for piece in pieces:
+        if isinstance(piece, AskResponse):
+            _observe(request, body, piece)
+            done = piece.model_dump_json()
+            yield format_sse_event(event="done", data_str=done)
+            return
+        delta = json.dumps({"text": piece}, ensure_ascii=False)
+        yield format_sse_event(event="delta", data_str=delta)
+
+
+def _observe(request: Request, body: AskRequest, response: AskResponse) -> None:
+    request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
+    asked = f" question={body.question!r}" if _services(request).settings.log_questions else ""
+    logger.info(
+        "ask abstained=%s citations=%d mode=%s total_ms=%s%s",
+        response.abstained,
+        len(response.citations),
+        response.mode,
+        response.timings_ms["total"],
+        asked,
+    )
+
+
+@router.post("/v1/ask/batch", response_model=AskBatchResponse, responses=documented(401, 413))
+async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse:
+    """Answer up to 100 questions in one call; results come back in the same order
+    (extractive answers: a list is not sent through a chat model).
+
+    Larger lists get 413: use `policyqa batch` (resumable, with reports).
+    """
+    if len(body.questions) > MAX_BATCH:
+        raise HTTPException(
+            status_code=413,
+            detail=f"{len(body.questions)} questions; at most {MAX_BATCH} per request. "
+            "For longer lists use the CLI: policyqa batch QUESTIONS.jsonl",
+        )
+    outcomes = await run_in_threadpool(_services(request).qa.answer_many, body.questions)
+    return AskBatchResponse(
+        results=[
+            o if not isinstance(o, Exception) else BatchError(question=q.question, error=str(o))
+            for q, o in zip(body.questions, outcomes, strict=True)
+        ]
+    )
+
+
+@router.post("/v1/search", response_model=SearchResponse, responses=documented(401))
+async def search(body: SearchRequest, request: Request) -> SearchResponse:
+    """Ranked passages for a query (no answer, no abstention), with citation fields."""
+    try:
+        return await run_in_threadpool(_services(request).qa.search, body)
+    except QuestionTooLongError as exc:
+        raise invalid(["body", "query"], str(exc)) from None
+    except FilterError as exc:
+        raise invalid(["body", "filters"], str(exc)) from None

@@ -1,0 +1,180 @@
+"""An OpenAI-compatible endpoint of PolicyQA's own: ``POST /v1/chat/completions`` with model
+``policyqa``, so chat clients and SDKs can ask it.
+
+The last user message is the question. The reply's content is the answer with footnoted
+sources; the structured ``citations`` and ``points`` ride along as extra fields (and in
+the last chunk when streaming). It works in extractive mode, with no model configured.
+Streaming sends the checked answer in pieces: what a client shows is never retracted.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.api_answers import answer_or_422
+from service.container import Services
+from service.errors import documented, invalid
+from service.types import MAX_TOP_K, AskRequest, AskResponse, Citation, Filters, NonBlank
+
+router = APIRouter()
+MODEL = "policyqa"
+PIECE_CHARS = 40
+"""Characters per streamed chunk of a checked answer."""
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation (text, or a list of parts of which text is read)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        parts = self.content or []
+        return " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+
+
+class ChatRequest(BaseModel):
+    """The chat-completions request; sampling options are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: NonBlank = Field(MODEL, description=f"`{MODEL}` (any name is answered by PolicyQA).")
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="PolicyQA: citations at most.")
+    filters: Filters | None = Field(None, description="PolicyQA: which documents to search.")
+
+
+class ChatChoiceMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int = 0
+    message: ChatChoiceMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class ChatUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class ChatCompletion(BaseModel):
+    """The reply, as OpenAI's clients read it, plus PolicyQA's structured answer."""
+
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: ChatUsage = Field(default_factory=ChatUsage)
+    citations: list[Citation] = Field(description="The answer's citations, verifiable spans.")
+    policyqa: dict[str, Any] = Field(
+        description="The rest of the answer: points, mode, abstained, fallback_reason, …"
+    )
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def footnoted(response: AskResponse) -> str:
+    """The answer and, below it, each citation as a footnote with its place and quote."""
+    if response.abstained or not response.citations:
+        return response.answer
+    notes = []
+    for c in response.citations:
+        place = ", ".join(
+            p for p in (f"p. {c.page}" if c.page else "", c.speaker or "", c.timestamp or "") if p
+        )
+        quote = " ".join(c.quote.split())
+        notes.append(f"[{c.n}] {c.title}{f' ({place})' if place else ''}: “{quote}”")
+    return f"{response.answer}\n\nSources:\n" + "\n".join(notes)
+
+
+def _extra(response: AskResponse) -> dict[str, Any]:
+    return response.model_dump(
+        mode="json", include={"points", "mode", "abstained", "fallback_reason", "generation"}
+    ) | {"settings_hash": response.settings_hash}
+
+
+@router.post(
+    "/v1/chat/completions",
+    response_model=ChatCompletion,
+    responses=documented(401),
+)
+async def chat_completions(body: ChatRequest, request: Request) -> Response | ChatCompletion:
+    """OpenAI-compatible chat completions: the last user message is asked of PolicyQA.
+
+    Works with OpenAI's SDKs (`base_url=http://HOST:PORT/v1`, `model="policyqa"`, the API
+    key as `api_key`), streaming or not.
+    """
+    question = next((m.text() for m in reversed(body.messages) if m.role == "user"), "")
+    if not question.strip():
+        raise invalid(["body", "messages"], "no user message with text to answer")
+    services = _services(request)
+    ask = AskRequest(question=question.strip(), top_k=body.top_k, filters=body.filters)
+    response = await run_in_threadpool(answer_or_422, services, ask)
+    if services.writer is not None:
+        response = await run_in_threadpool(services.writer.write, ask.question, response)
+    request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
+    ident, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+    if body.stream:
+        return StreamingResponse(_chunks(ident, created, response), media_type="text/event-stream")
+    return ChatCompletion(
+        id=ident,
+        created=created,
+        model=MODEL,
+        choices=[ChatChoice(message=ChatChoiceMessage(content=footnoted(response)))],
+        citations=response.citations,
+        policyqa=_extra(response),
+    )
+
+
+def _chunks(ident: str, created: int, response: AskResponse) -> Iterator[bytes]:
+    """``chat.completion.chunk`` events: the role, the content in pieces, a last chunk
+    with the finish reason and PolicyQA's fields, then ``[DONE]``."""
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        body = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+
+    yield chunk({"role": "assistant", "content": ""})
+    content = footnoted(response)
+    for start in range(0, len(content), PIECE_CHARS):
+        yield chunk({"content": content[start : start + PIECE_CHARS]})
+    citations = [c.model_dump(mode="json") for c in response.citations]
+    yield chunk({}, "stop", citations=citations, policyqa=_extra(response))
+    yield b"data: [DONE]\n\n"
+
+
+@router.get("/v1/models", responses=documented(401))
+async def models() -> dict[str, Any]:
+    """The one model this endpoint serves (OpenAI-compatible listing)."""
+    return {
+        "object": "list",
+        "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "policyqa"}],
+    }
