@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run ingest serve test test-llm check lint typecheck eval bench-obliqa fetch reliability clean
+.PHONY: install run fetch-if-online ingest serve test test-llm check lint typecheck eval bench-obliqa fetch reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,13 +23,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The official corpus, when the network allows (offline: says so, and the seeds are served).
+fetch-if-online: install
+	POLICYQA_DATA_DIR=$(DATA_DIR) $(BIN)/policyqa fetch corpora/ai-policy.toml --if-online --timeout 10 --retries 0
+
 ingest: install
-	$(BIN)/policyqa ingest seeds $(wildcard $(DATA_DIR)/corpora)
+	POLICYQA_DATA_DIR=$(DATA_DIR) $(BIN)/policyqa ingest seeds $(wildcard $(DATA_DIR)/corpora)
 
 serve: install
-	$(BIN)/policyqa serve --host $(HOST) --port $(PORT)
+	POLICYQA_DATA_DIR=$(DATA_DIR) $(BIN)/policyqa serve --host $(HOST) --port $(PORT)
 
-run: ingest serve
+run: fetch-if-online ingest serve
 
 test: install
 	$(PY) -m pytest

@@ -32,6 +32,8 @@ class FetchReport:
     downloaded: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    offline: str | None = None
+    """Why nothing was tried after the first unreachable download (``stop_when_offline``)."""
 
     @property
     def failed(self) -> int:
@@ -42,12 +44,15 @@ class FetchReport:
             "downloaded": self.downloaded,
             "cached": self.cached,
             "failed": [{"file": k, "error": v} for k, v in self.failures.items()],
+            "offline": self.offline,
         }
 
     def lines(self) -> list[str]:
         out = [f"downloaded {name}" for name in self.downloaded]
         out += [f"cached     {name} (checksum ok)" for name in self.cached]
         out += [f"FAILED     {name}: {error}" for name, error in self.failures.items()]
+        if self.offline:
+            out.append(f"offline: {self.offline}; nothing more was tried")
         out.append(
             f"{len(self.downloaded)} downloaded, {len(self.cached)} already cached, "
             f"{self.failed} failed"
@@ -70,13 +75,19 @@ def fetch_manifest(
     retries: int = 3,
     client: httpx.Client | None = None,
     backoff: float = 0.5,
+    timeout: float = 60.0,
+    stop_when_offline: bool = False,
 ) -> FetchReport:
-    """Download every entry of ``manifest`` into ``cache_dir`` (see module docstring)."""
+    """Download every entry of ``manifest`` into ``cache_dir`` (see module docstring).
+
+    ``stop_when_offline``: when the first download cannot even connect, report the
+    machine offline and try nothing more (``make run`` on a machine without a network).
+    """
     entries = load_manifest(manifest)
     cache_dir.mkdir(parents=True, exist_ok=True)
     report = FetchReport()
     own = client is None
-    http = client or httpx.Client(follow_redirects=True, timeout=60)
+    http = client or httpx.Client(follow_redirects=True, timeout=timeout)
     try:
         for entry in entries:
             target = cache_dir / Path(entry.file).name
@@ -90,6 +101,11 @@ def fetch_manifest(
             try:
                 _download(http, url, target, entry, retries, backoff)
                 report.downloaded.append(target.name)
+            except Unreachable as exc:
+                if stop_when_offline and not report.downloaded:
+                    report.offline = str(exc)
+                    break
+                report.failures[target.name] = str(exc)
             except FetchError as exc:
                 report.failures[target.name] = str(exc)
                 logger.warning("fetch failed file=%s error=%s", target.name, exc)
@@ -103,15 +119,21 @@ class FetchError(RuntimeError):
     """A document that could not be downloaded intact."""
 
 
+class Unreachable(FetchError):
+    """Not one attempt could connect: no network, or the host is down."""
+
+
 def _download(
     http: httpx.Client, url: str, target: Path, entry: ManifestEntry, retries: int, backoff: float
 ) -> None:
     last = ""
+    connected = False
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
         try:
             with http.stream("GET", url) as response:
+                connected = True
                 if response.status_code in RETRY_STATUS:
                     last = f"HTTP {response.status_code} from {url}"
                     continue
@@ -121,7 +143,9 @@ def _download(
                 return
         except httpx.TransportError as exc:
             last = f"{type(exc).__name__} for {url}: {exc}"
-    raise FetchError(f"gave up after {retries + 1} attempts: {last}")
+            connected = connected or not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+    error = Unreachable if not connected else FetchError
+    raise error(f"gave up after {retries + 1} attempts: {last}")
 
 
 def _write_verified(response: httpx.Response, target: Path, entry: ManifestEntry) -> None:

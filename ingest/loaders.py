@@ -83,6 +83,8 @@ def load_document(path: Path, meta: ManifestEntry | None = None) -> LoadedDocume
         publisher=meta.publisher if meta else None,
         date=meta.date if meta else None,
         segments=segments,
+        license=meta.license if meta else None,
+        url=meta.url if meta else None,
     )
 
 

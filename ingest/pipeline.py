@@ -140,7 +140,10 @@ def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
 
 def content_hash_of(doc: LoadedDocument, settings: Settings) -> str:
     """Hash of everything that decides a document's chunks; equal hash: nothing to do."""
-    facts = f"{doc.title}|{doc.language}|{doc.kind}|{doc.publisher}|{doc.date}|{doc.format}"
+    facts = (
+        f"{doc.title}|{doc.language}|{doc.kind}|{doc.publisher}|{doc.date}|{doc.format}"
+        f"|{doc.license}|{doc.url}"
+    )
     blob = f"{settings.chunking_hash()}\n{facts}\n{doc.text}".encode()
     return hashlib.sha256(blob).hexdigest()[:32]
 
@@ -288,6 +291,11 @@ def _doc_payload(
             PayloadKey.DOC_TEXT: doc.text,
             PayloadKey.FINGERPRINTS: fingerprints,
             PayloadKey.FINGERPRINT_PIECES: pieces,
+            PayloadKey.SEGMENTS: [
+                [s.start, s.end, s.page, s.speaker, s.start_seconds] for s in doc.segments
+            ],
+            PayloadKey.LICENSE: doc.license,
+            PayloadKey.URL: doc.url,
         }
     )
     return {str(k): v for k, v in payload.items()}

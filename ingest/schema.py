@@ -40,6 +40,10 @@ class PayloadKey(StrEnum):
     """Hashes of the document's sentences, to spot wording many documents share."""
     FINGERPRINT_PIECES = "fingerprint_pieces"
     """Pairs [piece, sentence]: sentences a page break cuts, found by either piece."""
+    SEGMENTS = "segments"
+    """A document's pages or speaker turns: [start, end, page, speaker, start seconds]."""
+    LICENSE = "license"
+    URL = "url"
     FORMAT = "format"
     INGESTED_AT = "ingested_at"
 
@@ -97,6 +101,9 @@ class LoadedDocument:
     publisher: str | None = None
     date: str | None = None
     segments: list[Segment] = field(default_factory=list)
+    license: str | None = None
+    url: str | None = None
+    """Where the document was published (a corpus manifest's entry)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-INGEST_VERSION = 4
+INGEST_VERSION = 5
 """Version of what ingestion derives from a text (sentence boundaries, furniture marks,
 fingerprints, chunk ids): raising it re-ingests every document once, as a settings change
 would."""

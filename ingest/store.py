@@ -38,6 +38,8 @@ DENSE = "dense"
 SPARSE = "bm25"
 SENTENCES = "sentences"
 """Per-sentence vectors of a chunk (a multivector, not indexed): quoting needs no model call."""
+TEXT_FIELDS = [str(PayloadKey.DOC_TEXT), str(PayloadKey.SEGMENTS)]
+"""A document record's large fields, read only with its text."""
 FILTER_KEYS = frozenset({"doc_id", "language", "kind", "publisher", "date_from", "date_to"})
 KEYWORD_FIELDS = (PayloadKey.DOC_ID, PayloadKey.LANGUAGE, PayloadKey.KIND, PayloadKey.PUBLISHER)
 SparseQuery = tuple[list[int], list[float]]

@@ -26,6 +26,7 @@ from ingest.store import (
     KEYWORD_FIELDS,
     SENTENCES,
     SPARSE,
+    TEXT_FIELDS,
     CollectionLayout,
     Hit,
     SparseQuery,
@@ -365,7 +366,7 @@ def _match(key: PayloadKey, value: str) -> qe.FieldCondition:
 
 
 def _doc_fields(with_text: bool) -> bool | qe.PayloadSelector:
-    return True if with_text else qe.PayloadSelector.Exclude([str(PayloadKey.DOC_TEXT)])
+    return True if with_text else qe.PayloadSelector.Exclude(TEXT_FIELDS)
 
 
 def _sentence_rows(vectors: Any) -> np.ndarray | None:

@@ -21,6 +21,7 @@ from ingest.store import (
     KEYWORD_FIELDS,
     SENTENCES,
     SPARSE,
+    TEXT_FIELDS,
     CollectionLayout,
     Hit,
     SparseQuery,
@@ -355,7 +356,7 @@ def _match(key: PayloadKey, value: str) -> models.FieldCondition:
 
 
 def _doc_fields(with_text: bool) -> bool | models.PayloadSelectorExclude:
-    return True if with_text else models.PayloadSelectorExclude(exclude=[str(PayloadKey.DOC_TEXT)])
+    return True if with_text else models.PayloadSelectorExclude(exclude=TEXT_FIELDS)
 
 
 def _hit(point: models.ScoredPoint) -> Hit:

@@ -196,19 +196,34 @@ def fetch(
         str | None, typer.Option(help="Fetch FILE from MIRROR/FILE instead of each url.")
     ] = None,
     retries: Annotated[int, typer.Option(min=0, max=10)] = 3,
+    timeout: Annotated[float, typer.Option(min=1, max=600, help="Seconds per request.")] = 60,
+    if_online: Annotated[
+        bool,
+        typer.Option(
+            "--if-online",
+            help="When the network is unreachable, say so and exit 0 (what is cached stays).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Download a manifest's documents into the cache, verifying checksums."""
     from ingest.fetch import fetch_manifest
 
     settings = Settings()
-    report = fetch_manifest(manifest, settings.data_dir / "corpora", mirror=mirror, retries=retries)
+    report = fetch_manifest(
+        manifest,
+        settings.data_dir / "corpora",
+        mirror=mirror,
+        retries=retries,
+        timeout=timeout,
+        stop_when_offline=if_online,
+    )
     if as_json:
         typer.echo(json.dumps(report.to_json()))
     else:
         for line in report.lines():
             typer.echo(line)
-    if report.failed:
+    if report.failed and not if_online:
         raise typer.Exit(1)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ingest import sparse
+from ingest.chunking import format_timestamp
 from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
@@ -31,6 +32,7 @@ from service.types import (
     AskResponse,
     Citation,
     DocumentDetail,
+    DocumentSegment,
     DocumentSummary,
     Point,
     QuoteSpan,
@@ -413,7 +415,18 @@ class QA:
         if record is None:
             return None
         return DocumentDetail(
-            **self._summary(record).model_dump(), text=str(record[PayloadKey.DOC_TEXT])
+            **self._summary(record).model_dump(),
+            text=str(record[PayloadKey.DOC_TEXT]),
+            segments=[
+                DocumentSegment(
+                    start_char=start,
+                    end_char=end,
+                    page=page,
+                    speaker=speaker,
+                    timestamp=None if seconds is None else format_timestamp(seconds),
+                )
+                for start, end, page, speaker, seconds in record.get(PayloadKey.SEGMENTS) or []
+            ],
         )
 
     def delete_document(self, doc_id: str) -> bool:
@@ -490,6 +503,8 @@ def _summary(record: dict[str, Any]) -> DocumentSummary:
         chunk_count=int(record.get(PayloadKey.CHUNK_COUNT, 0)),
         ingested_at=record.get(PayloadKey.INGESTED_AT),
         content_hash=record.get(PayloadKey.CONTENT_HASH),
+        license=record.get(PayloadKey.LICENSE),
+        url=record.get(PayloadKey.URL),
     )
 
 

@@ -259,12 +259,28 @@ class DocumentSummary(BaseModel):
     chunk_count: int = 0
     ingested_at: str | None = None
     content_hash: str | None = Field(None, description="Version of the stored text.")
+    license: str | None = Field(None, description="Licence, from the corpus manifest.")
+    url: str | None = Field(None, description="Where it was published (the manifest's URL).")
+
+
+class DocumentSegment(BaseModel):
+    """A page of a PDF, or a speaker turn or caption cue of a transcript, in the text."""
+
+    start_char: int
+    end_char: int
+    page: int | None = None
+    speaker: str | None = None
+    timestamp: str | None = Field(None, description="m:ss (h:mm:ss) where the turn starts.")
 
 
 class DocumentDetail(DocumentSummary):
     """A stored document with the exact text citations point into."""
 
     text: str
+    segments: list[DocumentSegment] = Field(
+        default_factory=list,
+        description="Its pages or speaker turns, in order (empty for plain documents).",
+    )
 
 
 MAX_BATCH = 100

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -92,3 +93,21 @@ def test_the_project_manifest_lists_every_shared_document() -> None:
     for path in shared_or_skip("corpora").glob("*.*"):
         if path.suffix in {".txt", ".md"}:
             assert path.name in catalog, f"{path.name} missing from corpora/ai-policy.toml"
+
+
+def test_an_unreachable_network_is_reported_offline_once_and_nothing_else_is_tried(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on: connecting is refused
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    manifest = _manifest(tmp_path, [("a.pdf", "0" * 64), ("b.pdf", "1" * 64)])
+    report = fetch_manifest(
+        manifest, tmp_path / "cache", mirror=dead, retries=0, stop_when_offline=True
+    )
+    assert report.offline and "ConnectError" in report.offline
+    assert report.failed == 0 and not report.downloaded
+    assert any(line.startswith("offline:") for line in report.lines())
+    # Without the flag each file fails on its own, by name.
+    plain = fetch_manifest(manifest, tmp_path / "cache", mirror=dead, retries=0)
+    assert sorted(plain.failures) == ["a.pdf", "b.pdf"] and plain.offline is None

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
 import pytest
 
+from ingest.manifest import ManifestEntry
 from ingest.pipeline import make_doc_id
 from ingest.schema import PayloadKey
 from service.container import Services
-from tests.conftest import SEED
+from tests.conftest import SEED, shared_or_skip
 
 
 def _corpus(tmp_path: Path) -> Path:
@@ -97,3 +99,26 @@ def test_an_interrupted_ingest_resumes_without_loss_or_duplicates(
     clean = fake_services.qa.ingest([folder], progress=False)
     total_chunks = sum(d.chunk_count for d in fake_services.qa.list_documents())
     assert clean.points_total == total_chunks, "no duplicate or orphan chunks"
+
+
+def test_a_pdf_record_keeps_its_pages_and_its_catalogue_licence(
+    fake_services: Services, tmp_path: Path
+) -> None:
+    name = "us-eo-14319-preventing-woke-ai-2025.pdf"
+    pdf = shared_or_skip("corpora", "originals", name)
+    copy = tmp_path / name
+    copy.write_bytes(pdf.read_bytes())
+    entry = ManifestEntry(
+        file=name, title="EO 14319", license="public domain", url="https://example.org/eo.pdf"
+    )
+    qa = fake_services.qa
+    qa.catalog = {name: entry}
+    assert qa.ingest([copy], progress=False).added == 1
+    (summary,) = qa.list_documents()
+    assert (summary.license, summary.url) == ("public domain", "https://example.org/eo.pdf")
+    detail = qa.get_document(summary.doc_id)
+    assert detail is not None
+    pages = [s.page for s in detail.segments]
+    assert pages == list(range(1, len(pages) + 1)) and len(pages) >= 2
+    assert detail.segments[0].start_char == 0
+    assert all(a.end_char <= b.start_char for a, b in itertools.pairwise(detail.segments))

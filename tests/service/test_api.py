@@ -123,3 +123,16 @@ def test_health_and_readiness(client: TestClient) -> None:
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready" and ready["chunks"] > 10
     assert client.get("/openapi.json").json()["paths"]["/v1/ask"]
+
+
+def test_a_transcript_lists_its_speaker_turns_with_their_times(client: TestClient) -> None:
+    (seed,) = [d for d in client.get("/v1/documents").json() if d["kind"] == "transcript"]
+    detail = client.get(f"/v1/documents/{seed['doc_id']}").json()
+    turns = detail["segments"]
+    assert turns and all(t["speaker"] and t["timestamp"] for t in turns)
+    assert (turns[0]["speaker"], turns[0]["timestamp"]) == ("A", "0:00")  # "**A** (0:00):"
+    assert detail["text"][: turns[0]["start_char"]].strip() == "**A** (0:00):"
+    starts = [t["start_char"] for t in turns]
+    assert starts == sorted(starts) and turns[-1]["end_char"] <= len(detail["text"])
+    for turn in turns:
+        assert detail["text"][turn["start_char"] : turn["end_char"]].strip()
