@@ -58,7 +58,7 @@ $(VENV)/.llm: $(VENV)/.installed
 	touch $@
 
 test-llm: $(VENV)/.llm
-	$(PY) -m pytest -m llm tests/llm
+	POLICYQA_REQUIRE_LLM=1 $(PY) -m pytest -m llm tests/llm
 
 check: lint typecheck
 

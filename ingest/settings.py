@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -360,8 +361,12 @@ class Settings(BaseSettings):
             "answer": self.answer.model_dump(),
         }
         if self.llm.enabled:
-            llm = self.llm.model_dump(include={"base_url", "model", "max_tokens", "temperature"})
-            relevant["llm"] = {**llm, "prompt": prompt}
+            llm = self.llm.model_dump(include={"model", "max_tokens", "temperature"})
+            relevant["llm"] = {
+                **llm,
+                "endpoint": _without_credentials(self.llm.base_url),
+                "prompt": prompt,
+            }
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -377,3 +382,13 @@ class Settings(BaseSettings):
             facts["bigrams"] = True
         blob = json.dumps(facts, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """A URL without the user and password it may carry (they are secrets)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -48,12 +48,15 @@ def _services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
-def answer_or_422(services: Services, body: AskRequest) -> AskResponse:
-    """The extractive answer; a question or filter PolicyQA cannot take is a 422."""
+def answer_or_422(
+    services: Services, body: AskRequest, question_at: tuple[str, ...] = ("body", "question")
+) -> AskResponse:
+    """The extractive answer; a question or filter PolicyQA cannot take is a 422 naming
+    the field (``question_at``: where the request held the question)."""
     try:
         return services.qa.answer(body)
     except QuestionTooLongError as exc:
-        raise invalid(["body", "question"], str(exc)) from None
+        raise invalid(list(question_at), str(exc)) from None
     except FilterError as exc:
         raise invalid(["body", "filters"], str(exc)) from None
 
@@ -84,10 +87,12 @@ async def ask(body: AskRequest, request: Request) -> Response | AskResponse:
     return response
 
 
-def _events(
+async def _events(
     services: Services, body: AskRequest, extractive: AskResponse, request: Request
-) -> Iterator[bytes]:
-    """The server-sent events of a streamed answer (run in a worker thread)."""
+) -> AsyncIterator[bytes]:
+    """The server-sent events of a streamed answer. The model's side runs in a worker
+    thread; a failure there still ends the stream with a ``done`` (the extractive answer,
+    and why), and a client that goes away stops the model's stream."""
     head = {
         "citations": [c.model_dump(mode="json") for c in extractive.citations],
         "points": [p.model_dump(mode="json") for p in extractive.points],
@@ -98,14 +103,24 @@ def _events(
         if services.writer is not None
         else iter([extractive.answer, extractive])
     )
-    for piece in pieces:
-        if isinstance(piece, AskResponse):
-            _observe(request, body, piece)
-            done = piece.model_dump_json()
-            yield format_sse_event(event="done", data_str=done)
-            return
-        delta = json.dumps({"text": piece}, ensure_ascii=False)
-        yield format_sse_event(event="delta", data_str=delta)
+    final = extractive
+    try:
+        while (piece := await run_in_threadpool(next, pieces, None)) is not None:
+            if isinstance(piece, AskResponse):
+                final = piece
+                break
+            delta = json.dumps({"text": piece}, ensure_ascii=False)
+            yield format_sse_event(event="delta", data_str=delta)
+    except Exception as exc:
+        logger.exception("streamed answer failed")
+        reason = f"the answer failed while streaming: {type(exc).__name__}"
+        final = extractive.model_copy(update={"fallback_reason": reason})
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            await run_in_threadpool(close)
+    _observe(request, body, final)
+    yield format_sse_event(event="done", data_str=final.model_dump_json())
 
 
 def _observe(request: Request, body: AskRequest, response: AskResponse) -> None:
@@ -143,7 +158,7 @@ async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse
     )
 
 
-@router.post("/v1/search", response_model=SearchResponse, responses=documented(401))
+@router.post("/v1/search", response_model=SearchResponse, responses=documented(401, 413))
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Ranked passages for a query (no answer, no abstention), with citation fields."""
     try:

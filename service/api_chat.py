@@ -10,6 +10,7 @@ Streaming sends the checked answer in pieces: what a client shows is never retra
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -114,10 +115,18 @@ def _extra(response: AskResponse) -> dict[str, Any]:
     ) | {"settings_hash": response.settings_hash}
 
 
+STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The reply; with `stream: true`, `chat.completion.chunk` events.",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+
+
 @router.post(
     "/v1/chat/completions",
     response_model=ChatCompletion,
-    responses=documented(401),
+    responses={**STREAMED, **documented(401, 413)},
 )
 async def chat_completions(body: ChatRequest, request: Request) -> Response | ChatCompletion:
     """OpenAI-compatible chat completions: the last user message is asked of PolicyQA.
@@ -130,7 +139,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response | Ch
         raise invalid(["body", "messages"], "no user message with text to answer")
     services = _services(request)
     ask = AskRequest(question=question.strip(), top_k=body.top_k, filters=body.filters)
-    response = await run_in_threadpool(answer_or_422, services, ask)
+    response = await run_in_threadpool(answer_or_422, services, ask, ("body", "messages"))
     if services.writer is not None:
         response = await run_in_threadpool(services.writer.write, ask.question, response)
     request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
@@ -163,18 +172,39 @@ def _chunks(ident: str, created: int, response: AskResponse) -> Iterator[bytes]:
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
     yield chunk({"role": "assistant", "content": ""})
-    content = footnoted(response)
-    for start in range(0, len(content), PIECE_CHARS):
-        yield chunk({"content": content[start : start + PIECE_CHARS]})
+    for piece in _pieces(footnoted(response)):
+        yield chunk({"content": piece})
     citations = [c.model_dump(mode="json") for c in response.citations]
     yield chunk({}, "stop", citations=citations, policyqa=_extra(response))
     yield b"data: [DONE]\n\n"
 
 
-@router.get("/v1/models", responses=documented(401))
-async def models() -> dict[str, Any]:
+def _pieces(content: str) -> Iterator[str]:
+    """The content in pieces of about ``PIECE_CHARS``, cut after whitespace only (a
+    ``[n]`` marker is never split)."""
+    piece = ""
+    for word in re.findall(r"\S+\s*|\s+", content):
+        piece += word
+        if len(piece) >= PIECE_CHARS:
+            yield piece
+            piece = ""
+    if piece:
+        yield piece
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int = 0
+    owned_by: str = "policyqa"
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ModelCard]
+
+
+@router.get("/v1/models", response_model=ModelList, responses=documented(401))
+async def models() -> ModelList:
     """The one model this endpoint serves (OpenAI-compatible listing)."""
-    return {
-        "object": "list",
-        "data": [{"id": MODEL, "object": "model", "created": 0, "owned_by": "policyqa"}],
-    }
+    return ModelList(data=[ModelCard(id=MODEL)])

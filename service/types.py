@@ -230,7 +230,9 @@ class AskResponse(BaseModel):
         description="Why a configured model's answer was not used (timeout, error, unsupported).",
     )
     generation: Generation | None = Field(
-        None, description="The check of a generated answer (null in extractive mode)."
+        None,
+        description="How the model's answer was checked (null when no model was asked; "
+        "set on a fallback for too little support, to show what was dropped).",
     )
 
 
@@ -297,6 +299,12 @@ class AskBatchRequest(BaseModel):
     """Up to ``MAX_BATCH`` questions (``POST /v1/ask/batch``); larger lists: ``policyqa batch``."""
 
     questions: list[AskRequest] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _no_streaming(self) -> AskBatchRequest:
+        if any(q.stream for q in self.questions):
+            raise ValueError("a batch is not streamed: leave out `stream` (or ask one by one)")
+        return self
 
 
 class AskBatchResponse(BaseModel):

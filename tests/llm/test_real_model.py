@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +17,8 @@ from ingest.embedding import PolicyEmbedding
 from ingest.settings import LLMSettings, Settings
 from service.api import create_app
 from service.container import Services, build_services
-from service.generation import MARKER
+from service.generation import load_prompt
+from service.support import MARKER
 from service.types import AskRequest, AskResponse, Filters
 from tests.conftest import SEEDS
 
@@ -137,10 +137,10 @@ def test_openai_sdk_against_policyqa_with_a_model_configured(services: Services)
     assert "Sources:" in (reply.choices[0].message.content or "")
 
 
-def test_the_prompt_is_part_of_the_settings_hash(services: Services, tmp_path: Path) -> None:
+def test_the_prompt_is_part_of_the_settings_hash(services: Services) -> None:
     response = services.qa.answer(AskRequest(question=QUESTIONS[0]))
-    plain = Settings(data_dir=tmp_path)
-    assert response.settings_hash != plain.settings_hash()
+    assert response.settings_hash == services.settings.settings_hash(load_prompt().digest)
+    assert response.settings_hash != services.settings.settings_hash("another prompt")
 
 
 def test_the_model_server_speaks_openai(model_url: str) -> None:

@@ -136,3 +136,10 @@ def test_a_transcript_lists_its_speaker_turns_with_their_times(client: TestClien
     assert starts == sorted(starts) and turns[-1]["end_char"] <= len(detail["text"])
     for turn in turns:
         assert detail["text"][turn["start_char"] : turn["end_char"]].strip()
+
+
+def test_a_batch_is_not_streamed(client: TestClient) -> None:
+    response = client.post(
+        "/v1/ask/batch", json={"questions": [{"question": "Why open source?", "stream": True}]}
+    )
+    assert response.status_code == 422 and "not streamed" in response.text

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -98,7 +99,9 @@ def test_openai_sdk_streams_the_same_reply(base_url: str) -> None:
         stream=True,
     )
     chunks = list(stream)
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    assert not any(re.search(r"\[\d*$", piece) for piece in pieces), "a marker was split"
+    text = "".join(pieces)
     assert text == whole.choices[0].message.content
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert chunks[-1].model_dump()["citations"] == whole.model_dump()["citations"]
