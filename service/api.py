@@ -22,6 +22,9 @@ from service.api_answers import router as answers_router
 from service.api_chat import router as chat_router
 from service.api_documents import router as documents_router
 from service.api_documents import uploads_dir
+from service.api_pages import is_page
+from service.api_pages import router as pages_router
+from service.api_pages import static as static_files
 from service.container import Services, build_services
 from service.errors import documented, invalid
 from service.feedback import FeedbackItem
@@ -54,11 +57,12 @@ def _request_id(header: str | None) -> str:
 
 def _required_role(request: Request) -> Role | None:
     """Who may call a path: nobody needs a key for the exact open paths (Slack's
-    requests carry Slack's signature instead); changing documents and reading feedback
-    needs an admin key; everything else, any key. A route added later is closed by
-    default."""
+    requests carry Slack's signature instead) or for the web pages (which hold no data:
+    their scripts call the API with the reader's key); changing documents and reading
+    feedback needs an admin key; everything else, any key. A route added later is closed
+    by default."""
     path = request.url.path
-    if path in OPEN_PATHS:
+    if path in OPEN_PATHS or is_page(request.method, path):
         return None
     if request.method in ("POST", "DELETE") and (
         path == "/v1/documents" or path.startswith("/v1/documents/")
@@ -219,6 +223,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.include_router(answers_router)
     app.include_router(chat_router)
     app.include_router(documents_router)
+    app.include_router(pages_router)
+    app.mount("/static", static_files, name="static")
 
     app.add_middleware(_BodyLimit)
     app.add_middleware(_EdgeMiddleware)

@@ -150,7 +150,7 @@ def serve(
         raise typer.Exit(2)
     services = open_services()
     typer.echo(
-        f"PolicyQA on http://{host}:{port}  (docs: /docs)\n"
+        f"PolicyQA on http://{host}:{port}/  (open it in a browser to ask; API docs: /docs)\n"
         f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
         '-d \'{"question": "Why does China open-source its AI models?"}\''
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -281,6 +282,33 @@ def test_feedback_needs_an_admin_key_and_open_paths_match_exactly(client: TestCl
         assert client.get(path).status_code == 401, path
 
 
+def test_the_pages_need_no_key_hold_no_data_and_load_nothing_from_elsewhere(
+    client: TestClient,
+) -> None:
+    """The web page is served to anyone (its scripts call the API with the reader's key);
+    the API behind it still needs the key, and nothing outside PolicyQA is loaded."""
+    for path in ("/", "/documents", "/documents/some-id"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert page.headers["content-type"].startswith("text/html")
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "script-src 'self'" in csp
+        assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text), path
+        assert "<script>" not in page.text and "style=" not in page.text
+    for name, kind in (
+        ("app.css", "text/css"),
+        ("app.js", "javascript"),
+        ("source.js", "javascript"),
+    ):
+        served = client.get(f"/static/{name}")
+        assert served.status_code == 200 and kind in served.headers["content-type"], name
+        assert "http://" not in served.text and "https://" not in served.text, name
+    assert client.get("/v1/documents").status_code == 401, "the data still needs a key"
+    assert client.get("/static/../v1/documents").status_code in (401, 404)
+    assert client.get("/static/%2e%2e/pyproject.toml").status_code == 404
+    assert client.post("/documents/some-id").status_code in (401, 405)
+
+
 def test_every_route_has_a_rule(client: TestClient) -> None:
     """The auth matrix, generated from the app's routes: a new route fails here until it
     is listed with the role it needs."""
@@ -302,6 +330,9 @@ def test_every_route_has_a_rule(client: TestClient) -> None:
         ("GET", "/readyz"): "open",
         ("GET", "/metrics"): "open",
         ("POST", "/slack/events"): "open",
+        ("GET", "/"): "open",
+        ("GET", "/documents"): "open",
+        ("GET", "/documents/{doc_id}"): "open",
     }
 
     def walk(routes: list[object]) -> Iterator[APIRoute]:

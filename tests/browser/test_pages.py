@@ -1,0 +1,234 @@
+"""The web page as a reader uses it, in a real browser (Debian's chromium, Playwright)
+against a real server: ask, read the points, follow a citation to its highlighted span."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from playwright.sync_api import Page, expect
+
+QUESTION = "Why does China open-source its AI?"
+NOT_COVERED = "Why does Brazil's government open-source its AI models?"
+
+
+def _ask(page: Page, question: str) -> dict[str, Any]:
+    """Type a question, press Enter; the JSON answer the page received."""
+    page.get_by_label("Question").fill(question)
+    with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as answered:
+        page.get_by_label("Question").press("Enter")
+    response = answered.value
+    assert response.status == 200, response.text()
+    return json.loads(response.text())  # type: ignore[no-any-return]
+
+
+def _no_horizontal_scroll(page: Page) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"the page is {width}px wide"  # type: ignore[index]
+
+
+def test_an_answer_shows_its_points_and_a_citation_opens_its_span_highlighted(
+    page: Page, base_url: str
+) -> None:
+    page.goto(base_url + "/")
+    expect(page.get_by_label("Question")).to_be_focused()
+    answer = _ask(page, QUESTION)
+    assert not answer["abstained"] and answer["points"]
+
+    points = page.locator("#points > li")
+    expect(points).to_have_count(len(answer["points"]))
+    for i, point in enumerate(answer["points"]):
+        expect(points.nth(i).locator(".point-text")).to_have_text(point["text"])
+        expect(points.nth(i).locator(".marker")).to_have_text(f"[{point['citation']}]")
+    cards = page.locator("#citations > li")
+    expect(cards).to_have_count(len(answer["citations"]))
+    first = answer["citations"][0]
+    card = page.locator(f"#cite-{first['n']}")
+    expect(card).to_contain_text(first["title"])
+    expect(card).to_contain_text(f"speaker {first['speaker']}")
+    expect(card.locator("blockquote")).to_have_text(" ".join(first["quote"].split()))
+
+    # A point's [n] marker jumps to its card.
+    points.nth(0).locator(".marker").click()
+    assert page.url.endswith(f"#cite-{answer['points'][0]['citation']}")
+
+    card.get_by_role("link", name="Open in the source, highlighted").click()
+    page.wait_for_url(f"**/documents/{first['doc_id']}#c={first['start_char']}-{first['end_char']}")
+    mark = page.locator("mark#cited")
+    expect(mark).to_have_count(1)
+    assert mark.text_content() == first["quote"], "exactly the quoted characters are highlighted"
+    expect(mark).to_be_in_viewport()
+    expect(mark).to_be_focused()
+    stored = httpx.get(f"{base_url}/v1/documents/{first['doc_id']}").json()
+    assert page.locator("#text").text_content() == stored["text"], (
+        "the page shows the text as stored"
+    )
+    # The transcript's turns are marked with speaker and time.
+    expect(page.locator("#text .seg").first).to_have_attribute("data-label", "Speaker A · 0:00")
+    expect(page.locator("#meta")).to_contain_text("transcript")
+    expect(page.locator("#cited-note")).to_have_text(
+        f"Highlighted: characters {first['start_char']}–{first['end_char']}, "
+        "in speaker A's turn from 0:00."
+    )
+    assert page.foreign == [] and page.errors == []  # type: ignore[attr-defined]
+
+
+def test_every_point_links_to_its_own_characters(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/?q=" + QUESTION.replace(" ", "+"))
+    expect(page.locator("#answer")).to_be_visible()
+    links = page.locator("#points .point-source")
+    hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    texts = [t.strip() for t in page.locator("#points .point-text").all_text_contents()]
+    assert hrefs and len(hrefs) == len(texts)
+    for href, text in zip(hrefs, texts, strict=True):
+        page.goto(base_url + str(href))
+        expect(page.locator("mark#cited")).to_have_text(text)
+
+
+def test_a_question_the_documents_do_not_cover_says_so(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    answer = _ask(page, NOT_COVERED)
+    assert answer["abstained"]
+    section = page.get_by_role("region", name="The documents do not cover this")
+    expect(section).to_be_visible()
+    expect(section).to_be_focused()
+    expect(section).to_contain_text("Brazil")
+    expect(page.locator("#answer")).to_be_hidden()
+    expect(page.get_by_role("status")).to_have_text("The documents do not cover this question.")
+
+
+def test_filters_narrow_the_documents_an_answer_cites(
+    page: Page, base_url: str, pdf_id: str
+) -> None:
+    page.goto(base_url + "/")
+    page.locator("#filters summary").click()
+    page.get_by_label("Kind").select_option(label="Official document")
+    page.get_by_label("Dated from").fill("2025-01-01")
+    with page.expect_request(lambda r: r.url.endswith("/v1/ask")) as sent:
+        answer = _ask(page, "What must agency heads do under the Unbiased AI Principles?")
+    assert sent.value.post_data_json["filters"] == {"kind": "official", "date_from": "2025-01-01"}
+    assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {pdf_id}
+    expect(page.locator("#citations > li").first).to_contain_text("Executive Order 14319")
+
+    # A filter that rules out every document is answered as not covered.
+    page.get_by_label("Dated from").fill("2030-01-01")
+    assert _ask(page, "What must agency heads do under the Unbiased AI Principles?")["abstained"]
+    expect(page.get_by_role("region", name="The documents do not cover this")).to_be_visible()
+
+
+def test_a_pdf_source_shows_its_pages_metadata_and_licence(
+    page: Page, base_url: str, pdf_id: str
+) -> None:
+    stored = httpx.get(f"{base_url}/v1/documents/{pdf_id}").json()
+    second = stored["segments"][1]
+    end = second["start_char"] + 60
+    page.goto(f"{base_url}/documents/{pdf_id}#c={second['start_char']}-{end}")
+    expect(page.locator("mark#cited")).to_have_text(stored["text"][second["start_char"] : end])
+    labels = page.locator("#text .seg")
+    expect(labels).to_have_count(len(stored["segments"]))
+    expect(labels.nth(1)).to_have_attribute("data-label", "Page 2")
+    expect(page.locator("#cited-note")).to_contain_text("page 2")
+    meta = page.locator("#meta")
+    expect(meta).to_contain_text(stored["license"])
+    expect(meta.get_by_role("link", name=stored["url"])).to_have_attribute("href", stored["url"])
+    expect(page.get_by_role("heading", level=1)).to_have_text(stored["title"])
+    assert page.locator("#text").text_content() == stored["text"]
+
+
+def test_a_link_to_a_span_that_is_not_there_says_so(
+    page: Page, base_url: str, transcript_id: str
+) -> None:
+    page.goto(f"{base_url}/documents/{transcript_id}#c=5-99999999")
+    expect(page.locator("#cited-note")).to_contain_text("not in this document")
+    expect(page.locator("mark")).to_have_count(0)
+    page.goto(f"{base_url}/documents/no-such-document")
+    expect(page.get_by_role("status")).to_have_text("There is no such document.")
+
+
+def test_the_documents_page_lists_the_corpus(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/documents")
+    listed = httpx.get(f"{base_url}/v1/documents").json()
+    rows = page.locator("#documents tbody tr")
+    expect(rows).to_have_count(len(listed))
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(listed[0]["title"])
+
+
+def test_with_keys_on_the_page_asks_for_a_key_once_and_sends_it(
+    new_page: Callable[..., Page], keyed_url: str, reader_key: str
+) -> None:
+    page = new_page(keyed_url)
+    page.goto(keyed_url + "/")  # the page itself needs no key; its first API call does
+    dialog = page.get_by_role("dialog", name="API key")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Key")).to_be_focused()
+    dialog.get_by_label("Key").fill("not-the-key-0123456789")
+    with page.expect_response(lambda r: r.url.endswith("/v1/documents")) as refused:
+        dialog.get_by_role("button", name="Save").click()
+    assert refused.value.status == 401
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("status")).to_contain_text("An API key is needed")
+
+    page.get_by_role("button", name="API key").click()
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Key").fill(reader_key)
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Publisher")).to_contain_text("Executive Office")  # loaded now
+    page.get_by_label("Question").fill(QUESTION)
+    with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as answered:
+        page.get_by_role("button", name="Ask").click()
+    assert answered.value.status == 200
+    assert answered.value.request.headers["authorization"] == f"Bearer {reader_key}"
+    expect(page.locator("#answer")).to_be_visible()
+
+    # Remembered: the source view and a new visit use it without asking again.
+    page.locator("#citations .source-link").first.click()
+    expect(page.locator("mark#cited")).to_have_count(1)
+    page.goto(keyed_url + "/documents")
+    expect(page.locator("#documents tbody tr")).not_to_have_count(0)
+    expect(dialog).to_be_hidden()
+    assert page.foreign == []  # type: ignore[attr-defined]
+
+
+def test_the_page_is_used_by_keyboard_alone(page: Page, base_url: str) -> None:
+    page.goto(base_url + "/")
+    expect(page.get_by_label("Question")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="API key")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Question")).to_be_focused()
+    page.keyboard.type(QUESTION)
+    page.keyboard.press("Enter")
+    expect(page.locator("#answer")).to_be_focused()
+    # From the answer, Tab reaches the first point's [n]; Enter goes to its card, whose
+    # next stop is the link to the source, which opens with the quote focused.
+    page.keyboard.press("Tab")
+    marker = page.locator("#points .marker").first
+    expect(marker).to_be_focused()
+    n = marker.text_content().strip("[]")  # type: ignore[union-attr]
+    page.keyboard.press("Enter")
+    expect(page.locator(f"#cite-{n}")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator(f"#cite-{n} .source-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("mark#cited")).to_be_focused()
+
+
+def test_at_phone_width_nothing_scrolls_sideways(
+    new_page: Callable[..., Page], base_url: str, transcript_id: str
+) -> None:
+    page = new_page(base_url, viewport={"width": 375, "height": 740}, is_mobile=True)
+    page.goto(base_url + "/")
+    _ask(page, QUESTION)
+    expect(page.locator("#answer")).to_be_visible()
+    _no_horizontal_scroll(page)
+    page.locator("#filters summary").click()
+    _no_horizontal_scroll(page)
+    page.goto(f"{base_url}/documents/{transcript_id}#c=0-200")
+    expect(page.locator("mark#cited")).to_be_visible()
+    _no_horizontal_scroll(page)
+    page.goto(base_url + "/documents")
+    expect(page.locator("#documents tbody tr")).not_to_have_count(0)
+    _no_horizontal_scroll(page)
