@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 from playwright.sync_api import Page, expect
+
+from service.container import Services
 
 QUESTION = "Why does China open-source its AI?"
 NOT_COVERED = "Why does Brazil's government open-source its AI models?"
@@ -135,6 +138,25 @@ def test_a_pdf_source_shows_its_pages_metadata_and_licence(
     expect(meta.get_by_role("link", name=stored["url"])).to_have_attribute("href", stored["url"])
     expect(page.get_by_role("heading", level=1)).to_have_text(stored["title"])
     assert page.locator("#text").text_content() == stored["text"]
+
+
+def test_offsets_count_characters_even_past_emoji_and_rare_ideographs(
+    page: Page, base_url: str, library: Services, tmp_path: Path
+) -> None:
+    """The API's offsets count characters; JavaScript counts UTF-16 units, two for each
+    character outside the BMP. The highlight must follow the characters."""
+    note = tmp_path / "garden-note.md"
+    text = "# Garden note 🌱\n\nThe 𠀀 committee 🌱 shall publish its seed register every spring.\n"
+    note.write_text(text, encoding="utf-8")
+    assert library.qa.ingest([note], progress=False).failed == 0
+    doc_id = next(d.doc_id for d in library.qa.list_documents() if d.file_name == note.name)
+    stored = httpx.get(f"{base_url}/v1/documents/{doc_id}").json()["text"]
+    start = stored.index("shall publish")
+    end = start + len("shall publish its seed register")
+    page.goto(f"{base_url}/documents/{doc_id}#c={start}-{end}")
+    expect(page.locator("mark#cited")).to_have_text("shall publish its seed register")
+    assert page.locator("#text").text_content() == stored
+    library.qa.delete_document(doc_id)
 
 
 def test_a_link_to_a_span_that_is_not_there_says_so(

@@ -6,13 +6,25 @@
   const {api, el, problem, status} = PolicyQA;
   const $ = (id) => document.getElementById(id);
   let doc = null;
+  let unit = (n) => n;  // a character offset (the API's, in code points) → a JS string index
+  let length = 0;  // the text's length in characters
+
+  // JS strings count UTF-16 units: a character outside the BMP (an emoji, a rare CJK
+  // ideograph) is two. The API counts characters, so offsets are mapped when they differ.
+  function offsets(text) {
+    if (!/[\uD800-\uDFFF]/.test(text)) return [(n) => n, text.length];
+    const at = [0];
+    let units = 0;
+    for (const ch of text) at.push((units += ch.length));
+    return [(n) => at[n], at.length - 1];
+  }
 
   function span() {
     const match = /^#c=(\d+)-(\d+)$/.exec(location.hash);
     if (!match) return null;
     const start = Number(match[1]);
     const end = Number(match[2]);
-    return start < end && end <= doc.text.length ? {start, end} : {invalid: true};
+    return start < end && end <= length ? {start, end} : {invalid: true};
   }
 
   function markers() {
@@ -23,7 +35,7 @@
       if (s.page && s.page !== page) label = `Page ${s.page}`;
       else if (s.speaker || s.timestamp) label = [s.speaker && `Speaker ${s.speaker}`, s.timestamp].filter(Boolean).join(" · ");
       page = s.page || page;
-      if (label && !found.has(s.start_char)) found.set(s.start_char, label);
+      if (label && !found.has(unit(s.start_char))) found.set(unit(s.start_char), label);
     }
     return found;
   }
@@ -41,9 +53,11 @@
 
   function renderText() {
     const cited = span();
+    const from = cited && !cited.invalid ? unit(cited.start) : -1;
+    const to = cited && !cited.invalid ? unit(cited.end) : -1;
     const labels = markers();
     const cuts = new Set([0, doc.text.length, ...labels.keys()]);
-    if (cited && !cited.invalid) { cuts.add(cited.start); cuts.add(cited.end); }
+    if (from >= 0) { cuts.add(from); cuts.add(to); }
     const points = [...cuts].filter((n) => n >= 0 && n <= doc.text.length).sort((a, b) => a - b);
     const article = $("text");
     article.replaceChildren();
@@ -55,11 +69,11 @@
         const target = mark || article;
         target.append(el("span", {class: "seg", "data-label": label, role: "note", "aria-label": label}));
       }
-      if (cited && !cited.invalid && at === cited.start) {
+      if (at === from) {
         mark = el("mark", {id: "cited", tabindex: -1});
         article.append(mark);
       }
-      if (cited && !cited.invalid && at === cited.end) mark = null;
+      if (at === to) mark = null;
       if (i + 1 < points.length) (mark || article).append(doc.text.slice(at, points[i + 1]));
     }
     const note = $("cited-note");
@@ -84,7 +98,7 @@
     for (const [name, value] of rows) {
       if (value) meta.append(el("dt", {text: name}), el("dd", {text: value}));
     }
-    if (doc.url) {
+    if (doc.url && /^https?:\/\//i.test(doc.url)) {  // a link only to the web, never javascript:
       meta.append(el("dt", {text: "Published at"}),
         el("dd", {}, el("a", {href: doc.url, rel: "noopener noreferrer external", text: doc.url})));
     }
@@ -99,6 +113,7 @@
       return;
     }
     doc = await response.json();
+    [unit, length] = offsets(doc.text);
     renderMeta();
     renderText();
     status("");
