@@ -22,7 +22,7 @@ from service.api_answers import router as answers_router
 from service.api_chat import router as chat_router
 from service.api_documents import router as documents_router
 from service.api_documents import uploads_dir
-from service.api_pages import is_page
+from service.api_pages import docs_static, is_page
 from service.api_pages import router as pages_router
 from service.api_pages import static as static_files
 from service.container import Services, build_services
@@ -216,6 +216,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         version="0.1.0",
         description="Cited answers from AI-policy documents, verifiable to the character.",
         lifespan=lifespan,
+        docs_url=None,  # served by the pages router, with Swagger UI's files from here
         redoc_url=None,
     )
 
@@ -225,6 +226,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.include_router(documents_router)
     app.include_router(pages_router)
     app.mount("/static", static_files, name="static")
+    app.mount("/static-docs", docs_static, name="static-docs")
 
     app.add_middleware(_BodyLimit)
     app.add_middleware(_EdgeMiddleware)

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from string import Template
 
-from fastapi import APIRouter
+import fastapi_offline
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 router = APIRouter(include_in_schema=False)
 WEB = resources.files("service").joinpath("web")
-PAGE_PREFIXES = ("/static/", "/documents/")
+PAGE_PREFIXES = ("/static/", "/static-docs/", "/documents/")
 """GET paths under these are pages or their files (``/v1/documents/…`` is the API)."""
 PAGE_PATHS = frozenset({"/", "/documents"})
 CSP = (
@@ -71,4 +74,25 @@ async def source_page(doc_id: str) -> HTMLResponse:
     return HTMLResponse(_page("document.html", "Source", "source.js"), headers=HEADERS)
 
 
+@router.get("/docs", response_class=HTMLResponse)
+async def api_docs(request: Request) -> HTMLResponse:
+    """The OpenAPI reference (Swagger UI), its scripts served from here, not a CDN: it
+    works offline, and no outside script runs on the origin that holds the reader's key."""
+    return get_swagger_ui_html(
+        openapi_url=request.app.openapi_url,
+        title="PolicyQA API",
+        oauth2_redirect_url="/docs/oauth2-redirect",
+        swagger_js_url="/static-docs/swagger-ui-bundle.js",
+        swagger_css_url="/static-docs/swagger-ui.css",
+        swagger_favicon_url="/static-docs/favicon.png",
+    )
+
+
+@router.get("/docs/oauth2-redirect", response_class=HTMLResponse)
+async def api_docs_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
 static = StaticFiles(directory=str(WEB.joinpath("static")))
+docs_static = StaticFiles(directory=str(Path(fastapi_offline.__file__).parent / "static"))
+"""Swagger UI's files, as the ``fastapi-offline`` package ships them."""

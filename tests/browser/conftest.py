@@ -9,24 +9,27 @@ Playwright's own browser download is not reachable here, so the tests launch the
 from __future__ import annotations
 
 import dataclasses
+import html
 import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from pydantic import SecretStr
 
 from ingest.embedding import PolicyEmbedding
+from ingest.manifest import ManifestEntry
 from ingest.settings import Settings
 from service.api import create_app
 from service.container import Services, build_services
-from tests.conftest import SEEDS, SHARED
+from tests.conftest import SEEDS
 
-PDF = SHARED / "corpora" / "originals" / "us-eo-14319-preventing-woke-ai-2025.pdf"
 READER_KEY = "browser-reader-key-0123456789"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -50,32 +53,56 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     path = chromium_path()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (it is in the dev extras)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
 
 
+ORDER_PAGES = (
+    "Model Registry Order. Section 1. Purpose. Frontier models shall be known to the"
+    " government before they are deployed in critical infrastructure.",
+    "Section 2. Duties. Agency heads shall register every frontier model they procure with"
+    " the Model Registry within 30 days. Agency heads shall publish an annual summary of"
+    " the registered models and their evaluations.",
+    "Section 3. General provisions. Nothing in this order creates any right enforceable at"
+    " law. The costs of this order shall be borne by the Registry.",
+)
+ORDER = ManifestEntry(
+    file="model-registry-order.pdf",
+    title="Model Registry Order (a test fixture)",
+    publisher="Office of the Model Registry",
+    date="2025-06-01",
+    kind="official",
+    license="CC0 1.0 (written for these tests)",
+    url="https://example.org/model-registry-order",
+)
+
+
+def _print_pdf(browser: Browser, target: Path) -> None:
+    """A three-page PDF, printed by chromium (one paragraph a page)."""
+    page = browser.new_page()
+    body = "".join(f'<p style="break-after: page">{html.escape(text)}</p>' for text in ORDER_PAGES)
+    page.set_content(f"<html><body>{body}</body></html>")
+    page.pdf(path=str(target))
+    page.close()
+
+
 @pytest.fixture(scope="session")
 def library(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding, browser: Browser
 ) -> Iterator[Services]:
-    """The seed transcript, and an official PDF (pages, licence) when ../shared is here."""
+    """The seed transcript and a three-page official PDF with its catalogue entry (title,
+    publisher, date, licence, URL), in an embedded store."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("browser"))
     services = build_services(settings, embedder=real_embedder)
-    paths = [SEEDS]
-    if PDF.exists():
-        copy = tmp_path_factory.mktemp("pdf") / PDF.name
-        copy.write_bytes(PDF.read_bytes())
-        paths.append(copy)
-    summary = services.qa.ingest(paths, progress=False)
-    assert summary.failed == 0 and summary.added == len(paths)
+    pdf = tmp_path_factory.mktemp("pdf") / ORDER.file
+    _print_pdf(browser, pdf)
+    services.qa.catalog = {**services.qa.catalog, ORDER.file: ORDER}
+    summary = services.qa.ingest([SEEDS, pdf], progress=False)
+    assert summary.failed == 0 and summary.added == 2
     yield services
     services.close()
 
@@ -112,41 +139,49 @@ def keyed_url(library: Services) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(browser: object, base_url: str) -> Iterator[object]:
-    """A fresh browser context per test (no stored key), that records every request
-    leaving for another origin in ``page.foreign``."""
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A fresh browser context per test (no stored key)."""
     yield from _page(browser, base_url)
 
 
-def _page(browser: object, origin: str, **context: object) -> Iterator[object]:
-    ctx = browser.new_context(**context)  # type: ignore[attr-defined]
+def _page(browser: Browser, origin: str, **context: object) -> Iterator[Page]:
+    """A page that fails its test, at the end, on any request leaving for another origin,
+    any script error and any console error (a CSP violation is one) but the refused
+    responses a test provokes."""
+    ctx = browser.new_context(**context)  # type: ignore[arg-type]
     page = ctx.new_page()
-    foreign: list[str] = []
+    problems: list[str] = []
     page.on(
         "request",
-        lambda request: None if request.url.startswith(origin) else foreign.append(request.url),
+        lambda request: (
+            None if request.url.startswith(origin) else problems.append(f"request to {request.url}")
+        ),
     )
-    page.foreign = foreign
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+
+    def console(message: ConsoleMessage) -> None:
+        if message.type == "error" and "Failed to load resource" not in message.text:
+            problems.append(f"console: {message.text}")
+
+    page.on("console", console)
     yield page
     ctx.close()
+    assert problems == [], "the page went elsewhere or failed"
 
 
 @pytest.fixture
-def new_page(browser: object) -> Callable[..., object]:
-    """Pages for another origin or viewport, closed at the end of the test."""
-    opened: list[Iterator[object]] = []
+def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """Pages for another origin or viewport, checked like ``page``."""
+    opened: list[Iterator[Page]] = []
 
-    def make(origin: str, **context: object) -> object:
-        gen = _page(browser, origin, **context)
-        opened.append(gen)
-        return next(gen)
+    def make(origin: str, **context: object) -> Page:
+        pages = _page(browser, origin, **context)
+        opened.append(pages)
+        return next(pages)
 
-    yield make  # type: ignore[misc]
-    for gen in opened:
-        next(gen, None)
+    yield make
+    for pages in opened:
+        next(pages, None)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +196,4 @@ def transcript_id(library: Services) -> str:
 
 @pytest.fixture(scope="session")
 def pdf_id(library: Services) -> str:
-    found = next((d.doc_id for d in library.qa.list_documents() if d.format == "pdf"), None)
-    if found is None:
-        pytest.skip(f"{PDF} is absent: the PDF source view reads the shared corpus")
-    return found
+    return next(d.doc_id for d in library.qa.list_documents() if d.format == "pdf")

@@ -4,6 +4,7 @@ against a real server: ask, read the points, follow a citation to its highlighte
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def test_an_answer_shows_its_points_and_a_citation_opens_its_span_highlighted(
 
     # A point's [n] marker jumps to its card.
     points.nth(0).locator(".marker").click()
-    assert page.url.endswith(f"#cite-{answer['points'][0]['citation']}")
+    expect(page).to_have_url(re.compile(f"#cite-{answer['points'][0]['citation']}$"))
 
     card.get_by_role("link", name="Open in the source, highlighted").click()
     page.wait_for_url(f"**/documents/{first['doc_id']}#c={first['start_char']}-{first['end_char']}")
@@ -75,7 +76,6 @@ def test_an_answer_shows_its_points_and_a_citation_opens_its_span_highlighted(
         f"Highlighted: characters {first['start_char']}–{first['end_char']}, "
         "in speaker A's turn from 0:00."
     )
-    assert page.foreign == [] and page.errors == []  # type: ignore[attr-defined]
 
 
 def test_every_point_links_to_its_own_characters(page: Page, base_url: str) -> None:
@@ -110,14 +110,14 @@ def test_filters_narrow_the_documents_an_answer_cites(
     page.get_by_label("Kind").select_option(label="Official document")
     page.get_by_label("Dated from").fill("2025-01-01")
     with page.expect_request(lambda r: r.url.endswith("/v1/ask")) as sent:
-        answer = _ask(page, "What must agency heads do under the Unbiased AI Principles?")
+        answer = _ask(page, "What must agency heads do under the Model Registry Order?")
     assert sent.value.post_data_json["filters"] == {"kind": "official", "date_from": "2025-01-01"}
     assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {pdf_id}
-    expect(page.locator("#citations > li").first).to_contain_text("Executive Order 14319")
+    expect(page.locator("#citations > li").first).to_contain_text("Model Registry Order")
 
     # A filter that rules out every document is answered as not covered.
     page.get_by_label("Dated from").fill("2030-01-01")
-    assert _ask(page, "What must agency heads do under the Unbiased AI Principles?")["abstained"]
+    assert _ask(page, "What must agency heads do under the Model Registry Order?")["abstained"]
     expect(page.get_by_role("region", name="The documents do not cover this")).to_be_visible()
 
 
@@ -125,16 +125,22 @@ def test_a_pdf_source_shows_its_pages_metadata_and_licence(
     page: Page, base_url: str, pdf_id: str
 ) -> None:
     stored = httpx.get(f"{base_url}/v1/documents/{pdf_id}").json()
-    second = stored["segments"][1]
-    end = second["start_char"] + 60
-    page.goto(f"{base_url}/documents/{pdf_id}#c={second['start_char']}-{end}")
-    expect(page.locator("mark#cited")).to_have_text(stored["text"][second["start_char"] : end])
+    assert [s["page"] for s in stored["segments"]] == [1, 2, 3]
+    # Exactly page 2: the page markers on either side stay outside the highlight.
+    start, end = stored["segments"][1]["start_char"], stored["segments"][2]["start_char"]
+    page.goto(f"{base_url}/documents/{pdf_id}#c={start}-{end}")
+    mark = page.locator("mark#cited")
+    assert mark.text_content() == stored["text"][start:end]
+    expect(mark).to_contain_text("Agency heads shall register every frontier model")
+    expect(mark.locator(".seg")).to_have_count(0)
     labels = page.locator("#text .seg")
-    expect(labels).to_have_count(len(stored["segments"]))
-    expect(labels.nth(1)).to_have_attribute("data-label", "Page 2")
+    expect(labels).to_have_count(3)
+    for i in range(3):
+        expect(labels.nth(i)).to_have_attribute("data-label", f"Page {i + 1}")
     expect(page.locator("#cited-note")).to_contain_text("page 2")
     meta = page.locator("#meta")
-    expect(meta).to_contain_text(stored["license"])
+    expect(meta).to_contain_text("CC0 1.0 (written for these tests)")
+    expect(meta).to_contain_text("Office of the Model Registry")
     expect(meta.get_by_role("link", name=stored["url"])).to_have_attribute("href", stored["url"])
     expect(page.get_by_role("heading", level=1)).to_have_text(stored["title"])
     assert page.locator("#text").text_content() == stored["text"]
@@ -150,21 +156,24 @@ def test_offsets_count_characters_even_past_emoji_and_rare_ideographs(
     note.write_text(text, encoding="utf-8")
     assert library.qa.ingest([note], progress=False).failed == 0
     doc_id = next(d.doc_id for d in library.qa.list_documents() if d.file_name == note.name)
-    stored = httpx.get(f"{base_url}/v1/documents/{doc_id}").json()["text"]
-    start = stored.index("shall publish")
-    end = start + len("shall publish its seed register")
-    page.goto(f"{base_url}/documents/{doc_id}#c={start}-{end}")
-    expect(page.locator("mark#cited")).to_have_text("shall publish its seed register")
-    assert page.locator("#text").text_content() == stored
-    library.qa.delete_document(doc_id)
+    try:
+        stored = httpx.get(f"{base_url}/v1/documents/{doc_id}").json()["text"]
+        start = stored.index("shall publish")
+        end = start + len("shall publish its seed register")
+        page.goto(f"{base_url}/documents/{doc_id}#c={start}-{end}")
+        expect(page.locator("mark#cited")).to_have_text("shall publish its seed register")
+        assert page.locator("#text").text_content() == stored
+    finally:
+        library.qa.delete_document(doc_id)
 
 
 def test_a_link_to_a_span_that_is_not_there_says_so(
     page: Page, base_url: str, transcript_id: str
 ) -> None:
-    page.goto(f"{base_url}/documents/{transcript_id}#c=5-99999999")
-    expect(page.locator("#cited-note")).to_contain_text("not in this document")
-    expect(page.locator("mark")).to_have_count(0)
+    for hash_ in ("#c=5-99999999", "#c=9-5", "#c=abc"):
+        page.goto(f"{base_url}/documents/{transcript_id}{hash_}")
+        expect(page.locator("#cited-note")).to_contain_text("not in this document")
+        expect(page.locator("mark")).to_have_count(0)
     page.goto(f"{base_url}/documents/no-such-document")
     expect(page.get_by_role("status")).to_have_text("There is no such document.")
 
@@ -197,7 +206,7 @@ def test_with_keys_on_the_page_asks_for_a_key_once_and_sends_it(
     expect(dialog).to_be_visible()
     dialog.get_by_label("Key").fill(reader_key)
     dialog.get_by_role("button", name="Save").click()
-    expect(page.get_by_label("Publisher")).to_contain_text("Executive Office")  # loaded now
+    expect(page.get_by_label("Publisher")).to_contain_text("Office of the Model Registry")
     page.get_by_label("Question").fill(QUESTION)
     with page.expect_response(lambda r: r.url.endswith("/v1/ask")) as answered:
         page.get_by_role("button", name="Ask").click()
@@ -209,9 +218,8 @@ def test_with_keys_on_the_page_asks_for_a_key_once_and_sends_it(
     page.locator("#citations .source-link").first.click()
     expect(page.locator("mark#cited")).to_have_count(1)
     page.goto(keyed_url + "/documents")
-    expect(page.locator("#documents tbody tr")).not_to_have_count(0)
-    expect(dialog).to_be_hidden()
-    assert page.foreign == []  # type: ignore[attr-defined]
+    expect(page.locator("#documents tbody tr")).not_to_have_count(0)  # loaded with the key
+    expect(page.locator("dialog[open]")).to_have_count(0)
 
 
 def test_the_page_is_used_by_keyboard_alone(page: Page, base_url: str) -> None:
@@ -254,3 +262,11 @@ def test_at_phone_width_nothing_scrolls_sideways(
     page.goto(base_url + "/documents")
     expect(page.locator("#documents tbody tr")).not_to_have_count(0)
     _no_horizontal_scroll(page)
+
+
+def test_the_api_reference_is_served_from_here(page: Page, base_url: str) -> None:
+    """/docs renders Swagger UI from PolicyQA's own files: offline, and no outside script
+    on the origin where the page keeps the reader's key."""
+    page.goto(base_url + "/docs")
+    expect(page.get_by_role("heading", name=re.compile("PolicyQA"))).to_be_visible()
+    expect(page.get_by_text("/v1/ask").first).to_be_visible()

@@ -77,14 +77,19 @@ const PolicyQA = (() => {
     return pending;
   }
 
-  // fetch() with the key; a 401 asks for a key once and tries again.
+  // fetch() with the key. A 401 asks for a key (once: requests refused together share
+  // the dialog) and tries again; a key saved meanwhile is simply tried.
   async function api(path, init) {
-    for (let attempt = 0; ; attempt++) {
+    let asked = false;
+    for (;;) {
       const headers = new Headers((init && init.headers) || {});
       const current = key();
       if (current) headers.set("Authorization", "Bearer " + current);
       const response = await fetch(path, Object.assign({}, init, {headers}));
-      if (response.status !== 401 || attempt > 0) return response;
+      if (response.status !== 401) return response;
+      if (key() !== current) continue;
+      if (asked) return response;
+      asked = true;
       const why = current ? "That key was not accepted: enter another."
                           : "This PolicyQA asks for an API key.";
       if (!(await askForKey(why))) return response;

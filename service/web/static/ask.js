@@ -5,12 +5,18 @@
   const $ = (id) => document.getElementById(id);
 
   async function loadPublishers() {
-    const response = await api("/v1/documents");
-    if (!response.ok) {
-      status(await problem(response));
-      return;
+    let docs;
+    try {
+      const response = await api("/v1/documents");
+      if (!response.ok) {
+        status(await problem(response));
+        return;
+      }
+      docs = await response.json();
+    } catch (e) {
+      return;  // the filter lists only what loads; asking still works
     }
-    const names = new Set((await response.json()).map((d) => d.publisher).filter(Boolean));
+    const names = new Set(docs.map((d) => d.publisher).filter(Boolean));
     const select = $("publisher");
     const chosen = select.value;
     select.replaceChildren(el("option", {value: "", text: "Any"}));
@@ -123,7 +129,7 @@
       url.searchParams.set("q", question);
       history.replaceState(null, "", url);
     } catch (e) {
-      status("The service could not be reached.");
+      status("The service could not be reached: " + e.message);
     } finally {
       $("ask-button").disabled = false;
     }

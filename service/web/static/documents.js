@@ -5,12 +5,18 @@
 
   async function load() {
     status("Loading the documents…");
-    const response = await api("/v1/documents");
-    if (!response.ok) {
-      status(await problem(response));
+    let docs;
+    try {
+      const response = await api("/v1/documents");
+      if (!response.ok) {
+        status(await problem(response));
+        return;
+      }
+      docs = await response.json();
+    } catch (e) {
+      status("The documents could not be loaded: " + e.message);
       return;
     }
-    const docs = await response.json();
     const body = document.querySelector("#documents tbody");
     body.replaceChildren();
     for (const d of docs) {

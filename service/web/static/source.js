@@ -20,8 +20,9 @@
   }
 
   function span() {
+    if (!location.hash.startsWith("#c=")) return null;
     const match = /^#c=(\d+)-(\d+)$/.exec(location.hash);
-    if (!match) return null;
+    if (!match) return {invalid: true};
     const start = Number(match[1]);
     const end = Number(match[2]);
     return start < end && end <= length ? {start, end} : {invalid: true};
@@ -64,6 +65,7 @@
     let mark = null;
     for (let i = 0; i < points.length; i++) {
       const at = points[i];
+      if (at === to) mark = null;
       if (labels.has(at)) {
         const label = labels.get(at);
         const target = mark || article;
@@ -73,7 +75,6 @@
         mark = el("mark", {id: "cited", tabindex: -1});
         article.append(mark);
       }
-      if (at === to) mark = null;
       if (i + 1 < points.length) (mark || article).append(doc.text.slice(at, points[i + 1]));
     }
     const note = $("cited-note");
@@ -105,15 +106,21 @@
   }
 
   async function load() {
-    const id = decodeURIComponent(location.pathname.replace(/^\/documents\//, ""));
     status("Loading the document…");
-    const response = await api(`/v1/documents/${encodeURIComponent(id)}`);
-    if (!response.ok) {
-      status(response.status === 404 ? "There is no such document." : await problem(response));
+    try {
+      const id = decodeURIComponent(location.pathname.replace(/^\/documents\//, ""));
+      const response = await api(`/v1/documents/${encodeURIComponent(id)}`);
+      if (!response.ok) {
+        status(response.status === 404 ? "There is no such document." : await problem(response));
+        return;
+      }
+      doc = await response.json();
+    } catch (e) {
+      status("The document could not be loaded: " + e.message);
       return;
     }
-    doc = await response.json();
     [unit, length] = offsets(doc.text);
+    $("text").lang = doc.language || "";
     renderMeta();
     renderText();
     status("");
