@@ -25,7 +25,7 @@ from ingest.embedding import build_embedder
 from ingest.loaders import load_document
 from ingest.pipeline import chunk_payloads, ingest_paths
 from ingest.settings import Settings
-from ingest.store import build_store
+from ingest.store_factory import build_store
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 

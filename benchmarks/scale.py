@@ -45,7 +45,7 @@ from ingest.embedding import build_embedder
 from ingest.pipeline import sentence_spans
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
-from ingest.store import build_store
+from ingest.store_factory import build_store
 from service.bench import record_chunks
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from service import metrics
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -72,6 +74,5 @@ def serving(
 
 
 def percentile(values: list[float], pct: float) -> float:
-    """The nearest-rank percentile, rounded to 0.1 (the unit every script prints)."""
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))], 1)
+    """The service's nearest-rank percentile, rounded to 0.1 (the unit every script prints)."""
+    return round(metrics.percentile(values, pct), 1)

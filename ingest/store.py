@@ -4,7 +4,7 @@ Two collections per store: ``<name>`` holds one point per chunk (a dense vector 
 BM25 sparse vector), ``<name>_documents`` one record per document with its stored text and
 content hash, so ingestion can skip unchanged files and any client can verify a citation.
 
-Engines, chosen by settings (``build_store``):
+Engines, chosen by settings (``ingest.store_factory.build_store``):
 
 * ``POLICYQA_QDRANT_URL`` set: a Qdrant server or cluster through qdrant-client
   (``ingest.store_qdrant``).
@@ -19,7 +19,6 @@ dense and sparse candidate lists; fusion happens above them (``service.retrieval
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,9 +29,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from ingest.schema import PayloadKey, point_id_of
-from ingest.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 DENSE = "dense"
 SPARSE = "bm25"
@@ -286,34 +282,3 @@ def locked_message(path: Path) -> str:
         "through it with `policyqa ingest --api URL`, or use a Qdrant server "
         "(POLICYQA_QDRANT_URL)."
     )
-
-
-def build_store(settings: Settings) -> PolicyStore:
-    """The store named in settings, opened.
-
-    Raises:
-        StoreLockedError: the embedded folder is already open in another process.
-    """
-    layout = CollectionLayout(
-        on_disk=settings.qdrant_on_disk,
-        quantization=settings.qdrant_quantization,
-        shards=settings.qdrant_shards,
-        replication=settings.qdrant_replication,
-    )
-    if settings.qdrant_url or settings.embedded_store == "qdrant-local":
-        from ingest.store_qdrant import QdrantStore, open_client
-
-        return QdrantStore(
-            open_client(settings), settings.collection, bool(settings.qdrant_url), layout
-        )
-    from ingest.store_edge import EdgeStore
-
-    if not settings.edge_path.exists() and any(settings.qdrant_path.glob("collection/*")):
-        logger.warning(
-            "%s holds a store made by qdrant-client's local mode, the embedded engine before "
-            "Qdrant Edge: set POLICYQA_EMBEDDED_STORE=qdrant-local to keep using it, or "
-            "re-ingest to fill the new Edge store in %s",
-            settings.qdrant_path,
-            settings.edge_path,
-        )
-    return EdgeStore(settings.edge_path, settings.collection, layout)

@@ -56,7 +56,7 @@ HASH_STORE = """
 import hashlib, json, sys
 from pathlib import Path
 from ingest.settings import Settings
-from ingest.store import build_store
+from ingest.store_factory import build_store
 store = build_store(Settings(data_dir=Path(sys.argv[1])))
 volatile = {"ingested_at", "state"}
 docs = sorted(

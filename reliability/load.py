@@ -26,6 +26,8 @@ from pathlib import Path
 import httpx
 from common import ADMIN_AUTH, READER_AUTH, ROOT, SHARED, ingest, start_server, stop
 
+from service.metrics import percentile
+
 QUESTIONS = [
     "Why does China open-source its AI models?",
     "What is the true economy?",
@@ -97,7 +99,7 @@ async def run(base: str, pid: int, clients: int, seconds: float) -> dict[str, ob
         "errors": len(errors),
         "error_kinds": sorted(set(errors)),
         "p50_ms": round(statistics.median(ordered), 1),
-        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+        "p95_ms": round(percentile(ordered, 95), 1),
         "questions_per_second": round(len(latencies) / elapsed, 1),
         "rss_mb_start": round(memory[0]),
         "rss_mb_end": round(memory[-1]),

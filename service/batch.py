@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.metrics import percentile
 from service.qa import QA
 from service.types import AskRequest, AskResponse
 
@@ -232,7 +233,7 @@ def build_meta(qa: QA, rows: list[dict[str, Any]], source: str, run: BatchRun) -
         "abstained": sum(1 for r in rows if r.get("abstained") is True),
         "failed": sum(1 for r in rows if r.get("error")),
         "latency_ms_p50": round(statistics.median(latencies), 1) if latencies else None,
-        "latency_ms_p95": round(_percentile(latencies, 95), 1) if latencies else None,
+        "latency_ms_p95": round(percentile(latencies, 95), 1) if latencies else None,
         "this_run": {
             "answered": run.answered,
             "skipped_already_done": run.skipped,
@@ -240,8 +241,3 @@ def build_meta(qa: QA, rows: list[dict[str, Any]], source: str, run: BatchRun) -
             "questions_per_second": round(run.rate, 2),
         },
     }
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]

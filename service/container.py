@@ -8,7 +8,7 @@ from pathlib import Path
 from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.manifest import load_catalog
 from ingest.settings import Settings
-from ingest.store import build_store
+from ingest.store_factory import build_store
 from service.feedback import FeedbackStore
 from service.generation import AnswerWriter
 from service.qa import QA

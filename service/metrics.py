@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -51,3 +54,17 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """The nearest-rank percentile: the smallest value with ``pct`` percent of the values
+    at or below it (the p95 every report, benchmark and harness prints).
+
+    Raises:
+        ValueError: no values.
+    """
+    if not values:
+        raise ValueError("a percentile of no values")
+    ordered = sorted(values)
+    rank = math.ceil(pct / 100 * len(ordered))
+    return ordered[min(len(ordered), max(rank, 1)) - 1]

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from ingest.settings import Settings
-from ingest.store import FilterError, StoreLockedError, build_store, parse_filters
+from ingest.store import FilterError, StoreLockedError, parse_filters
 from ingest.store_edge import build_edge_filter
+from ingest.store_factory import build_store
 from ingest.store_qdrant import build_filter
 
 ENGINES = ["edge", "qdrant-local"]
@@ -26,7 +27,8 @@ def test_a_second_process_on_the_embedded_folder_gets_a_clear_error(
         code = (
             "from pathlib import Path\n"
             "from ingest.settings import Settings\n"
-            "from ingest.store import build_store, StoreLockedError\n"
+            "from ingest.store import StoreLockedError\n"
+            "from ingest.store_factory import build_store\n"
             f"try:\n    build_store(Settings(data_dir=Path({str(settings.data_dir)!r}), "
             f"embedded_store={engine!r}))\n"
             "except StoreLockedError as exc:\n    print('LOCKED:', exc)\n"

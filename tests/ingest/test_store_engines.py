@@ -1,8 +1,8 @@
-"""Qdrant Edge and qdrant-client hold the same data and return the same candidates."""
+"""Qdrant Edge and qdrant-client hold the same data and return the same candidates (what
+each engine must do on its own is in ``test_store_conformance.py``)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,8 @@ from ingest.manifest import ManifestEntry
 from ingest.pipeline import ingest_paths
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
-from ingest.store import PolicyStore, build_store
+from ingest.store import PolicyStore
+from ingest.store_factory import build_store
 from tests.conftest import SEED
 
 QUERIES = [
@@ -87,62 +88,6 @@ def test_both_engines_return_the_same_candidates(
     finally:
         edge.close()
         local.close()
-
-
-def test_edge_store_reopens_with_its_data_and_deletes(
-    tmp_path: Path, real_embedder: PolicyEmbedding
-) -> None:
-    store = _ingested(tmp_path, "edge", real_embedder)
-    count = store.count_chunks()
-    docs = {d[PayloadKey.DOC_ID] for d in store.iter_documents()}
-    store.close()
-    store = build_store(Settings(data_dir=tmp_path / "edge"))
-    try:
-        store.ensure_collections(real_embedder.dimension)
-        assert store.count_chunks() == count and len(docs) == 2
-        note_id = next(d for d in docs if d.startswith("note"))
-        assert store.get_document(note_id) is not None
-        assert store.delete_document(note_id) is True
-        assert store.get_document(note_id) is None
-        assert list(store.iter_chunks(note_id)) == []
-        assert store.count_chunks() == count - 1
-        with pytest.raises(ValueError, match="384-d vectors"):
-            store.ensure_collections(8)
-    finally:
-        store.close()
-
-
-def test_edge_store_serves_searches_while_writing(
-    tmp_path: Path, real_embedder: PolicyEmbedding
-) -> None:
-    """The API searches from many threads while an ingest job writes."""
-    store = _ingested(tmp_path, "edge", real_embedder)
-    vector = real_embedder.get_query_embedding("export controls on chips")
-    errors: list[BaseException] = []
-
-    def search() -> None:
-        try:
-            for _ in range(30):
-                dense, _ = store.search(vector, sparse.encode_query("chips"), 5)
-                assert dense
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=search) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
-        folder = tmp_path / "more"
-        folder.mkdir()
-        for i in range(5):
-            (folder / f"n{i}.md").write_text(f"# Note {i}\n\nChips and licences, part {i}.\n")
-        settings = Settings(data_dir=tmp_path / "edge")
-        ingest_paths([folder], store, real_embedder, settings, progress=False)
-    finally:
-        for thread in threads:
-            thread.join()
-        store.close()
-    assert errors == []
 
 
 def test_bigrams_put_the_exact_phrase_first_and_reindex_on_change(

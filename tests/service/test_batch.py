@@ -222,3 +222,14 @@ def test_http_batch_answers_in_order_and_refuses_long_lists(seeded: Services) ->
         too_many = client.post("/v1/ask/batch", json={"questions": [{"question": "q?"}] * 101})
         assert too_many.status_code == 413
         assert "policyqa batch" in too_many.json()["detail"]
+
+
+def test_p95_is_the_nearest_rank_value() -> None:
+    from service.metrics import percentile
+
+    assert percentile(list(range(1, 101)), 95) == 95
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([7.0], 95) == 7.0
+    assert percentile(list(range(1, 21)), 95) == 19
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 95)

@@ -15,7 +15,8 @@ from llama_index.core.vector_stores.types import (
 
 from ingest.embedding import PolicyEmbedding
 from ingest.settings import Settings
-from ingest.store import FilterError, build_store
+from ingest.store import FilterError
+from ingest.store_factory import build_store
 from service.container import Services
 from service.llama_store import PolicyVectorStore, to_policy_filters
 from service.types import SearchRequest
