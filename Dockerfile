@@ -8,6 +8,7 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml README.md ./
 COPY ingest ingest
 COPY service service
+COPY lab lab
 RUN pip install .
 
 FROM python:3.11-slim

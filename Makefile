@@ -63,11 +63,11 @@ test-llm: $(VENV)/.llm
 check: lint typecheck
 
 lint: install
-	$(BIN)/ruff check ingest service tests benchmarks reliability
-	$(BIN)/ruff format --check ingest service tests benchmarks reliability
+	$(BIN)/ruff check ingest service lab tests benchmarks reliability docs
+	$(BIN)/ruff format --check ingest service lab tests benchmarks reliability docs
 
 typecheck: install
-	$(BIN)/mypy ingest service
+	$(BIN)/mypy ingest service lab
 
 # Score the dev question set, the answer set, then the cross-lingual ones, over seeds +
 # the shared corpus (needs ../shared).
@@ -86,11 +86,11 @@ eval: install
 OBLIQA := ../shared/bench/obliqa
 OBLIQA_MODEL := $(DATA_DIR)/finetuned/obliqa-minilm
 bench-obliqa: install
-	test -d $(OBLIQA_MODEL) || $(BIN)/policyqa finetune $(OBLIQA_MODEL) --beir $(OBLIQA) --split dev
+	test -d $(OBLIQA_MODEL) || $(BIN)/policyqa-lab finetune $(OBLIQA_MODEL) --beir $(OBLIQA) --split dev
 	POLICYQA_RETRIEVAL__BIGRAMS=true POLICYQA_RETRIEVAL__FUSION=minmax \
 	POLICYQA_RETRIEVAL__SPARSE_WEIGHT=2 POLICYQA_RETRIEVAL__NEIGHBOUR_WEIGHT=0.4 \
 	POLICYQA_EMBEDDING_MODEL=$(OBLIQA_MODEL) \
-	$(BIN)/policyqa bench beir $(OBLIQA) --split test --group-by DocumentID
+	$(BIN)/policyqa-lab bench beir $(OBLIQA) --split test --group-by DocumentID
 
 # The long hostile tests (RELIABILITY.md): about 20 minutes on two cores, loopback only.
 reliability: install

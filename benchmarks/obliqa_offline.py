@@ -7,13 +7,16 @@ Usage (each step writes to WORK, a scratch folder):
     python benchmarks/obliqa_offline.py finetune WORK --epochs 2   # MiniLM on dev (~1 h)
     python benchmarks/obliqa_offline.py score WORK --split test --vectors finetuned
 
-``dump`` indexes ObliQA's corpus as ``policyqa bench beir`` does (same chunking, same
+``dump`` indexes ObliQA's corpus as ``policyqa-lab bench beir`` does (same chunking, same
 model) into WORK/store and saves every chunk's text, passage id and vector, plus each
-question's vector. ``score`` ranks from those arrays, with an in-memory BM25 over
-PolicyQA's own tokeniser (Snowball stems, jieba), and prints one JSON line of Recall@10
-per ranking: dense, BM25, the shipped RRF fusions, and the experiments the README lists
-(word bigrams, min-max score fusion, neighbouring-passage smoothing). ``finetune`` runs
-``policyqa finetune``'s training on the dev split's question → passage pairs (in-batch
+question's vector. ``score`` ranks from those arrays with the shipped code: the store's
+BM25 in memory (``ingest.sparse.MemoryIndex``), the service's fusion
+(``service.retrieval.fuse``: RRF, min-max) and neighbour smoothing
+(``service.retrieval.smooth_neighbours``, here between neighbouring passages of one
+regulation), and prints one JSON line of Recall@10 per ranking: dense, BM25, the RRF
+fusions, and the experiments the README lists (word bigrams, min-max score fusion,
+neighbouring-passage smoothing). ``finetune`` runs
+``policyqa-lab finetune``'s training on the dev split's question → passage pairs (in-batch
 and BM25 hard negatives) into WORK/model, then re-embeds everything into
 WORK/finetuned_*.npy.
 
@@ -27,17 +30,19 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import build_embedder
+from ingest.schema import PayloadKey
 from ingest.settings import Settings
-from ingest.sparse import AVG_DOC_TOKENS, tokenize, with_bigrams
-from service.bench import load_beir
-from service.finetune import Bm25Index
+from ingest.sparse import MemoryIndex
+from ingest.store import Hit
+from lab.bench import load_beir
+from service.retrieval import Candidate, fuse, smooth_neighbours
 
 DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "obliqa"
 DEPTH = 200
@@ -73,7 +78,7 @@ def dump(dataset: Path, work: Path) -> None:
 
     from ingest.store import DENSE
     from ingest.store_edge import EdgeStore
-    from service.bench import index_corpus
+    from lab.bench import index_corpus
 
     settings = Settings()
     embedder = build_embedder(settings)
@@ -123,18 +128,13 @@ class Lab:
         self.qids = sorted(self.qrels)
         row = {q: i for i, q in enumerate(query_ids)}
         self.query_vectors = np.load(work / f"{vectors}_queries.npy")[[row[q] for q in self.qids]]
-        self.query_tokens = [tokenize(self.queries[q]) for q in self.qids]
-        self.doc_tokens = [tokenize(t) for t in self.texts]
         self.passage_ids = [r["_id"] for r in data.corpus]
         self.position = {p: i for i, p in enumerate(self.passage_ids)}
         self.document = [r["metadata"]["DocumentID"] for r in data.corpus]
 
     def bm25(self, bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        docs = [with_bigrams(t) if bigrams else t for t in self.doc_tokens]
-        queries = [with_bigrams(t) if bigrams else t for t in self.query_tokens]
-        # Bigrams double a passage's terms, so its average length doubles too.
-        index = Bm25Index.build(docs, AVG_DOC_TOKENS * (2 if bigrams else 1))
-        return _top(index.scores(queries))
+        index = MemoryIndex.build(self.texts, bigrams)
+        return _top(index.scores([self.queries[q] for q in self.qids], bigrams))
 
     def dense(self) -> tuple[np.ndarray, np.ndarray]:
         return _top(self.query_vectors @ self.chunk_vectors.T)
@@ -152,28 +152,26 @@ class Lab:
             scores.append(len(self.qrels[qid] & set(seen)) / len(self.qrels[qid]))
         return round(float(np.mean(scores)), 4)
 
-    def smooth(self, fused: list[dict[int, float]], gamma: float) -> list[list[int]]:
-        """Passage rankings where each passage also gets ``gamma`` × its best neighbour's score."""
+    def smooth(self, fused: list[list[Candidate]], gamma: float) -> list[list[int]]:
+        """Passage rankings where each passage also gets ``gamma`` × its best neighbour's
+        score (``smooth_neighbours``, a passage's neighbours being the passages just
+        before and after it in the same regulation)."""
         out = []
-        for scores in fused:
+        for candidates in fused:
             by_passage: dict[int, float] = {}
-            for chunk, value in scores.items():
-                p = self.position[self.passages[chunk]]
-                by_passage[p] = max(by_passage.get(p, 0.0), value)
-            smoothed = {
-                p: v + gamma * max((by_passage.get(n, 0.0) for n in self._neighbours(p)), default=0)
-                for p, v in by_passage.items()
-            }
-            out.append(sorted(smoothed, key=smoothed.__getitem__, reverse=True))
+            for cand in candidates:
+                p = self.position[self.passages[int(cand.point_id)]]
+                by_passage[p] = max(by_passage.get(p, 0.0), cand.fused)
+            passages = [
+                Candidate(
+                    str(p),
+                    {PayloadKey.DOC_ID: self.document[p], PayloadKey.CHUNK_INDEX: p},
+                    fused=value,
+                )
+                for p, value in by_passage.items()
+            ]
+            out.append([int(c.point_id) for c in smooth_neighbours(passages, gamma)])
         return out
-
-    def _neighbours(self, p: int) -> list[int]:
-        """The passages just before and after ``p`` in the same regulation."""
-        return [
-            n
-            for n in (p - 1, p + 1)
-            if 0 <= n < len(self.document) and self.document[n] == self.document[p]
-        ]
 
     def passage_recall(self, rankings: list[list[int]], k: int = 10) -> float:
         """Recall@k of rankings over corpus positions (as ``smooth`` returns them)."""
@@ -201,12 +199,12 @@ def score(dataset: Path, work: Path, split: str, vectors: str) -> dict[str, Any]
     result["bm25"] = lab.recall(bm25[0].tolist())
     result["bm25_bigrams"] = lab.recall(bigram[0].tolist())
     for weight in (1, 3):
-        result[f"rrf_1:{weight}"] = lab.recall(_rrf([dense[0], bm25[0]], [1, weight]))
+        fused = _fused(dense, bm25, 1, weight, "rrf")
+        result[f"rrf_1:{weight}"] = lab.recall(_chunks(fused))
     for alpha in (0.4, 0.5):
-        result[f"bigrams_minmax_{alpha}"] = lab.recall(
-            [_ranked(s) for s in _minmax([dense, bigram], [alpha, 1 - alpha])]
-        )
-    fused = _minmax([dense, bigram], [0.4, 0.6])
+        fused = _fused(dense, bigram, alpha, 1 - alpha, "minmax")
+        result[f"bigrams_minmax_{alpha}"] = lab.recall(_chunks(fused))
+    fused = _fused(dense, bigram, 0.4, 0.6, "minmax")
     for gamma in (0.1, 0.2):
         result[f"bigrams_minmax_0.4_smooth_{gamma}"] = lab.passage_recall(lab.smooth(fused, gamma))
     return result
@@ -219,44 +217,40 @@ def _top(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(idx, order, 1), np.take_along_axis(part, order, 1)
 
 
-def _rrf(lists: list[np.ndarray], weights: list[float], k: int = 60) -> list[list[int]]:
-    out = []
-    for per_query in zip(*lists, strict=True):
-        scores: dict[int, float] = {}
-        for ranking, weight in zip(per_query, weights, strict=True):
-            for rank, chunk in enumerate(ranking.tolist(), start=1):
-                scores[chunk] = scores.get(chunk, 0.0) + weight / (k + rank)
-        out.append(_ranked(scores))
-    return out
+def _fused(
+    dense: tuple[np.ndarray, np.ndarray],
+    bm25: tuple[np.ndarray, np.ndarray],
+    dense_weight: float,
+    bm25_weight: float,
+    method: Literal["rrf", "minmax"],
+) -> list[list[Candidate]]:
+    """Per question, the two top-DEPTH lists fused by the service's ``fuse``."""
+    return [
+        fuse(_hits(d_idx, d_val), _hits(s_idx, s_val), dense_weight, bm25_weight, method=method)
+        for d_idx, d_val, s_idx, s_val in zip(*dense, *bm25, strict=True)
+    ]
 
 
-def _minmax(
-    lists: list[tuple[np.ndarray, np.ndarray]], weights: list[float]
-) -> list[dict[int, float]]:
-    """Each list's scores scaled to 0..1 over its top DEPTH, then summed with ``weights``."""
-    out: list[dict[int, float]] = [{} for _ in range(len(lists[0][0]))]
-    for (idx, vals), weight in zip(lists, weights, strict=True):
-        lo, hi = vals[:, -1:], vals[:, :1]
-        scaled = (vals - lo) / np.maximum(hi - lo, 1e-9)
-        for q in range(len(idx)):
-            for chunk, value in zip(idx[q].tolist(), scaled[q].tolist(), strict=True):
-                out[q][chunk] = out[q].get(chunk, 0.0) + weight * value
-    return out
+def _hits(chunks: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    return [
+        Hit(str(chunk), float(score), {})
+        for chunk, score in zip(chunks.tolist(), scores, strict=True)
+    ]
 
 
-def _ranked(scores: dict[int, float]) -> list[int]:
-    return sorted(scores, key=scores.__getitem__, reverse=True)
+def _chunks(fused: list[list[Candidate]]) -> list[list[int]]:
+    return [[int(c.point_id) for c in candidates] for candidates in fused]
 
 
 # -- finetune --------------------------------------------------------------------------
 
 
 def finetune(dataset: Path, work: Path, epochs: float, batch: int) -> None:
-    """``policyqa finetune`` on the dev split into WORK/model, then re-embed the dump."""
+    """``policyqa-lab finetune`` on the dev split into WORK/model, then re-embed the dump."""
     from sentence_transformers import SentenceTransformer
 
-    from service.finetune import finetune as train
-    from service.finetune import from_beir
+    from lab.finetune import finetune as train
+    from lab.finetune import from_beir
 
     model_dir = work / "model"
     if not model_dir.exists():

@@ -46,7 +46,7 @@ from ingest.pipeline import sentence_spans
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store_factory import build_store
-from service.bench import record_chunks
+from lab.bench import record_chunks
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SOURCES = ("obliqa",)

@@ -12,205 +12,21 @@ import itertools
 import re
 import zlib
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+import numpy as np
 import Stemmer
 
-from ingest import crosslingual
+from ingest import crosslingual, stopwords
 
 K1 = 1.2
 B = 0.75
 AVG_DOC_TOKENS = 90.0
 """Typical tokens per chunk; BM25's length normalisation is relative to it."""
 
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "like",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "us",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "upon",
-        "whether",
-        "within",
-        "without",
-        "via",
-        "per",
-        "etc",
-    ]
-)
-_CHINESE_STOPWORDS = frozenset(
-    [
-        "的",
-        "了",
-        "和",
-        "与",
-        "及",
-        "等",
-        "在",
-        "是",
-        "为",
-        "对",
-        "以",
-        "中",
-        "将",
-        "并",
-        "或",
-        "其",
-        "之",
-        "于",
-        "由",
-        "把",
-        "被",
-        "这",
-        "那",
-        "也",
-        "就",
-        "都",
-        "而",
-        "要",
-        # question words: they say how a question is asked, not what it is about
-        "什么",
-        "哪些",
-        "如何",
-        "怎样",
-        "怎么",
-        "为什么",
-        "是否",
-        "关于",
-        "有",
-        "吗",
-        "呢",
-    ]
-)
 _ALIASES = {"u.s": "usa", "u.k": "uk", "u.n": "un", "e.u": "eu"}
 _TOKEN = re.compile(r"[\u3400-\u9fff]+|[A-Za-z0-9]+(?:[.'’][A-Za-z0-9]+)*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -236,13 +52,13 @@ def tokenize(text: str) -> list[str]:
     for match in _TOKEN.finditer(text):
         token = match.group()
         if _CJK.match(token):
-            terms += [w for w in _segment_chinese(token) if w not in _CHINESE_STOPWORDS]
+            terms += [w for w in _segment_chinese(token) if w not in stopwords.CHINESE]
         else:
             token = token.lower().replace("’", "'")
             if token.endswith("'s"):
                 token = token[:-2]
             token = _ALIASES.get(token, token).replace(".", "")
-            if token and token not in _STOPWORDS:
+            if token and token not in stopwords.ENGLISH:
                 slots.append(len(terms))
                 terms.append(token)
                 english.append(token)
@@ -284,20 +100,28 @@ def term_id(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-def encode_document(text: str, bigrams: bool = False) -> tuple[list[int], list[float]]:
+def encode_document(
+    text: str, bigrams: bool = False, average: float | None = None
+) -> tuple[list[int], list[float]]:
     """Sparse vector of a passage: BM25 term-frequency saturation, IDF left to Qdrant.
 
     With ``bigrams`` the passage's word pairs are terms too (its length, and the average
-    it is normalised by, double with them).
+    it is normalised by, double with them). ``average``: the length passages are
+    normalised by (the store's: ``AVG_DOC_TOKENS``).
     """
-    terms = tokenize(text)
-    if bigrams:
-        terms = with_bigrams(terms)
+    terms = document_terms(text, bigrams)
     counts = Counter(term_id(t) for t in terms)
     length = sum(counts.values())
-    norm = K1 * (1 - B + B * length / (AVG_DOC_TOKENS * (2 if bigrams else 1)))
+    typical = average or AVG_DOC_TOKENS * (2 if bigrams else 1)
+    norm = K1 * (1 - B + B * length / typical)
     indices = sorted(counts)
     return indices, [counts[i] * (K1 + 1) / (counts[i] + norm) for i in indices]
+
+
+def document_terms(text: str, bigrams: bool = False) -> list[str]:
+    """The terms a passage is indexed under."""
+    terms = tokenize(text)
+    return with_bigrams(terms) if bigrams else terms
 
 
 def encode_query(
@@ -321,3 +145,57 @@ def encode_query(
                 weights.setdefault(term_id(term), translation_weight)
     indices = sorted(weights)
     return indices, [weights[i] for i in indices]
+
+
+@dataclass(frozen=True)
+class MemoryIndex:
+    """The store's BM25, in memory, for offline work over many passages at once (mining
+    training negatives, offline ranking experiments): the same sparse vectors
+    (``encode_document``), the same question vectors (``encode_query``) and the IDF
+    Qdrant's modifier applies, ``ln(1 + (N - n + 0.5) / (n + 0.5))``."""
+
+    columns: dict[int, int]
+    """term id → column"""
+    idf: np.ndarray
+    weights: Any  # scipy CSR, passages × terms: saturated term frequencies
+
+    @classmethod
+    def build(
+        cls, texts: Sequence[str], bigrams: bool = False, average: float | None = None
+    ) -> MemoryIndex:
+        """``average``: the length passages are normalised by (None: the store's)."""
+        import scipy.sparse as sp
+
+        columns: dict[int, int] = {}
+        rows, cols, vals = [], [], []
+        for row, text in enumerate(texts):
+            for term, value in zip(*encode_document(text, bigrams, average), strict=True):
+                rows.append(row)
+                cols.append(columns.setdefault(term, len(columns)))
+                vals.append(value)
+        shape = (len(texts), max(1, len(columns)))
+        weights = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
+        df = np.asarray((weights > 0).sum(axis=0)).ravel()
+        idf = np.log(1 + (len(texts) - df + 0.5) / (df + 0.5)).astype(np.float32)
+        return cls(columns, idf, weights)
+
+    def scores(self, questions: Sequence[str], bigrams: bool = False) -> np.ndarray:
+        """Questions × passages: each question term's weight × IDF × saturated tf."""
+        import scipy.sparse as sp
+
+        rows, cols, vals = [], [], []
+        for row, question in enumerate(questions):
+            for term, weight in zip(*encode_query(question, bigrams=bigrams), strict=True):
+                col = self.columns.get(term)
+                if col is not None:
+                    rows.append(row)
+                    cols.append(col)
+                    vals.append(weight * self.idf[col])
+        shape = (len(questions), self.weights.shape[1])
+        query = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
+        return np.asarray((query @ self.weights.T).toarray())
+
+
+def mean_length(texts: Sequence[str], bigrams: bool = False) -> float:
+    """Passages' mean length in index terms (at least 1)."""
+    return max(1.0, float(np.mean([len(document_terms(t, bigrams)) for t in texts])))

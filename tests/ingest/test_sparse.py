@@ -52,3 +52,37 @@ def test_bigrams_add_neighbouring_pairs_to_passages_and_questions() -> None:
     query = dict(zip(*encode_query("export controls", bigrams=True), strict=True))
     assert query[term_id("export_control")] == 1.0
     assert term_id("export_control") not in dict(zip(*encode_query("export controls"), strict=True))
+
+
+def test_the_in_memory_bm25_scores_as_the_store_does(tmp_path, real_embedder) -> None:
+    """``MemoryIndex`` (the lab's and fine-tuning's BM25) is the store's BM25: the same
+    passages score the same for the same question."""
+    import pytest
+
+    from ingest.pipeline import embedding_text, ingest_paths
+    from ingest.schema import PayloadKey
+    from ingest.settings import Settings
+    from ingest.sparse import MemoryIndex
+    from ingest.store_factory import build_store
+    from tests.conftest import SEED
+
+    settings = Settings(data_dir=tmp_path)
+    store = build_store(settings)
+    try:
+        ingest_paths([SEED], store, real_embedder, settings, progress=False)
+        chunks = list(store.iter_chunks())
+        texts = [embedding_text(str(c[PayloadKey.TITLE]), str(c[PayloadKey.TEXT])) for c in chunks]
+        index = MemoryIndex.build(texts)
+        row = {(c[PayloadKey.DOC_ID], c[PayloadKey.CHUNK_INDEX]): i for i, c in enumerate(chunks)}
+        for question in ("why does China open-source its AI", "subsidized compute procurement"):
+            _, hits = store.search(None, encode_query(question), 10)
+            memory = index.scores([question])[0]
+            assert hits and len(hits) == min(10, int((memory > 0).sum()))
+            for hit in hits:
+                i = row[(hit.payload[PayloadKey.DOC_ID], hit.payload[PayloadKey.CHUNK_INDEX])]
+                assert memory[i] == pytest.approx(hit.score, rel=1e-4), question
+            assert sorted(memory, reverse=True)[: len(hits)] == pytest.approx(
+                [h.score for h in hits], rel=1e-4
+            )
+    finally:
+        store.close()

@@ -1,4 +1,4 @@
-"""``policyqa bench beir``: retrieval quality on a BEIR-format dataset.
+"""``policyqa-lab bench beir``: retrieval quality on a BEIR-format dataset.
 
 The corpus goes through PolicyQA's own chunking, embedding, BM25 encoding and Qdrant
 store (an in-memory collection, the embedded code path), and each query through the

@@ -1,4 +1,4 @@
-"""`policyqa bench beir`: the metrics, the TREC run file, and a tiny BEIR dataset end to end."""
+"""`policyqa-lab bench beir`: the metrics, the TREC run file, and a tiny BEIR dataset end to end."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from ingest.schema import PayloadKey
 from ingest.settings import Settings
 from ingest.store_edge import EdgeStore
-from service.bench import bench_beir, index_corpus, load_beir, ndcg_at, recall_at
+from lab.bench import bench_beir, index_corpus, load_beir, ndcg_at, recall_at
 
 DOCS = {
     "d1": ("Data centers", "A data center project draws more than 100 megawatts of new load."),

@@ -1,4 +1,4 @@
-"""``policyqa finetune``: adapt the embedding model to a domain from question → passage pairs.
+"""``policyqa-lab finetune``: adapt the embedding model to a domain from question → passage pairs.
 
 All-MiniLM-L6-v2 was trained on web text; on regulatory prose its dense list trails BM25
 (ObliQA Recall@10 0.685 against 0.776). A few thousand labelled pairs from the domain
@@ -14,7 +14,6 @@ import json
 import random
 import shutil
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from ingest import sparse
 from ingest.embedding import resolve_model_path
 from ingest.pipeline import embedding_text
 from ingest.settings import Settings
-from service.bench import load_beir
+from lab.bench import load_beir
 
 HARD_POOL = 10  # a hard negative is drawn from BM25's first ten non-gold passages
 SCALE = 20.0  # cosine similarities × this are the logits (sentence-transformers' default)
@@ -116,64 +115,15 @@ def _checked(data: TrainingSet, source: str) -> TrainingSet:
     return data
 
 
-@dataclass(frozen=True)
-class Bm25Index:
-    """BM25 over PolicyQA's own index terms, in memory: for mining negatives offline.
-
-    The same saturation and IDF as the store's sparse vectors (``ingest.sparse``).
-    """
-
-    vocab: dict[str, int]
-    idf: np.ndarray
-    weights: Any  # scipy CSR, documents × terms: saturated term frequencies
-
-    @classmethod
-    def build(cls, documents: list[list[str]], average_length: float | None = None) -> Bm25Index:
-        """``average_length``: the length documents are normalised by (None: their mean)."""
-        import scipy.sparse as sp
-
-        vocab: dict[str, int] = {}
-        rows, cols, vals = [], [], []
-        for i, terms in enumerate(documents):
-            for term, count in Counter(terms).items():
-                rows.append(i)
-                cols.append(vocab.setdefault(term, len(vocab)))
-                vals.append(float(count))
-        shape = (len(documents), max(1, len(vocab)))
-        tf = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
-        length = np.asarray(tf.sum(axis=1)).ravel()
-        df = np.asarray((tf > 0).sum(axis=0)).ravel()
-        idf = np.log(1 + (len(documents) - df + 0.5) / (df + 0.5)).astype(np.float32)
-        average = average_length or max(1.0, float(length.mean()))
-        coo = tf.tocoo()
-        norm = sparse.K1 * (1 - sparse.B + sparse.B * length[coo.row] / average)
-        weights = sp.csr_matrix(
-            (coo.data * (sparse.K1 + 1) / (coo.data + norm), (coo.row, coo.col)), shape=shape
-        )
-        return cls(vocab, idf, weights)
-
-    def scores(self, queries: list[list[str]]) -> np.ndarray:
-        """Queries × documents: each distinct known query term adds its IDF × saturated tf."""
-        import scipy.sparse as sp
-
-        rows, cols, vals = [], [], []
-        for row, terms in enumerate(queries):
-            for col in {self.vocab[t] for t in terms if t in self.vocab}:
-                rows.append(row)
-                cols.append(col)
-                vals.append(self.idf[col])
-        shape = (len(queries), self.weights.shape[1])
-        query = sp.csr_matrix((vals, (rows, cols)), shape=shape, dtype=np.float32)
-        return np.asarray((query @ self.weights.T).toarray())
-
-
 def hard_negatives(data: TrainingSet, depth: int = HARD_POOL) -> list[list[int]]:
     """Per question, BM25's best non-gold passages, best first."""
-    index = Bm25Index.build([sparse.tokenize(p) for p in data.passages])
+    # The store's BM25, normalised by these passages' mean length (they are whole
+    # records, longer than the chunks the store's fixed average is set for).
+    index = sparse.MemoryIndex.build(data.passages, average=sparse.mean_length(data.passages))
     out: list[list[int]] = []
     for start in range(0, len(data.questions), 256):  # 256 rows of scores at a time
         questions = data.questions[start : start + 256]
-        scores = index.scores([sparse.tokenize(q) for q in questions])
+        scores = index.scores(questions)
         for row, gold in zip(scores, data.gold[start : start + 256], strict=True):
             ranked = np.argsort(-row, kind="stable")[: depth + len(gold)]
             out.append([int(p) for p in ranked if row[p] > 0 and p not in gold][:depth])

@@ -1,4 +1,4 @@
-"""`policyqa finetune`: pairs in, a model out that ranks the domain's passages better."""
+"""`policyqa-lab finetune`: pairs in, a model out that ranks the domain's passages better."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from ingest.embedding import build_embedder
 from ingest.settings import Settings
-from service.cli import app
-from service.finetune import (
+from lab.cli import app
+from lab.finetune import (
     TrainingDataError,
     TrainingSet,
     finetune,
