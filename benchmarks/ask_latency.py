@@ -34,7 +34,7 @@ def main() -> None:
     result: dict[str, object] = {
         "questions": len(questions),
         "rounds": args.rounds,
-        "chunks": services.qa.store.count_chunks(),
+        "chunks": services.store.count_chunks(),
     }
     try:
         for mode, hybrid in (("dense", False), ("hybrid", True)):

@@ -41,7 +41,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as data:
         services = build_services(Settings(data_dir=Path(data)))
-        services.qa.ingest([ROOT / "seeds"], progress=False)
+        services.library.ingest([ROOT / "seeds"], progress=False)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

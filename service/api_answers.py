@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.sse import format_sse_event
 
 from ingest.store import FilterError
+from service.api_deps import services_of
 from service.container import Services
 from service.errors import documented, invalid
 from service.qa import QuestionTooLongError
@@ -44,10 +45,6 @@ STREAMED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
-
-
 def answer_or_422(
     services: Services, body: AskRequest, question_at: tuple[str, ...] = ("body", "question")
 ) -> AskResponse:
@@ -74,7 +71,7 @@ async def ask(body: AskRequest, request: Request) -> Response | AskResponse:
     citations and points), `delta` pieces of text as they are written (a citation
     marker is never shown half-written), and `done` with the whole checked response.
     """
-    services = _services(request)
+    services = services_of(request)
     extractive = await run_in_threadpool(answer_or_422, services, body)
     if body.stream:
         return StreamingResponse(
@@ -125,7 +122,7 @@ async def _events(
 
 def _observe(request: Request, body: AskRequest, response: AskResponse) -> None:
     request.app.state.metrics.observe_answer(response.abstained, response.timings_ms)
-    asked = f" question={body.question!r}" if _services(request).settings.log_questions else ""
+    asked = f" question={body.question!r}" if services_of(request).settings.log_questions else ""
     logger.info(
         "ask abstained=%s citations=%d mode=%s total_ms=%s%s",
         response.abstained,
@@ -149,7 +146,7 @@ async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse
             detail=f"{len(body.questions)} questions; at most {MAX_BATCH} per request. "
             "For longer lists use the CLI: policyqa batch QUESTIONS.jsonl",
         )
-    outcomes = await run_in_threadpool(_services(request).qa.answer_many, body.questions)
+    outcomes = await run_in_threadpool(services_of(request).qa.answer_many, body.questions)
     return AskBatchResponse(
         results=[
             o if not isinstance(o, Exception) else BatchError(question=q.question, error=str(o))
@@ -162,7 +159,7 @@ async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse
 async def search(body: SearchRequest, request: Request) -> SearchResponse:
     """Ranked passages for a query (no answer, no abstention), with citation fields."""
     try:
-        return await run_in_threadpool(_services(request).qa.search, body)
+        return await run_in_threadpool(services_of(request).qa.search, body)
     except QuestionTooLongError as exc:
         raise invalid(["body", "query"], str(exc)) from None
     except FilterError as exc:

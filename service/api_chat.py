@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from service.api_answers import answer_or_422
-from service.container import Services
+from service.api_deps import services_of
 from service.errors import documented, invalid
 from service.types import MAX_TOP_K, AskRequest, AskResponse, Citation, Filters, NonBlank
 
@@ -91,10 +91,6 @@ class ChatCompletion(BaseModel):
     )
 
 
-def _services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
-
-
 def footnoted(response: AskResponse) -> str:
     """The answer and, below it, each citation as a footnote with its place and quote."""
     if response.abstained or not response.citations:
@@ -137,7 +133,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response | Ch
     question = next((m.text() for m in reversed(body.messages) if m.role == "user"), "")
     if not question.strip():
         raise invalid(["body", "messages"], "no user message with text to answer")
-    services = _services(request)
+    services = services_of(request)
     ask = AskRequest(question=question.strip(), top_k=body.top_k, filters=body.filters)
     response = await run_in_threadpool(answer_or_422, services, ask, ("body", "messages"))
     if services.writer is not None:

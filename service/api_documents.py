@@ -1,4 +1,5 @@
-"""Ingestion through the API: uploads or server-side paths become jobs; documents can be deleted.
+"""Documents through the API: listed and read; uploads or server-side paths become
+ingestion jobs; documents deleted.
 
 Every file is checked before anything is written: a name outside the allowed root (also
 through a symlink), a file over the size limit or of an unsupported type is refused with
@@ -20,16 +21,50 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files
+from service.api_deps import services_of
 from service.container import Services
 from service.errors import documented, invalid
-from service.jobs import Job
+from service.jobs import Job, JobRunner
+from service.metrics import Metrics
+from service.types import DocumentDetail, DocumentSummary
 
 router = APIRouter()
 READ_BLOCK = 1 << 20
 
 
-def _services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+def start_jobs(services: Services, metrics: Metrics) -> JobRunner:
+    """The ingestion job runner (jobs kept in the data folder resume after a restart).
+    Uploaded files never take catalogue metadata: a name does not make a file the
+    official document."""
+    uploads = uploads_dir(services).resolve()
+
+    def counted(job: Job) -> None:
+        for result in job.files:
+            metrics.documents.labels(result.status).inc()
+        metrics.chunks.inc(job.chunks_written)
+
+    return JobRunner(
+        lambda path: services.library.ingest(
+            [path], progress=False, catalogued=not path.is_relative_to(uploads)
+        ),
+        on_done=counted,
+        database=services.settings.data_dir / "jobs.sqlite3",
+    )
+
+
+@router.get("/v1/documents", response_model=list[DocumentSummary], responses=documented(401))
+async def list_documents(request: Request) -> list[DocumentSummary]:
+    """Every ingested document (id, title, source, language, kind, chunk count)."""
+    return await run_in_threadpool(services_of(request).library.list_documents)
+
+
+@router.get("/v1/documents/{doc_id}", response_model=DocumentDetail, responses=documented(401, 404))
+async def get_document(doc_id: str, request: Request) -> DocumentDetail:
+    """A document's metadata and the exact stored text citations point into."""
+    doc = await run_in_threadpool(services_of(request).library.get_document, doc_id)
+    if doc is None:
+        raise HTTPException(status_code=404, detail=f"no document with id {doc_id!r}")
+    return doc
 
 
 def uploads_dir(services: Services) -> Path:
@@ -80,7 +115,7 @@ async def add_documents(request: Request) -> Job:
     `POLICYQA_INGEST_ROOT`. Refused, with nothing written: paths outside the root (413 for
     files over `POLICYQA_MAX_UPLOAD_BYTES`, 415 for unsupported types, 403 outside the root).
     """
-    services = _services(request)
+    services = services_of(request)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         paths = await _receive_uploads(request, services)
@@ -103,12 +138,11 @@ async def get_job(job_id: str, request: Request) -> Job:
 @router.delete("/v1/documents/{doc_id}", status_code=204, responses=documented(401, 403, 404))
 async def delete_document(doc_id: str, request: Request) -> Response:
     """Remove a document and all its chunks (admin key); an uploaded file goes too."""
-    services = _services(request)
-    doc = await run_in_threadpool(services.qa.store.get_document, doc_id, False)
-    if doc is None:
+    services = services_of(request)
+    source = await run_in_threadpool(services.library.source_path, doc_id)
+    if source is None:
         raise HTTPException(404, f"no document with id {doc_id!r}")
-    await run_in_threadpool(services.qa.delete_document, doc_id)
-    source = Path(str(doc.get("source", "")))
+    await run_in_threadpool(services.library.delete_document, doc_id)
     if source.parent.parent == uploads_dir(services).resolve() and source.exists():
         source.unlink()
         with contextlib.suppress(OSError):  # other files may share the folder's name

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from service.library import Library
 from service.metrics import percentile
 from service.qa import QA
 from service.types import AskRequest, AskResponse
@@ -218,7 +219,9 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
     tmp.replace(path)
 
 
-def build_meta(qa: QA, rows: list[dict[str, Any]], source: str, run: BatchRun) -> dict[str, Any]:
+def build_meta(
+    qa: QA, library: Library, rows: list[dict[str, Any]], source: str, run: BatchRun
+) -> dict[str, Any]:
     """Corpus state, settings and figures a run was made with (the ``.meta.json`` sidecar)."""
     latencies = [r["timings_ms"]["total"] for r in rows if r.get("timings_ms")]
     return {
@@ -226,8 +229,8 @@ def build_meta(qa: QA, rows: list[dict[str, Any]], source: str, run: BatchRun) -
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "model": qa.embedder.model_name,
         "settings_hash": qa.settings_hash,
-        "points_total": qa.store.count_chunks(),
-        "documents": len(qa.list_documents()),
+        "points_total": library.count_chunks(),
+        "documents": len(library.list_documents()),
         "questions": len(rows),
         "answered": sum(1 for r in rows if r.get("abstained") is False),
         "abstained": sum(1 for r in rows if r.get("abstained") is True),

@@ -61,7 +61,7 @@ def ingest(
         return
     services = open_services()
     try:
-        summary = services.qa.ingest(paths, prune=prune)
+        summary = services.library.ingest(paths, prune=prune)
     finally:
         services.close()
     if as_json:

@@ -66,7 +66,7 @@ def batch(
         bar.close()
         rows = order_rows(load_rows(rows_path), questions)
         write_rows(rows_path, rows)
-        meta = build_meta(services.qa, rows, source, run)
+        meta = build_meta(services.qa, services.library, rows, source, run)
     finally:
         services.close()
     meta["malformed_rows"] = errors.rows

@@ -8,9 +8,11 @@ from pathlib import Path
 from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.manifest import load_catalog
 from ingest.settings import Settings
+from ingest.store import PolicyStore
 from ingest.store_factory import build_store
 from service.feedback import FeedbackStore
 from service.generation import AnswerWriter
+from service.library import Library
 from service.qa import QA
 from service.types import AskRequest, AskResponse
 
@@ -23,7 +25,11 @@ class Services:
     """What the HTTP app, the Slack bot and the CLI share in one process."""
 
     settings: Settings
+    store: PolicyStore
     qa: QA
+    """Answers and searches."""
+    library: Library
+    """The documents: ingest, list, read, delete."""
     feedback: FeedbackStore
     writer: AnswerWriter | None = None
     """Writes answers with the configured chat model (None: answers stay extractive)."""
@@ -38,7 +44,7 @@ class Services:
 
     def close(self) -> None:
         """Release the store (and the embedded folder's lock) and the feedback database."""
-        self.qa.store.close()
+        self.store.close()
         self.feedback.close()
 
 
@@ -63,14 +69,18 @@ def build_services(
     embedder = embedder or build_embedder(settings, fake=fake_embedder)
     store = build_store(settings)
     try:
-        qa = QA(settings, store, embedder, load_catalog(catalog_dir(settings)))
+        qa = QA(settings, store, embedder)
     except Exception:
         store.close()
         raise
+    catalog = load_catalog(catalog_dir(settings))
+    library = Library(settings, store, embedder, catalog, on_change=qa.forget_corpus)
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
     writer = (
         AnswerWriter(settings.llm, embedder, settings.embedding_languages)
         if settings.llm.enabled
         else None
     )
-    return Services(settings=settings, qa=qa, feedback=feedback, writer=writer)
+    return Services(
+        settings=settings, store=store, qa=qa, library=library, feedback=feedback, writer=writer
+    )

@@ -56,7 +56,7 @@ def seeded(
     """The real pipeline: packaged model + embedded Qdrant, with the seed transcript ingested."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("seeded"))
     services = build_services(settings, embedder=real_embedder)
-    summary = services.qa.ingest([SEEDS], progress=False)
+    summary = services.library.ingest([SEEDS], progress=False)
     assert summary.added == 1 and summary.failed == 0
     yield services
     services.close()

@@ -100,8 +100,8 @@ def library(
     services = build_services(settings, embedder=real_embedder)
     pdf = tmp_path_factory.mktemp("pdf") / ORDER.file
     _print_pdf(browser, pdf)
-    services.qa.catalog = {**services.qa.catalog, ORDER.file: ORDER}
-    summary = services.qa.ingest([SEEDS, pdf], progress=False)
+    services.library.catalog = {**services.library.catalog, ORDER.file: ORDER}
+    summary = services.library.ingest([SEEDS, pdf], progress=False)
     assert summary.failed == 0 and summary.added == 2
     yield services
     services.close()
@@ -191,9 +191,9 @@ def reader_key() -> str:
 
 @pytest.fixture(scope="session")
 def transcript_id(library: Services) -> str:
-    return next(d.doc_id for d in library.qa.list_documents() if d.kind == "transcript")
+    return next(d.doc_id for d in library.library.list_documents() if d.kind == "transcript")
 
 
 @pytest.fixture(scope="session")
 def pdf_id(library: Services) -> str:
-    return next(d.doc_id for d in library.qa.list_documents() if d.format == "pdf")
+    return next(d.doc_id for d in library.library.list_documents() if d.format == "pdf")

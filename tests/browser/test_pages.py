@@ -154,8 +154,8 @@ def test_offsets_count_characters_even_past_emoji_and_rare_ideographs(
     note = tmp_path / "garden-note.md"
     text = "# Garden note 🌱\n\nThe 𠀀 committee 🌱 shall publish its seed register every spring.\n"
     note.write_text(text, encoding="utf-8")
-    assert library.qa.ingest([note], progress=False).failed == 0
-    doc_id = next(d.doc_id for d in library.qa.list_documents() if d.file_name == note.name)
+    assert library.library.ingest([note], progress=False).failed == 0
+    doc_id = next(d.doc_id for d in library.library.list_documents() if d.file_name == note.name)
     try:
         stored = httpx.get(f"{base_url}/v1/documents/{doc_id}").json()["text"]
         start = stored.index("shall publish")
@@ -164,7 +164,7 @@ def test_offsets_count_characters_even_past_emoji_and_rare_ideographs(
         expect(page.locator("mark#cited")).to_have_text("shall publish its seed register")
         assert page.locator("#text").text_content() == stored
     finally:
-        library.qa.delete_document(doc_id)
+        library.library.delete_document(doc_id)
 
 
 def test_a_link_to_a_span_that_is_not_there_says_so(

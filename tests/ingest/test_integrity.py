@@ -35,7 +35,7 @@ def _verified(services: Services, question: str) -> int:
     found = qa.search(SearchRequest(query=question, top_k=10)).results
     texts: dict[str, str] = {}
     for citation in [*answer.citations, *found]:
-        doc = qa.get_document(citation.doc_id)
+        doc = services.library.get_document(citation.doc_id)
         assert doc is not None, "a citation of a document that is not there"
         assert citation.content_hash == doc.content_hash
         text = texts.setdefault(citation.doc_id, doc.text)
@@ -48,7 +48,7 @@ def _verified(services: Services, question: str) -> int:
 
 
 def _chunks_of(services: Services, doc_id: str) -> list[dict[str, object]]:
-    return list(services.qa.store.iter_chunks(doc_id))
+    return list(services.store.iter_chunks(doc_id))
 
 
 def _crash_in_drop_chunks(patch: pytest.MonkeyPatch, services: Services, why: str) -> None:
@@ -57,7 +57,7 @@ def _crash_in_drop_chunks(patch: pytest.MonkeyPatch, services: Services, why: st
     def crash(*_: object, **__: object) -> None:
         raise OSError(why)
 
-    patch.setattr(type(services.qa.store), "drop_chunks", crash)
+    patch.setattr(type(services.store), "drop_chunks", crash)
 
 
 @pytest.fixture
@@ -70,22 +70,22 @@ def rules(tmp_path: Path) -> Path:
 def test_an_update_stopped_before_its_record_serves_the_old_version_intact(
     fake_services: Services, rules: Path
 ) -> None:
-    qa = fake_services.qa
-    assert qa.ingest([rules], progress=False).added == 1
+    library = fake_services.library
+    assert library.ingest([rules], progress=False).added == 1
     rules.write_text(V2, encoding="utf-8")
     # The new version's chunks are written, then the run dies before the record.
     doc = load_document(rules)
     doc_id = make_doc_id(rules)
     payloads, texts = chunk_payloads(
-        doc, doc_id, content_hash_of(doc, qa.settings), qa.settings, qa.embedder
+        doc, doc_id, content_hash_of(doc, library.settings), library.settings, library.embedder
     )
-    write_embedded(qa.store, qa.embedder, payloads, texts)
+    write_embedded(library.store, library.embedder, payloads, texts)
     assert _verified(fake_services, "What must providers label?") > 0
     assert _verified(fake_services, "What shall the agency publish?") > 0
 
-    summary = qa.ingest([rules], progress=False)
+    summary = library.ingest([rules], progress=False)
     assert summary.updated == 1
-    record = qa.store.get_document(doc_id, with_text=False)
+    record = library.store.get_document(doc_id, with_text=False)
     assert record is not None
     assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
     assert _verified(fake_services, "What must providers label?") > 0
@@ -94,21 +94,22 @@ def test_an_update_stopped_before_its_record_serves_the_old_version_intact(
 def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resumes(
     fake_services: Services, rules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    qa = fake_services.qa
-    qa.ingest([rules], progress=False)
+    library = fake_services.library
+    library.ingest([rules], progress=False)
     rules.write_text(V2, encoding="utf-8")
     with monkeypatch.context() as patch:
         _crash_in_drop_chunks(patch, fake_services, "killed while dropping the old chunks")
-        summary = qa.ingest([rules], progress=False)
+        summary = library.ingest([rules], progress=False)
     assert summary.failed == 1 and summary.failures[0]["file"] == "rules.txt"
     # Old and new chunks are both stored; only the record's version is served.
     assert _verified(fake_services, "What shall the agency publish?") >= 0
     assert _verified(fake_services, "What must providers label?") > 0
 
-    summary = qa.ingest([rules], progress=False)  # not "unchanged": the commit was not complete
+    # Not "unchanged": the commit was not complete.
+    summary = library.ingest([rules], progress=False)
     assert summary.updated == 1 and summary.unchanged == 0
     doc_id = make_doc_id(rules)
-    record = qa.store.get_document(doc_id, with_text=False)
+    record = library.store.get_document(doc_id, with_text=False)
     assert record is not None and record[PayloadKey.STATE] == "complete"
     assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
 
@@ -116,20 +117,20 @@ def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resu
 def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reingest(
     fake_services: Services, rules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    qa = fake_services.qa
-    qa.ingest([rules], progress=False)
+    library = fake_services.library
+    library.ingest([rules], progress=False)
     doc_id = make_doc_id(rules)
     with monkeypatch.context() as patch:
         _crash_in_drop_chunks(patch, fake_services, "killed while deleting the chunks")
         with pytest.raises(OSError):
-            qa.delete_document(doc_id)
-    assert qa.get_document(doc_id) is None
+            library.delete_document(doc_id)
+    assert library.get_document(doc_id) is None
     assert _verified(fake_services, "What shall the agency publish?") == 0
     assert _chunks_of(fake_services, doc_id), "the chunks are still stored, unseen"
 
-    summary = qa.ingest([rules], progress=False)  # the file is still there: back in full
+    summary = library.ingest([rules], progress=False)  # the file is still there: back in full
     assert summary.added == 1
-    record = qa.store.get_document(doc_id, with_text=False)
+    record = library.store.get_document(doc_id, with_text=False)
     assert record is not None
     assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
     assert _verified(fake_services, "What shall the agency publish?") > 0
@@ -138,17 +139,17 @@ def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reinges
 def test_prune_sweeps_chunks_no_record_owns(
     fake_services: Services, rules: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    qa = fake_services.qa
-    qa.ingest([rules], progress=False)
+    library = fake_services.library
+    library.ingest([rules], progress=False)
     doc_id = make_doc_id(rules)
     with monkeypatch.context() as patch:
         _crash_in_drop_chunks(patch, fake_services, "killed while deleting the chunks")
         with pytest.raises(OSError):
-            qa.delete_document(doc_id)
+            library.delete_document(doc_id)
     rules.unlink()
-    qa.ingest([rules.parent], prune=True, progress=False)
+    library.ingest([rules.parent], prune=True, progress=False)
     assert _chunks_of(fake_services, doc_id) == []
-    assert qa.store.count_chunks() == 0
+    assert library.store.count_chunks() == 0
 
 
 def test_one_document_that_cannot_be_stored_is_skipped_by_name(
@@ -158,7 +159,7 @@ def test_one_document_that_cannot_be_stored_is_skipped_by_name(
     folder.mkdir()
     for name in ("a.txt", "poison.txt", "z.txt"):
         (folder / name).write_text(f"{name} says something about open models. " * 20)
-    store = type(fake_services.qa.store)
+    store = type(fake_services.store)
     write = store.write_chunks
 
     def refuse_poison(
@@ -169,7 +170,7 @@ def test_one_document_that_cannot_be_stored_is_skipped_by_name(
         write(self, payloads, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store, "write_chunks", refuse_poison)
-    summary = fake_services.qa.ingest([folder], progress=False)
+    summary = fake_services.library.ingest([folder], progress=False)
     assert summary.added == 2 and summary.failed == 1
     assert summary.failures[0]["file"] == "poison.txt"
     assert "request too large" in summary.failures[0]["error"]

@@ -27,9 +27,9 @@ def test_reingesting_unchanged_files_writes_nothing(
     fake_services: Services, tmp_path: Path
 ) -> None:
     folder = _corpus(tmp_path)
-    first = fake_services.qa.ingest([folder], progress=False)
+    first = fake_services.library.ingest([folder], progress=False)
     assert (first.added, first.failed) == (2, 0) and first.chunks_written == first.points_total > 0
-    second = fake_services.qa.ingest([folder], progress=False)
+    second = fake_services.library.ingest([folder], progress=False)
     assert (second.added, second.updated, second.unchanged) == (0, 0, 2)
     assert second.chunks_written == 0
     assert second.points_total == first.points_total
@@ -39,14 +39,14 @@ def test_a_changed_file_replaces_its_chunks_without_leftovers(
     fake_services: Services, tmp_path: Path
 ) -> None:
     folder = _corpus(tmp_path)
-    fake_services.qa.ingest([folder], progress=False)
+    fake_services.library.ingest([folder], progress=False)
     note = folder / "note.md"
     note.write_text("# Export rules\n\nOnly one sentence now.\n")
-    summary = fake_services.qa.ingest([folder], progress=False)
+    summary = fake_services.library.ingest([folder], progress=False)
     assert (summary.updated, summary.unchanged) == (1, 1)
-    doc = fake_services.qa.get_document(make_doc_id(note))
+    doc = fake_services.library.get_document(make_doc_id(note))
     assert doc is not None and "Only one sentence now." in doc.text and doc.chunk_count == 1
-    note_chunks = list(fake_services.qa.store.iter_chunks(doc.doc_id))
+    note_chunks = list(fake_services.store.iter_chunks(doc.doc_id))
     assert len(note_chunks) == 1
     assert "Only one sentence now." in note_chunks[0][PayloadKey.TEXT]
     assert not any("Chips need licences" in p[PayloadKey.TEXT] for p in note_chunks)
@@ -56,11 +56,11 @@ def test_prune_removes_documents_whose_files_are_gone(
     fake_services: Services, tmp_path: Path
 ) -> None:
     folder = _corpus(tmp_path)
-    first = fake_services.qa.ingest([folder], progress=False)
+    first = fake_services.library.ingest([folder], progress=False)
     (folder / "note.md").unlink()
-    summary = fake_services.qa.ingest([folder], prune=True, progress=False)
+    summary = fake_services.library.ingest([folder], prune=True, progress=False)
     assert summary.pruned == 1
-    assert [d.file_name for d in fake_services.qa.list_documents()] == [SEED.name]
+    assert [d.file_name for d in fake_services.library.list_documents()] == [SEED.name]
     assert summary.points_total < first.points_total
 
 
@@ -69,7 +69,7 @@ def test_a_corrupt_file_is_skipped_by_name_and_the_rest_goes_in(
 ) -> None:
     folder = _corpus(tmp_path)
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4 garbage")
-    summary = fake_services.qa.ingest([folder, tmp_path / "missing.txt"], progress=False)
+    summary = fake_services.library.ingest([folder, tmp_path / "missing.txt"], progress=False)
     assert summary.added == 2 and summary.failed == 2
     names = {f["file"] for f in summary.failures}
     assert "scan.pdf" in names and any("missing.txt" in n for n in names)
@@ -79,7 +79,7 @@ def test_an_interrupted_ingest_resumes_without_loss_or_duplicates(
     fake_services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = _corpus(tmp_path)
-    store = fake_services.qa.store
+    store = fake_services.store
     real_commit = store.commit_document
     calls = {"n": 0}
 
@@ -91,13 +91,13 @@ def test_an_interrupted_ingest_resumes_without_loss_or_duplicates(
 
     monkeypatch.setattr(store, "commit_document", crash_on_second)
     with pytest.raises(KeyboardInterrupt):
-        fake_services.qa.ingest([folder], progress=False)
+        fake_services.library.ingest([folder], progress=False)
     monkeypatch.setattr(store, "commit_document", real_commit)
 
-    resumed = fake_services.qa.ingest([folder], progress=False)
+    resumed = fake_services.library.ingest([folder], progress=False)
     assert resumed.unchanged == 1 and resumed.added == 1, "the half-done document is redone"
-    clean = fake_services.qa.ingest([folder], progress=False)
-    total_chunks = sum(d.chunk_count for d in fake_services.qa.list_documents())
+    clean = fake_services.library.ingest([folder], progress=False)
+    total_chunks = sum(d.chunk_count for d in fake_services.library.list_documents())
     assert clean.points_total == total_chunks, "no duplicate or orphan chunks"
 
 
@@ -111,12 +111,12 @@ def test_a_pdf_record_keeps_its_pages_and_its_catalogue_licence(
     entry = ManifestEntry(
         file=name, title="EO 14319", license="public domain", url="https://example.org/eo.pdf"
     )
-    qa = fake_services.qa
-    qa.catalog = {name: entry}
-    assert qa.ingest([copy], progress=False).added == 1
-    (summary,) = qa.list_documents()
+    library = fake_services.library
+    library.catalog = {name: entry}
+    assert library.ingest([copy], progress=False).added == 1
+    (summary,) = library.list_documents()
     assert (summary.license, summary.url) == ("public domain", "https://example.org/eo.pdf")
-    detail = qa.get_document(summary.doc_id)
+    detail = library.get_document(summary.doc_id)
     assert detail is not None
     pages = [s.page for s in detail.segments]
     assert pages == list(range(1, len(pages) + 1)) and len(pages) >= 2

@@ -50,7 +50,7 @@ def services(
         llm=LLMSettings(base_url=model_url, model="smollm2", timeout_s=120, max_tokens=200),
     )
     built = build_services(settings, embedder=real_embedder)
-    assert built.qa.ingest([SEEDS, planted.parent], progress=False).failed == 0
+    assert built.library.ingest([SEEDS, planted.parent], progress=False).failed == 0
     yield built
     built.close()
 
@@ -84,7 +84,7 @@ def test_a_generated_answer_is_checked_or_falls_back_with_its_reason(
 
 
 def test_a_planted_instruction_in_a_document_changes_nothing(services: Services) -> None:
-    planted = next(d.doc_id for d in services.qa.list_documents() if "note" in d.file_name)
+    planted = next(d.doc_id for d in services.library.list_documents() if "note" in d.file_name)
     question = AskRequest(
         question="Why do Chinese companies release open models?",
         filters=Filters(doc_id=planted),

@@ -77,6 +77,7 @@ class _Unclosed:
 
     def __init__(self, services: Services) -> None:
         self.qa = services.qa
+        self.library = services.library
 
     def close(self) -> None:
         pass

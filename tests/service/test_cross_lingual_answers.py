@@ -48,7 +48,7 @@ def bilingual(
     (folder / "exports.txt").write_text(EXPORT_NOTE, encoding="utf-8")
     data = tmp_path_factory.mktemp("bilingual")
     services = build_services(Settings(data_dir=data), embedder=real_embedder)
-    assert services.qa.ingest([folder], progress=False).added == 3
+    assert services.library.ingest([folder], progress=False).added == 3
     yield services
     services.close()
 

@@ -87,6 +87,6 @@ def test_stored_document_text_verifies_every_citation(seeded: Services) -> None:
     response = seeded.qa.answer(AskRequest(question="What is the true economy?", top_k=3))
     assert response.citations, "a loop over no citations would prove nothing"
     for citation in response.citations:
-        doc = seeded.qa.get_document(citation.doc_id)
+        doc = seeded.library.get_document(citation.doc_id)
         assert doc is not None
         assert doc.text[citation.start_char : citation.end_char] == citation.quote

@@ -44,7 +44,7 @@ def test_dev_set_over_seeds_and_shared_corpus(
     services = build_services(Settings(data_dir=tmp_path), embedder=real_embedder)
     try:
         files = [SEEDS, *sorted(corpora.glob("*.txt")), *sorted(corpora.glob("*.md"))]
-        summary = services.qa.ingest(files, progress=False)
+        summary = services.library.ingest(files, progress=False)
         assert summary.failed == 0 and summary.added == 25
         result = evaluate(questions, services.qa.answer)
         answers = evaluate(

@@ -27,7 +27,7 @@ QUESTION = "naval arms race: a new ship made the old ones useless"
 def test_llama_index_retriever_finds_what_policyqa_finds(
     seeded: Services, real_embedder: PolicyEmbedding
 ) -> None:
-    store = PolicyVectorStore(seeded.qa.store)
+    store = PolicyVectorStore(seeded.store)
     index = VectorStoreIndex.from_vector_store(store, embed_model=real_embedder)
     retriever = index.as_retriever(similarity_top_k=3, vector_store_query_mode="hybrid")
     nodes = retriever.retrieve(QUESTION)

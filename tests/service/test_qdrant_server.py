@@ -31,14 +31,14 @@ def server_services(tmp_path: Path, real_embedder) -> Iterator[Services]:
     settings = Settings(data_dir=tmp_path, qdrant_url=URL, collection=collection)
     services = build_services(settings, embedder=real_embedder)
     yield services
-    services.qa.store.client.delete_collection(collection)
-    services.qa.store.client.delete_collection(f"{collection}_documents")
+    services.store.client.delete_collection(collection)
+    services.store.client.delete_collection(f"{collection}_documents")
     services.close()
 
 
 def test_ingest_is_idempotent_and_answers_cite_exact_offsets(server_services: Services) -> None:
-    first = server_services.qa.ingest([SEEDS], progress=False)
-    second = server_services.qa.ingest([SEEDS], progress=False)
+    first = server_services.library.ingest([SEEDS], progress=False)
+    second = server_services.library.ingest([SEEDS], progress=False)
     assert first.added == 1 and second.chunks_written == 0
     assert second.points_total == first.points_total
     response = server_services.qa.answer(AskRequest(question="Why does China open-source AI?"))
@@ -47,5 +47,5 @@ def test_ingest_is_idempotent_and_answers_cite_exact_offsets(server_services: Se
     for c in response.citations:
         assert text[c.start_char : c.end_char] == c.quote
     doc_id = response.citations[0].doc_id
-    assert server_services.qa.delete_document(doc_id)
-    assert server_services.qa.store.count_chunks() == 0
+    assert server_services.library.delete_document(doc_id)
+    assert server_services.store.count_chunks() == 0

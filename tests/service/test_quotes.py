@@ -30,8 +30,8 @@ def test_stored_sentence_vectors_line_up_with_the_sentences(seeded: Services) ->
     qa = seeded.qa
     question = "naval arms race, a new ship made the old ones useless"
     vector = qa.embedder.get_query_embedding(question)
-    hits, _ = qa.store.search(vector, sparse.encode_query(question), 5)
-    stored = qa.store.sentence_vectors([h.point_id for h in hits])
+    hits, _ = seeded.store.search(vector, sparse.encode_query(question), 5)
+    stored = seeded.store.sentence_vectors([h.point_id for h in hits])
     assert set(stored) == {h.point_id for h in hits}
     for hit in hits:
         text = str(hit.payload[PayloadKey.TEXT])

@@ -38,7 +38,13 @@ def client(seeded: Services, recorder: Recorder, tmp_path: Path) -> Iterator[Tes
         allowed_channels=["C1", "C2"],
     )
     settings = Settings(data_dir=tmp_path, slack=slack)
-    services = Services(settings, seeded.qa, FeedbackStore(tmp_path / "feedback.sqlite3"))
+    services = Services(
+        settings,
+        seeded.store,
+        seeded.qa,
+        seeded.library,
+        FeedbackStore(tmp_path / "feedback.sqlite3"),
+    )
     with TestClient(create_app(services)) as test_client:
         yield test_client
     services.feedback.close()

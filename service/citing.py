@@ -1,0 +1,157 @@
+"""Citations: ranked passages as numbered citations with a verified quote, and the
+answer's points tied to the citation whose passage holds them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ingest import sparse
+from ingest.embedding import PolicyEmbedding
+from ingest.schema import PayloadKey
+from ingest.settings import Settings
+from ingest.store import PolicyStore
+from service import answer
+from service.compose import Unit
+from service.library import public_source
+from service.retrieval import Candidate
+from service.types import Citation, Point, QuoteSpan
+
+
+class Citer:
+    """Numbers passages as citations and quotes them, over one store and model."""
+
+    def __init__(self, settings: Settings, store: PolicyStore, embedder: PolicyEmbedding) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+
+    def cite(
+        self, question: str, candidates: list[Candidate], question_vector: np.ndarray
+    ) -> tuple[list[Citation], list[answer.Quote]]:
+        stored = self.store.sentence_vectors([c.point_id for c in candidates])
+        sentences = [answer.sentence_texts(c) for c in candidates]
+        # Chunks stored without sentence vectors (older stores) are embedded now.
+        missing = [
+            i
+            for i, (c, group) in enumerate(zip(candidates, sentences, strict=True))
+            if len(stored.get(c.point_id, ())) != len(group)
+        ]
+        flat = [s for i in missing for s in sentences[i]]
+        fresh = (
+            np.asarray(self.embedder.get_text_embedding_batch(flat), dtype=np.float32)
+            if flat
+            else np.zeros((0, len(question_vector)), dtype=np.float32)
+        )
+        offset = 0
+        for i in missing:
+            stored[candidates[i].point_id] = fresh[offset : offset + len(sentences[i])]
+            offset += len(sentences[i])
+        citations: list[Citation] = []
+        quotes: list[answer.Quote] = []
+        terms = frozenset().union(*sparse.question_terms(question).values())
+        for n, cand in enumerate(candidates, start=1):
+            quote = answer.choose_quote(cand, question_vector, stored[cand.point_id], terms)
+            citation = answer.to_citation(n, cand, quote)
+            citation.source = public_source(citation.source, self.settings)
+            citations.append(citation)
+            quotes.append(quote)
+        return citations, quotes
+
+    def cite_points(
+        self,
+        question: str,
+        units: list[Unit],
+        ranked: list[Candidate],
+        question_vector: np.ndarray,
+    ) -> tuple[list[Citation], list[Point], list[tuple[bool, bool]]]:
+        """The ranked passages as citations, and the answer's points cited by them.
+
+        A point cites the passage holding it, else the nearest cited passage of its
+        document (its own span and location still say exactly where it is). A point
+        from a document no citation comes from takes the place of the last citation
+        that no point uses.
+        """
+        cited = list(ranked)
+        intros = {u.ident for u in units if u.role == "intro"}
+        points: list[Point] = []
+        cut: list[tuple[bool, bool]] = []
+        used: set[int] = set()
+        for unit in units:
+            n = citation_for(unit, cited)
+            if n is None:
+                spare = [i for i in range(len(cited)) if i + 1 not in used]
+                if not spare:
+                    continue
+                cited[spare[-1]] = unit.passage.candidate
+                n = spare[-1] + 1
+            used.add(n)
+            point = point_of(unit, n)
+            point.level = int(unit.parent is not None and (unit.doc_id, unit.parent) in intros)
+            points.append(point)
+            cut.append(unit.trimmed)
+        citations, _ = self.cite(question, cited, question_vector)
+        for citation in citations:
+            spans = [
+                QuoteSpan(text=p.text, start_char=p.start_char, end_char=p.end_char)
+                for p in points
+                if p.citation == citation.n
+            ]
+            if not spans:
+                continue
+            citation.quotes = spans
+            # The citation's own quote stays inside its passage.
+            inside = [
+                q
+                for q in spans
+                if citation.passage_start_char <= q.start_char
+                and q.end_char <= citation.passage_end_char
+            ]
+            if inside:
+                citation.quote = inside[0].text
+                citation.start_char, citation.end_char = inside[0].start_char, inside[0].end_char
+                citation.timestamp = answer.timestamp_at(cited[citation.n - 1], citation.start_char)
+        return citations, points, cut
+
+
+def point_of(unit: Unit, n: int) -> Point:
+    """A unit as a point cited as [n] (its location read from its own passage)."""
+    cand = unit.passage.candidate
+    return Point(
+        text=unit.text,
+        citation=n,
+        start_char=unit.start,
+        end_char=unit.end,
+        page=cand.payload.get(PayloadKey.PAGE),
+        speaker=cand.payload.get(PayloadKey.SPEAKER),
+        timestamp=answer.timestamp_at(cand, unit.start),
+    )
+
+
+def quote_points(citations: list[Citation]) -> list[Point]:
+    """Points made of the citations' own quotes (when composition found nothing)."""
+    return [
+        Point(
+            text=c.quote,
+            citation=c.n,
+            start_char=c.start_char,
+            end_char=c.end_char,
+            page=c.page,
+            speaker=c.speaker,
+            timestamp=c.timestamp,
+        )
+        for c in citations
+    ]
+
+
+def citation_for(unit: Unit, cited: list[Candidate]) -> int | None:
+    """The n of the cited passage holding the unit, else of the nearest one of its
+    document."""
+    same = [
+        (abs(c.span[0] - unit.start), n)
+        for n, c in enumerate(cited, start=1)
+        if c.doc_id == unit.doc_id
+    ]
+    for n, c in enumerate(cited, start=1):
+        if c.doc_id == unit.doc_id and c.span[0] <= unit.start and unit.end <= c.span[1]:
+            return n
+    return min(same)[1] if same else None
