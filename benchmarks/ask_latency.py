@@ -17,8 +17,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from serving import percentile
 
-from ingest.settings import RetrievalSettings, Settings
+from ingest.settings import RetrievalSettings
 from service.container import build_services
+from service.qa import QA
+from service.settings import Settings
 from service.types import AskRequest
 
 QUESTIONS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev.jsonl"
@@ -38,11 +40,14 @@ def main() -> None:
     }
     try:
         for mode, hybrid in (("dense", False), ("hybrid", True)):
-            services.qa.settings.retrieval = RetrievalSettings(hybrid=hybrid)
+            settings = services.settings.model_copy(
+                update={"retrieval": RetrievalSettings(hybrid=hybrid)}
+            )
+            qa = QA(settings, services.store, services.qa.embedder)
             totals, stages = [], {"embed": [], "search": [], "answer": []}
             for _ in range(args.rounds):
                 for q in questions:
-                    timings = services.qa.answer(AskRequest(question=q)).timings_ms
+                    timings = qa.answer(AskRequest(question=q)).timings_ms
                     totals.append(timings["total"])
                     for stage in stages:
                         stages[stage].append(timings.get(stage, 0.0))

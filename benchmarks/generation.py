@@ -31,9 +31,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx
 from serving import free_port
 
-from ingest.settings import LLMSettings, Settings
 from service.container import build_services
 from service.evaluation import load_questions, normalise_answer, nugget_covered
+from service.settings import LLMSettings, Settings
 from service.types import AskRequest
 
 ANSWERS = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "answers-dev.jsonl"

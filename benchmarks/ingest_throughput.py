@@ -24,8 +24,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from ingest.embedding import build_embedder
 from ingest.loaders import load_document
 from ingest.pipeline import chunk_payloads, ingest_paths
-from ingest.settings import Settings
 from ingest.store_factory import build_store
+from service.settings import Settings
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 

@@ -38,11 +38,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import build_embedder
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.sparse import MemoryIndex
 from ingest.store import Hit
 from lab.bench import load_beir
 from service.retrieval import Candidate, fuse, smooth_neighbours
+from service.settings import Settings
 
 DATASET = Path(__file__).resolve().parents[1] / ".." / "shared" / "bench" / "obliqa"
 DEPTH = 200

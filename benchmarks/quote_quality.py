@@ -24,9 +24,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest import sparse
-from ingest.settings import Settings
 from service import answer as extract
 from service.container import build_services
+from service.settings import Settings
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev.jsonl"
 

@@ -44,9 +44,9 @@ from ingest import sparse
 from ingest.embedding import build_embedder
 from ingest.pipeline import sentence_spans
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store_factory import build_store
 from lab.bench import record_chunks
+from service.settings import Settings
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SOURCES = ("obliqa",)

@@ -23,9 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import uvicorn
 from playwright.sync_api import sync_playwright
 
-from ingest.settings import Settings
 from service.api import create_app
 from service.container import build_services
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"

@@ -16,7 +16,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 from pydantic import PrivateAttr
 
-from ingest.settings import DEFAULT_MODEL, Settings
+from ingest.settings import DEFAULT_MODEL, IngestSettings
 
 if TYPE_CHECKING:
     from ingest.embedding_onnx import OnnxRunner
@@ -239,7 +239,7 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-def build_embedder(settings: Settings, fake: bool = False) -> PolicyEmbedding:
+def build_embedder(settings: IngestSettings, fake: bool = False) -> PolicyEmbedding:
     """The embedding model named in settings (``fake`` gives the hashing one for unit tests)."""
     if fake:
         return HashEmbedding(model_name="hash-64", embed_batch_size=settings.embedding_batch_size)
@@ -274,7 +274,7 @@ def build_embedder(settings: Settings, fake: bool = False) -> PolicyEmbedding:
     )
 
 
-def _onnx_runner(model: Any, settings: Settings, backend: str) -> OnnxRunner | None:
+def _onnx_runner(model: Any, settings: IngestSettings, backend: str) -> OnnxRunner | None:
     """The model exported to ONNX for ``backend`` (None for torch)."""
     if backend == "torch":
         return None

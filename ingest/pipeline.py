@@ -21,7 +21,7 @@ from ingest.embedding import PolicyEmbedding
 from ingest.loaders import LoadError, iter_files, load_document
 from ingest.manifest import ManifestEntry
 from ingest.schema import Chunk, LoadedDocument, PayloadKey
-from ingest.settings import Settings
+from ingest.settings import IngestSettings
 from ingest.store import PolicyStore, is_complete
 from ingest.structure import furniture_spans, sentence_fingerprints, spans_within
 
@@ -78,7 +78,7 @@ def ingest_paths(
     paths: Iterable[Path],
     store: PolicyStore,
     embedder: PolicyEmbedding,
-    settings: Settings,
+    settings: IngestSettings,
     catalog: dict[str, ManifestEntry] | None = None,
     prune: bool = False,
     progress: bool | None = None,
@@ -138,7 +138,7 @@ def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
     summary.failures.append({"file": name, "error": str(exc)})
 
 
-def content_hash_of(doc: LoadedDocument, settings: Settings) -> str:
+def content_hash_of(doc: LoadedDocument, settings: IngestSettings) -> str:
     """Hash of everything that decides a document's chunks; equal hash: nothing to do."""
     facts = (
         f"{doc.title}|{doc.language}|{doc.kind}|{doc.publisher}|{doc.date}|{doc.format}"
@@ -153,7 +153,7 @@ def _ingest_one(
     doc_id: str,
     store: PolicyStore,
     embedder: PolicyEmbedding,
-    settings: Settings,
+    settings: IngestSettings,
     summary: IngestSummary,
 ) -> None:
     content_hash = content_hash_of(doc, settings)
@@ -177,7 +177,7 @@ def chunk_payloads(
     doc: LoadedDocument,
     doc_id: str,
     content_hash: str,
-    settings: Settings,
+    settings: IngestSettings,
     embedder: PolicyEmbedding,
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """A document's chunk payloads and the texts the models embed for them."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from ingest.settings import Settings
+from ingest.settings import IngestSettings
 from ingest.store import CollectionLayout, PolicyStore
 
 logger = logging.getLogger(__name__)
 
 
-def build_store(settings: Settings) -> PolicyStore:
+def build_store(settings: IngestSettings) -> PolicyStore:
     """The store named in settings, opened.
 
     Raises:

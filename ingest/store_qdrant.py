@@ -14,7 +14,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 
 from ingest.schema import PayloadKey, doc_point_id
-from ingest.settings import Settings
+from ingest.settings import IngestSettings
 from ingest.store import (
     COMPLETE,
     DENSE,
@@ -42,7 +42,7 @@ UPSERT_BATCH = 64
 stays far below a server's default 32 MB request limit."""
 
 
-def open_client(settings: Settings) -> QdrantClient:
+def open_client(settings: IngestSettings) -> QdrantClient:
     """A Qdrant client on the server named in settings, or on the embedded folder.
 
     Raises:

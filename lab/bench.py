@@ -22,11 +22,11 @@ from typing import Any
 from ingest.embedding import PolicyEmbedding
 from ingest.pipeline import chunk_payloads, write_embedded
 from ingest.schema import LoadedDocument, PayloadKey
-from ingest.settings import Settings
 from ingest.store import Hit, PolicyStore
 from ingest.store_edge import EdgeStore
 from service.metrics import percentile
 from service.retrieval import rank, search_lists
+from service.settings import Settings
 
 MODES = ("dense", "bm25", "hybrid")
 DEPTH = 100

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from ingest.settings import Settings
 from service.logs import configure_logging
+from service.settings import Settings
 
 app = typer.Typer(
     help="PolicyQA's lab: retrieval benchmarks and embedding fine-tuning.",

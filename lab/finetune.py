@@ -24,8 +24,8 @@ import numpy as np
 from ingest import sparse
 from ingest.embedding import resolve_model_path
 from ingest.pipeline import embedding_text
-from ingest.settings import Settings
 from lab.bench import load_beir
+from service.settings import Settings
 
 HARD_POOL = 10  # a hard negative is drawn from BM25's first ten non-gold passages
 SCALE = 20.0  # cosine similarities × this are the logits (sentence-transformers' default)

@@ -55,7 +55,7 @@ def ingest(data_dir: Path, *args: str) -> dict[str, object]:
 HASH_STORE = """
 import hashlib, json, sys
 from pathlib import Path
-from ingest.settings import Settings
+from service.settings import Settings
 from ingest.store_factory import build_store
 store = build_store(Settings(data_dir=Path(sys.argv[1])))
 volatile = {"ingested_at", "state"}

@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
-from ingest.settings import Settings
 from service.api_answers import router as answers_router
 from service.api_chat import router as chat_router
 from service.api_documents import router as documents_router
@@ -24,6 +23,7 @@ from service.api_slack import slack_app
 from service.container import Services, build_services
 from service.metrics import Metrics
 from service.security import KeyChecker
+from service.settings import Settings
 
 
 def _lifespan(

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingest.settings import Settings
 from service.api_pages import is_page
 from service.logs import request_id
 from service.metrics import Metrics
 from service.security import OPEN_PATHS, Role
+from service.settings import Settings
 
 
 def _request_id(header: str | None) -> str:

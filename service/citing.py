@@ -8,12 +8,12 @@ import numpy as np
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer
 from service.compose import Unit
 from service.library import public_source
 from service.retrieval import Candidate
+from service.settings import Settings
 from service.types import Citation, Point, QuoteSpan
 
 

@@ -13,13 +13,13 @@ from typing import Annotated
 import typer
 
 from ingest.loaders import LoadError
-from ingest.settings import Settings
 from ingest.store import FilterError
 from service.cli_batch import batch, batch_diff
 from service.cli_common import JsonFlag, open_services
 from service.logs import configure_logging
 from service.qa import QuestionTooLongError
 from service.security import is_loopback
+from service.settings import Settings
 from service.types import AskRequest
 
 app = typer.Typer(

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from ingest.embedding import EmbeddingModelError
-from ingest.settings import Settings
 from ingest.store import StoreLockedError
 from service.container import Services, build_services
+from service.settings import Settings
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.manifest import load_catalog
-from ingest.settings import Settings
 from ingest.store import PolicyStore
 from ingest.store_factory import build_store
 from service.feedback import FeedbackStore
 from service.generation import AnswerWriter
 from service.library import Library
 from service.qa import QA
+from service.settings import Settings
 from service.types import AskRequest, AskResponse
 
 CHECKOUT_CORPORA = Path(__file__).resolve().parent.parent / "corpora"

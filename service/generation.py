@@ -24,7 +24,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from ingest.embedding import PolicyEmbedding
-from ingest.settings import LLMSettings
+from service.settings import LLMSettings
 from service.support import Checked, Checker, Source, add, check, render, written_sentences
 from service.types import AskResponse, Citation, Generation, Point
 

@@ -11,8 +11,8 @@ from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store import PolicyStore
+from service.settings import Settings
 from service.types import DocumentDetail, DocumentSegment, DocumentSummary
 
 

@@ -34,9 +34,9 @@ from pydantic import ConfigDict, PrivateAttr
 
 from ingest import sparse
 from ingest.schema import PayloadKey, point_id_of
-from ingest.settings import Settings
 from ingest.store import FILTER_KEYS, FilterError, Hit, PolicyStore
 from service.retrieval import fuse, search_lists, smooth_neighbours
+from service.settings import Settings
 
 _RANGE = {FilterOperator.GTE: "date_from", FilterOperator.LTE: "date_to"}
 
@@ -136,7 +136,7 @@ class PolicyVectorStore(BasePydanticVectorStore):
 
     def _lists(
         self, query: VectorStoreQuery, limit: int, filters: dict[str, Any] | None
-    ) -> tuple[list[Hit], list[Hit], list[str] | None]:
+    ) -> tuple[list[Hit], list[Hit], Sequence[str] | None]:
         """The dense and BM25 lists the query's mode asks for, and whose dense votes count."""
         text = query.query_str or ""
         settings = self._settings

@@ -19,10 +19,10 @@ import numpy as np
 
 from ingest.chunking import split_sentences
 from ingest.schema import PayloadKey, point_id_of
-from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service.corpus import CorpusFacts
 from service.retrieval import Candidate, rank, search_lists
+from service.settings import Settings
 from service.units import Passage, is_list_item, is_list_part
 
 FOCUS_DEPTH = 20

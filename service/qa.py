@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -14,7 +15,6 @@ import numpy as np
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store import PolicyStore
 from service import answer
 from service.citing import Citer, quote_points
@@ -24,6 +24,7 @@ from service.entities import unmentioned
 from service.generation import load_prompt
 from service.passages import gather
 from service.retrieval import Candidate, diversify, rank, search_lists
+from service.settings import Settings
 from service.types import (
     AskRequest,
     AskResponse,
@@ -227,7 +228,7 @@ class QA:
 
         return [c for c in candidates if self.corpus.serves(c.payload, reread)]
 
-    def _dense_languages(self) -> list[str] | None:
+    def _dense_languages(self) -> Sequence[str] | None:
         """Languages the dense side judges; None (all) when BM25 is off and it is alone."""
         return self.settings.embedding_languages if self.settings.retrieval.hybrid else None
 

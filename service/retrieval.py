@@ -9,8 +9,8 @@ from typing import Any, Literal
 from ingest import sparse
 from ingest.loaders import detect_language
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store import Hit, PolicyStore
+from service.settings import Settings
 
 RRF_K = 60
 
@@ -49,7 +49,7 @@ def search_lists(
     limit: int,
     filters: dict[str, Any] | None = None,
     hybrid: bool | None = None,
-) -> tuple[list[Hit], list[Hit], list[str] | None]:
+) -> tuple[list[Hit], list[Hit], Sequence[str] | None]:
     """The dense and BM25 candidate lists of a question, and whose dense votes count.
 
     ``hybrid`` overrides ``settings.retrieval.hybrid`` (False: the dense list alone).

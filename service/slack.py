@@ -20,11 +20,11 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
-from ingest.settings import SlackSettings
 from ingest.store import FilterError
 from service.container import Services
 from service.feedback import Vote
 from service.qa import QuestionTooLongError
+from service.settings import SlackSettings
 from service.slack_blocks import SHARE, VOTE_DOWN, VOTE_UP, answer_blocks, fallback_text
 from service.types import AskRequest, AskResponse
 

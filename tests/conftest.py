@@ -11,8 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import PolicyEmbedding, build_embedder
-from ingest.settings import Settings
 from service.container import Services, build_services
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"

@@ -157,7 +157,7 @@ def test_an_installed_package_finds_the_catalog_the_image_names(
     it: the catalog comes from POLICYQA_CATALOG_DIR (the image sets /app/corpora), else
     ./corpora."""
     import service.container as container
-    from ingest.settings import Settings
+    from service.settings import Settings
 
     monkeypatch.setattr(container, "CHECKOUT_CORPORA", tmp_path / "site-packages" / "corpora")
     assert container.catalog_dir(Settings()) == Path("corpora")

@@ -25,9 +25,9 @@ from pydantic import SecretStr
 
 from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
-from ingest.settings import Settings
 from service.api import create_app
 from service.container import Services, build_services
+from service.settings import Settings
 from tests.conftest import SEEDS
 
 READER_KEY = "browser-reader-key-0123456789"

@@ -9,7 +9,7 @@ import pytest
 
 from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.pipeline import embedding_text, sentence_spans
-from ingest.settings import Settings
+from service.settings import Settings
 
 TEXTS = [
     "Why does China open-source its AI models?",

@@ -61,9 +61,9 @@ def test_the_in_memory_bm25_scores_as_the_store_does(tmp_path, real_embedder) ->
 
     from ingest.pipeline import embedding_text, ingest_paths
     from ingest.schema import PayloadKey
-    from ingest.settings import Settings
     from ingest.sparse import MemoryIndex
     from ingest.store_factory import build_store
+    from service.settings import Settings
     from tests.conftest import SEED
 
     settings = Settings(data_dir=tmp_path)

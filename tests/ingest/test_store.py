@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import Settings
 from ingest.store import FilterError, StoreLockedError, parse_filters
 from ingest.store_edge import build_edge_filter
 from ingest.store_factory import build_store
 from ingest.store_qdrant import build_filter
+from service.settings import Settings
 
 ENGINES = ["edge", "qdrant-local"]
 
@@ -26,7 +26,7 @@ def test_a_second_process_on_the_embedded_folder_gets_a_clear_error(
     try:
         code = (
             "from pathlib import Path\n"
-            "from ingest.settings import Settings\n"
+            "from service.settings import Settings\n"
             "from ingest.store import StoreLockedError\n"
             "from ingest.store_factory import build_store\n"
             f"try:\n    build_store(Settings(data_dir=Path({str(settings.data_dir)!r}), "

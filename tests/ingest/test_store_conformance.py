@@ -21,9 +21,9 @@ from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import ingest_paths
 from ingest.schema import PayloadKey, point_id_of
-from ingest.settings import Settings
 from ingest.store import FilterError, PolicyStore, live_version
 from ingest.store_factory import build_store
+from service.settings import Settings
 from tests.conftest import SEED
 
 SERVER = os.environ.get("POLICYQA_TEST_QDRANT_URL")

@@ -12,9 +12,9 @@ from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import ingest_paths
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store import PolicyStore
 from ingest.store_factory import build_store
+from service.settings import Settings
 from tests.conftest import SEED
 
 QUERIES = [

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ingest.schema import PayloadKey
-from ingest.settings import Settings
 from ingest.store_edge import EdgeStore
 from lab.bench import bench_beir, index_corpus, load_beir, ndcg_at, recall_at
+from service.settings import Settings
 
 DOCS = {
     "d1": ("Data centers", "A data center project draws more than 100 megawatts of new load."),

@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from ingest.embedding import build_embedder
-from ingest.settings import Settings
 from lab.cli import app
 from lab.finetune import (
     TrainingDataError,
@@ -20,6 +19,7 @@ from lab.finetune import (
     from_jsonl,
     hard_negatives,
 )
+from service.settings import Settings
 
 PAIRS = [
     (

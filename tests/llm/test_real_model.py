@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from openai import OpenAI
 
 from ingest.embedding import PolicyEmbedding
-from ingest.settings import LLMSettings, Settings
 from service.api import create_app
 from service.container import Services, build_services
 from service.generation import load_prompt
+from service.settings import LLMSettings, Settings
 from service.support import MARKER
 from service.types import AskRequest, AskResponse, Filters
 from tests.conftest import SEEDS

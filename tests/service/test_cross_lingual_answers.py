@@ -7,10 +7,11 @@ from collections.abc import Iterator
 import pytest
 
 from ingest.embedding import PolicyEmbedding
-from ingest.settings import Settings
 from service.answer import Evidence, key_term_coverage, should_abstain, unmatched_share
 from service.container import Services, build_services
+from service.qa import QA
 from service.retrieval import Candidate
+from service.settings import Settings
 from service.types import AskRequest
 
 # Short documents written for this test: a Chinese plan, an English policy note and an
@@ -54,11 +55,11 @@ def bilingual(
 
 
 def _ask(services: Services, question: str, weight: float) -> list[str]:
-    services.qa.settings.retrieval.translation_weight = weight
-    try:
-        response = services.qa.answer(AskRequest(question=question, top_k=3))
-    finally:
-        services.qa.settings.retrieval.translation_weight = Settings().retrieval.translation_weight
+    """The answer's passages with the glossary's translations at ``weight``."""
+    retrieval = services.settings.retrieval.model_copy(update={"translation_weight": weight})
+    settings = services.settings.model_copy(update={"retrieval": retrieval})
+    qa = QA(settings, services.store, services.qa.embedder)
+    response = qa.answer(AskRequest(question=question, top_k=3))
     return [] if response.abstained else [c.text for c in response.citations]
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from ingest.embedding import PolicyEmbedding
-from ingest.settings import Settings
 from service.container import build_services
 from service.evaluation import evaluate, load_questions, passage_supports
+from service.qa import QA
+from service.settings import Settings
 from tests.conftest import ROOT, SEEDS, shared_or_skip
 
 
@@ -51,8 +52,16 @@ def test_dev_set_over_seeds_and_shared_corpus(
             load_questions(shared_or_skip("eval", "answers-dev.jsonl")), services.qa.answer
         )
         crossed = evaluate(crossing, services.qa.answer)
-        services.qa.settings.retrieval.translation_weight = 0.0
-        monolingual = evaluate(crossing, services.qa.answer)
+        no_glossary = services.settings.model_copy(
+            update={
+                "retrieval": services.settings.retrieval.model_copy(
+                    update={"translation_weight": 0.0}
+                )
+            }
+        )
+        monolingual = evaluate(
+            crossing, QA(no_glossary, services.store, services.qa.embedder).answer
+        )
     finally:
         services.close()
     print(result, answers, crossed, monolingual)

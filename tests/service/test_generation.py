@@ -18,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 from ingest.embedding import PolicyEmbedding
-from ingest.settings import LLMSettings, Settings
 from service.generation import AnswerWriter, Evidence, ModelError, evidence_of, load_prompt
+from service.settings import LLMSettings, Settings
 from service.support import Checker, check, written_sentences
 from service.types import AskResponse, Citation, Point
 

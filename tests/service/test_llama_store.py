@@ -14,11 +14,11 @@ from llama_index.core.vector_stores.types import (
 )
 
 from ingest.embedding import PolicyEmbedding
-from ingest.settings import Settings
 from ingest.store import FilterError
 from ingest.store_factory import build_store
 from service.container import Services
 from service.llama_store import PolicyVectorStore, to_policy_filters
+from service.settings import Settings
 from service.types import SearchRequest
 
 QUESTION = "naval arms race: a new ship made the old ones useless"

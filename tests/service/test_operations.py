@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from ingest.settings import Settings
 from service.api import create_app
 from service.cli import app as cli_app
 from service.container import build_services
+from service.settings import Settings
 from tests.conftest import SEED, shared_or_skip
 
 ADMIN = "admin-key-0123456789abcdef"

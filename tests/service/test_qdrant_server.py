@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.settings import Settings
 from service.container import Services, build_services
+from service.settings import Settings
 from service.types import AskRequest
 from tests.conftest import SEED, SEEDS
 

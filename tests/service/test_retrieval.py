@@ -114,8 +114,8 @@ def test_smoothing_off_or_without_chunk_numbers_changes_nothing() -> None:
 
 
 def test_a_chinese_passage_earns_its_second_vote_by_how_much_of_the_question_it_covers() -> None:
-    from ingest.settings import Settings
     from service.retrieval import rank
+    from service.settings import Settings
 
     def zh(pid: str, text: str) -> Hit:
         return Hit(

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.settings import Settings, SlackSettings
 from service.api import create_app
 from service.container import Services
 from service.feedback import FeedbackStore
+from service.settings import Settings, SlackSettings
 from tests.slack_support import SECRET, Recorder, button, event, sign, slash_command
 
 

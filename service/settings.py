@@ -1,0 +1,186 @@
+"""The service's settings: ``Settings`` is ingestion's (``ingest.settings.IngestSettings``)
+plus API keys, HTTP limits, logging, answer composition, the Slack bot and the chat model.
+The environment names are flat as before (``POLICYQA_API_KEYS``, ``POLICYQA_SLACK__…``,
+``POLICYQA_LLM__…``). Frozen: a changed setting is a new object (``model_copy``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from ingest.settings import IngestSettings
+
+
+class AnswerSettings(BaseModel):
+    """How the answer text is composed from the retrieved passages."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_chars: int = Field(
+        1500, ge=200, le=20000, description="Length budget of the answer's quoted points."
+    )
+    max_point_chars: int = Field(
+        240,
+        ge=60,
+        le=2000,
+        description="Longest quote of one point; longer sentences are cut at a clause.",
+    )
+    passages: int = Field(
+        20, ge=1, le=100, description="Leading passages whose sentences compete for the answer."
+    )
+    focus_share: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description=(
+            "When one document holds this share of the top passages' fused score, the "
+            "answer's evidence is gathered inside it (1 turns focusing off)."
+        ),
+    )
+
+
+class LLMSettings(BaseModel):
+    """An OpenAI-compatible chat model that writes answers from the extractive points
+    (off unless ``base_url`` is set; PolicyQA checks every sentence it writes)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str | None = Field(
+        None,
+        description=(
+            "Chat-completions endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama) or "
+            "http://127.0.0.1:8080/v1 (llama.cpp); unset: answers stay extractive."
+        ),
+    )
+    model: str = Field("default", description="Model name the endpoint serves.")
+    api_key: SecretStr = Field(SecretStr(""), description="Bearer key for the endpoint, if any.")
+    timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Longest wait for the model; then the extractive answer."
+    )
+    max_tokens: int = Field(400, ge=16, le=8192, description="Longest answer the model may write.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+
+    @property
+    def enabled(self) -> bool:
+        """Generation runs only with an endpoint configured."""
+        return bool(self.base_url)
+
+
+class SlackSettings(BaseModel):
+    """Slack bot credentials; the bot is off while they are empty."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bot_token: SecretStr = Field(SecretStr(""), description="xoxb- token of the installed app.")
+    signing_secret: SecretStr = Field(
+        SecretStr(""), description="Signing secret used to verify Slack requests."
+    )
+    app_token: SecretStr = Field(SecretStr(""), description="xapp- token, for Socket Mode only.")
+    api_base_url: str = Field(
+        "https://slack.com/api/", description="Slack Web API base URL (tests point it locally)."
+    )
+    team_id: str = Field("", description="Workspace id (T…) the bot is installed in.")
+    bot_user_id: str = Field("", description="The bot's user id (U…), to ignore its own posts.")
+    allowed_channels: tuple[str, ...] = Field(
+        (),
+        description="Channel ids the bot answers in (empty: all). Direct messages always work.",
+    )
+    mention_only: bool = Field(
+        True, description="In channels, answer only @mentions (else also questions ending in ?)."
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """The bot runs only with both a token and a signing secret."""
+        return bool(self.bot_token.get_secret_value() and self.signing_secret.get_secret_value())
+
+
+class Settings(IngestSettings):
+    """PolicyQA configuration (env prefix ``POLICYQA_``)."""
+
+    max_question_chars: int = Field(1000, ge=10, le=20000, description="Longest question accepted.")
+    api_keys: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "Comma-separated API keys, each `KEY` or `KEY:admin`. When set, every endpoint "
+            "but /healthz, /readyz and /metrics needs `Authorization: Bearer KEY`; "
+            "ingest and delete need an admin key."
+        ),
+    )
+    allow_open_bind: bool = Field(
+        False, description="Allow serving on a non-loopback address without API keys."
+    )
+    ingest_root: Path | None = Field(
+        None, description="Server-side folder whose files POST /v1/documents may ingest by path."
+    )
+    max_upload_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest file accepted by POST /v1/documents."
+    )
+    max_upload_files: int = Field(
+        20, ge=1, le=1000, description="Most files accepted in one POST /v1/documents."
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest request body other than file uploads (JSON, Slack events).",
+    )
+    log_json: bool = Field(False, description="Structured JSON logs (one object a line).")
+    log_questions: bool = Field(False, description="Include question text in logs.")
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    def parsed_api_keys(self) -> dict[str, str]:
+        """SHA-256 of each key -> its role (``admin`` or ``reader``)."""
+        keys: dict[str, str] = {}
+        listed = self.api_keys.get_secret_value().split(",")
+        for item in filter(None, (part.strip() for part in listed)):
+            key, _, role = item.partition(":")
+            keys[hashlib.sha256(key.encode()).hexdigest()] = role or "reader"
+        return keys
+
+    @field_validator("api_keys")
+    @classmethod
+    def _valid_keys(cls, value: SecretStr) -> SecretStr:
+        for item in filter(None, (part.strip() for part in value.get_secret_value().split(","))):
+            key, _, role = item.partition(":")
+            if len(key) < 16:
+                raise ValueError("API keys must be at least 16 characters")
+            if role not in ("", "admin"):
+                raise ValueError(f"unknown API key role {role!r}; use KEY or KEY:admin")
+        return value
+
+    def settings_hash(self, prompt: str = "") -> str:
+        """Short hash of everything that changes answers (not secrets, not paths), with the
+        text of the prompt a configured model is given."""
+        relevant: dict[str, object] = {
+            "embedding_model": self.embedding_model,
+            "embedding_backend": self.embedding_backend,
+            "query_backend": self.query_backend,
+            "chunking": self.chunking.model_dump(),
+            "retrieval": self.retrieval.model_dump(),
+            "answer": self.answer.model_dump(),
+        }
+        if self.llm.enabled:
+            llm = self.llm.model_dump(include={"model", "max_tokens", "temperature"})
+            relevant["llm"] = {
+                **llm,
+                "endpoint": _without_credentials(self.llm.base_url),
+                "prompt": prompt,
+            }
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _without_credentials(url: str | None) -> str | None:
+    """A URL without the user and password it may carry (they are secrets)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))

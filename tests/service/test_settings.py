@@ -1,0 +1,38 @@
+"""One settings object for the environment, ingestion's part apart, frozen."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from ingest.settings import IngestSettings
+from service.settings import Settings
+
+
+def test_the_environment_names_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICYQA_API_KEYS", "k" * 16 + ":admin")
+    monkeypatch.setenv("POLICYQA_MAX_BODY_BYTES", "4096")
+    monkeypatch.setenv("POLICYQA_SLACK__BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("POLICYQA_LLM__BASE_URL", "http://127.0.0.1:8080/v1")
+    monkeypatch.setenv("POLICYQA_RETRIEVAL__CANDIDATES", "77")
+    monkeypatch.setenv("POLICYQA_EMBEDDING_LANGUAGES", '["en", "zh"]')
+    settings = Settings()
+    assert settings.parsed_api_keys() and settings.max_body_bytes == 4096
+    assert settings.slack.bot_token.get_secret_value() == "xoxb-1"
+    assert settings.llm.enabled and settings.retrieval.candidates == 77
+    assert settings.embedding_languages == ("en", "zh")
+    ingest = IngestSettings()
+    assert ingest.retrieval.candidates == 77
+    assert not hasattr(ingest, "api_keys") and not hasattr(ingest, "slack"), "no secrets there"
+
+
+def test_settings_are_frozen_and_changed_by_copy() -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.max_question_chars = 5  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.retrieval.translation_weight = 0.0  # type: ignore[misc]
+    before = settings.settings_hash()
+    retrieval = settings.retrieval.model_copy(update={"translation_weight": 0.0})
+    changed = settings.model_copy(update={"retrieval": retrieval})
+    assert changed.settings_hash() != before and settings.settings_hash() == before
