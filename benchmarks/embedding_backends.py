@@ -24,7 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import build_embedder
 from ingest.loaders import load_document
-from ingest.pipeline import chunk_payloads
+from ingest.payloads import chunk_payloads
 from service.settings import Settings
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"

@@ -23,7 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest.embedding import build_embedder
 from ingest.loaders import load_document
-from ingest.pipeline import chunk_payloads, ingest_paths
+from ingest.payloads import chunk_payloads
+from ingest.pipeline import ingest_paths
 from ingest.store_factory import build_store
 from service.settings import Settings
 

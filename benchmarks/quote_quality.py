@@ -24,7 +24,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ingest import sparse
-from service import answer as extract
+from service import answer
 from service.container import build_services
 from service.settings import Settings
 
@@ -56,7 +56,7 @@ def main() -> None:
             ms["stored"].append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             fresh = [
-                np.asarray(qa.embedder.get_text_embedding_batch(extract.sentence_texts(c)))
+                np.asarray(qa.embedder.get_text_embedding_batch(answer.sentence_texts(c)))
                 for c in candidates
             ]
             ms["embedded_now"].append((time.perf_counter() - started) * 1000)
@@ -68,7 +68,7 @@ def main() -> None:
             golds = [_words(g["quote"]) for g in row["gold"]]
             for way, vectors in ways.items():
                 quotes = [
-                    extract.choose_quote(c, vector, v, terms)
+                    answer.choose_quote(c, vector, v, terms)
                     for c, v in zip(candidates, vectors, strict=True)
                 ]
                 best = max(len(g & _words(q.text)) / len(g) for g in golds for q in quotes[:3] if g)

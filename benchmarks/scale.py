@@ -42,7 +42,7 @@ from serving import percentile, start_server, stop
 
 from ingest import sparse
 from ingest.embedding import build_embedder
-from ingest.pipeline import sentence_spans
+from ingest.payloads import sentence_spans
 from ingest.schema import PayloadKey
 from ingest.store_factory import build_store
 from lab.bench import record_chunks

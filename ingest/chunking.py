@@ -8,13 +8,13 @@ what the embedding model reads.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ingest.schema import Chunk, LoadedDocument, Segment
 from ingest.settings import ChunkingSettings
+from ingest.timestamps import WordIndex, seconds_per_word, segment_at, spoken_at
 
 TokenCounter = Callable[[str], int]
 
@@ -224,7 +224,7 @@ def chunk_document(
     Linear in the document's length: words are counted through one index of their
     offsets, and a caption file's cue is found by bisection.
     """
-    words = _WordIndex(doc.text)
+    words = WordIndex(doc.text)
     cue_starts = [segment.start for segment in doc.segments]
     rates: dict[Segment, float | None] = {}
     chunks: list[Chunk] = []
@@ -235,10 +235,10 @@ def chunk_document(
             for piece in _split_long(doc.text, sentence, settings.max_tokens, count)
         ]
         for span in _pack(doc.text, sentences, settings, count):
-            where = _segment_at(doc, cue_starts, span.start) if _is_caption(doc) else block
-            timestamp, seconds = _timestamp(words, where, span.start, settings)
+            where = segment_at(doc, cue_starts, span.start) if _is_caption(doc) else block
+            timestamp, seconds = spoken_at(words, where, span.start, settings)
             if where not in rates:
-                rates[where] = _seconds_per_word(words, where, settings)
+                rates[where] = seconds_per_word(words, where, settings)
             chunks.append(
                 Chunk(
                     index=len(chunks),
@@ -253,71 +253,3 @@ def chunk_document(
                 )
             )
     return chunks
-
-
-class _WordIndex:
-    """Where each word of a text starts, to count the words between two offsets quickly."""
-
-    def __init__(self, text: str) -> None:
-        self.starts = [m.start() for m in _WORD.finditer(text)]
-
-    def between(self, start: int, end: int) -> int:
-        return bisect.bisect_left(self.starts, end) - bisect.bisect_left(self.starts, start)
-
-
-def _segment_at(doc: LoadedDocument, starts: list[int], offset: int) -> Segment:
-    at = bisect.bisect_right(starts, offset) - 1
-    return doc.segments[at] if at >= 0 else Segment(0, len(doc.text))
-
-
-def _seconds_per_word(
-    words: _WordIndex, segment: Segment, settings: ChunkingSettings
-) -> float | None:
-    """Speaking rate inside a turn: known when the next turn's start is, else assumed."""
-    if segment.start_seconds is None:
-        return None
-    if segment.end_seconds is not None:
-        total = max(1, words.between(segment.start, segment.end))
-        return max(0.0, segment.end_seconds - segment.start_seconds) / total
-    return 60.0 / settings.words_per_minute
-
-
-def time_at(text: str, chunk_start: int, offset: int, chunk_seconds: float, rate: float) -> str:
-    """Timestamp of ``offset`` inside a chunk that starts at ``chunk_seconds``."""
-    words = len(_WORD.findall(text, chunk_start, offset))
-    return "~" + format_timestamp(chunk_seconds + words * rate) if words else ""
-
-
-def _timestamp(
-    words: _WordIndex, segment: Segment, offset: int, settings: ChunkingSettings
-) -> tuple[str | None, float | None]:
-    """Time at which ``offset`` is spoken: exact at a turn's start, estimated inside it."""
-    if segment.start_seconds is None:
-        return None, None
-    words_before = words.between(segment.start, offset)
-    if words_before == 0:
-        return format_timestamp(segment.start_seconds), segment.start_seconds
-    if segment.end_seconds is not None:
-        total = max(1, words.between(segment.start, segment.end))
-        span = segment.end_seconds - segment.start_seconds
-        seconds = segment.start_seconds + span * words_before / total
-    else:
-        seconds = segment.start_seconds + words_before * 60.0 / settings.words_per_minute
-    return "~" + format_timestamp(seconds), round(seconds, 1)
-
-
-def format_timestamp(seconds: float) -> str:
-    """``m:ss`` or ``h:mm:ss``, as talk transcripts print them."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def parse_timestamp(value: str) -> float:
-    """Inverse of :func:`format_timestamp` (also accepts ``hh:mm:ss.mmm`` and ``,`` decimals)."""
-    parts = value.strip().replace(",", ".").split(":")
-    seconds = 0.0
-    for part in parts:
-        seconds = seconds * 60 + float(part)
-    return seconds

@@ -7,27 +7,23 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from ingest import sparse
-from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import PolicyEmbedding
 from ingest.loaders import LoadError, iter_files, load_document
 from ingest.manifest import ManifestEntry
-from ingest.schema import Chunk, LoadedDocument, PayloadKey
+from ingest.payloads import chunk_payloads, document_payload, sentence_spans
+from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import IngestSettings
 from ingest.store import PolicyStore, is_complete
-from ingest.structure import furniture_spans, sentence_fingerprints, spans_within
 
 logger = logging.getLogger(__name__)
-
-TITLE_PREFIX_CHARS = 100
 
 
 @dataclass
@@ -67,11 +63,6 @@ def make_doc_id(path: Path) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:48] or "doc"
     digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
     return f"{slug}-{digest}"
-
-
-def embedding_text(title: str, chunk_text: str) -> str:
-    """What the models see: the document title (so questions naming it match) and the passage."""
-    return f"{title[:TITLE_PREFIX_CHARS]}\n{' '.join(chunk_text.split())}"
 
 
 def ingest_paths(
@@ -164,61 +155,13 @@ def _ingest_one(
         return
     payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
     write_embedded(store, embedder, payloads, texts, settings.retrieval.bigrams)
-    store.commit_document(_doc_payload(doc, doc_id, content_hash, len(payloads)))
+    store.commit_document(document_payload(doc, doc_id, content_hash, len(payloads)))
     summary.chunks_written += len(payloads)
     if existing:
         summary.updated += 1
     else:
         summary.added += 1
     logger.info("ingested doc_id=%s chunks=%d", doc_id, len(payloads))
-
-
-def chunk_payloads(
-    doc: LoadedDocument,
-    doc_id: str,
-    content_hash: str,
-    settings: IngestSettings,
-    embedder: PolicyEmbedding,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """A document's chunk payloads and the texts the models embed for them."""
-    chunks = chunk_document(doc, settings.chunking, _batched_counter(doc.text, embedder))
-    texts = [embedding_text(doc.title, c.text) for c in chunks]
-    furniture = furniture_spans(doc.text)
-    payloads = [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks]
-    for payload, chunk in zip(payloads, chunks, strict=True):
-        payload[PayloadKey.FURNITURE] = spans_within(furniture, chunk.start_char, chunk.end_char)
-    return payloads, texts
-
-
-def _batched_counter(text: str, embedder: PolicyEmbedding) -> Callable[[str], int]:
-    """Token counts for the chunker: the document's sentences counted in one batched call
-    (the chunker asks about each sentence twice), anything else one at a time."""
-    sentences = [text[s.start : s.end] for s in split_sentences(text)]
-    known = dict(zip(sentences, embedder.count_tokens_many(sentences), strict=True))
-
-    def count(piece: str) -> int:
-        found = known.get(piece)
-        return found if found is not None else embedder.count_tokens(piece)
-
-    return count
-
-
-def sentence_spans(embedded: str, chunk_text: str) -> list[tuple[int, int] | None]:
-    """Where each sentence of the chunk (as ``split_sentences`` cuts it) sits in the text
-    the model reads (see :func:`embedding_text`: title line, then the chunk with its
-    whitespace collapsed)."""
-    body = " ".join(chunk_text.split())
-    cursor = len(embedded) - len(body)
-    spans: list[tuple[int, int] | None] = []
-    for sentence in split_sentences(chunk_text):
-        words = " ".join(chunk_text[sentence.start : sentence.end].split())
-        found = embedded.find(words, cursor) if words else -1
-        if found < 0:
-            spans.append(None)
-            continue
-        spans.append((found, found + len(words)))
-        cursor = found + len(words)
-    return spans
 
 
 def write_embedded(
@@ -240,65 +183,6 @@ def write_embedded(
     store.write_chunks(
         payloads, dense, [sparse.encode_document(t, bigrams) for t in texts], sentences=sentences
     )
-
-
-def _common(doc: LoadedDocument, doc_id: str, content_hash: str) -> dict[str, Any]:
-    return {
-        PayloadKey.DOC_ID: doc_id,
-        PayloadKey.SOURCE: doc.source,
-        PayloadKey.FILE_NAME: doc.file_name,
-        PayloadKey.TITLE: doc.title,
-        PayloadKey.LANGUAGE: doc.language,
-        PayloadKey.KIND: doc.kind,
-        PayloadKey.PUBLISHER: doc.publisher,
-        PayloadKey.DATE: doc.date,
-        PayloadKey.CONTENT_HASH: content_hash,
-    }
-
-
-def _chunk_payload(
-    doc: LoadedDocument, doc_id: str, content_hash: str, chunk: Chunk
-) -> dict[str, Any]:
-    payload = _common(doc, doc_id, content_hash)
-    payload.update(
-        {
-            PayloadKey.CHUNK_INDEX: chunk.index,
-            PayloadKey.TEXT: chunk.text,
-            PayloadKey.START_CHAR: chunk.start_char,
-            PayloadKey.END_CHAR: chunk.end_char,
-            PayloadKey.PAGE: chunk.page,
-            PayloadKey.SPEAKER: chunk.speaker,
-            PayloadKey.TIMESTAMP: chunk.timestamp,
-            PayloadKey.TIMESTAMP_SECONDS: chunk.timestamp_seconds,
-            PayloadKey.SECONDS_PER_WORD: chunk.seconds_per_word,
-        }
-    )
-    return {str(k): v for k, v in payload.items()}
-
-
-def _doc_payload(
-    doc: LoadedDocument, doc_id: str, content_hash: str, n_chunks: int
-) -> dict[str, Any]:
-    payload = _common(doc, doc_id, content_hash)
-    fingerprints, pieces = sentence_fingerprints(
-        doc.text, [(s.start, s.end) for s in split_sentences(doc.text)], furniture_spans(doc.text)
-    )
-    payload.update(
-        {
-            PayloadKey.FORMAT: doc.format,
-            PayloadKey.CHUNK_COUNT: n_chunks,
-            PayloadKey.INGESTED_AT: datetime.now(UTC).isoformat(timespec="seconds"),
-            PayloadKey.DOC_TEXT: doc.text,
-            PayloadKey.FINGERPRINTS: fingerprints,
-            PayloadKey.FINGERPRINT_PIECES: pieces,
-            PayloadKey.SEGMENTS: [
-                [s.start, s.end, s.page, s.speaker, s.start_seconds] for s in doc.segments
-            ],
-            PayloadKey.LICENSE: doc.license,
-            PayloadKey.URL: doc.url,
-        }
-    )
-    return {str(k): v for k, v in payload.items()}
 
 
 def prune_missing(store: PolicyStore) -> int:

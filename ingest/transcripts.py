@@ -7,8 +7,8 @@ import re
 
 import webvtt
 
-from ingest.chunking import parse_timestamp
 from ingest.schema import Segment
+from ingest.timestamps import parse_timestamp
 
 # ``**A** (0:00):`` or ``**Jane Doe** (1:02:03):`` at the start of a line.
 _TURN = re.compile(

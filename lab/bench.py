@@ -1,8 +1,8 @@
 """``policyqa-lab bench beir``: retrieval quality on a BEIR-format dataset.
 
 The corpus goes through PolicyQA's own chunking, embedding, BM25 encoding and Qdrant
-store (an in-memory collection, the embedded code path), and each query through the
-same search as ``/v1/ask``. One run scores three rankings of the same candidate lists:
+store (a Qdrant Edge store in a temporary folder, the embedded code path), and each query
+through the same search as ``/v1/ask``. One run scores three rankings of the same candidate lists:
 dense only, BM25 only, and the hybrid fusion PolicyQA answers from. A document's
 score is its best chunk's.
 """
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ingest.embedding import PolicyEmbedding
-from ingest.pipeline import chunk_payloads, write_embedded
+from ingest.payloads import chunk_payloads
+from ingest.pipeline import write_embedded
 from ingest.schema import LoadedDocument, PayloadKey
 from ingest.store import Hit, PolicyStore
 from ingest.store_edge import EdgeStore
 from service.metrics import percentile
-from service.retrieval import rank, search_lists
+from service.retrieval import fuse_and_smooth, search_lists
 from service.settings import Settings
 
 MODES = ("dense", "bm25", "hybrid")
@@ -153,10 +154,10 @@ def search_all(
         dense_hits, sparse_hits, languages = search_lists(
             store, settings, text, vector, candidates, hybrid=True
         )
-        hybrid = rank(dense_hits, sparse_hits, settings, languages)
+        hybrid = fuse_and_smooth(dense_hits, sparse_hits, settings, languages)
         latencies.append((time.perf_counter() - started) * 1000)
         swept = [
-            rank(dense_hits, sparse_hits, _with_sparse_weight(settings, w), languages)
+            fuse_and_smooth(dense_hits, sparse_hits, _with_sparse_weight(settings, w), languages)
             for w in sweep
         ]
         for mode, ranking in zip(modes[len(MODES) - 1 :], [hybrid, *swept], strict=True):
@@ -216,7 +217,7 @@ def bench_beir(
     sweep: tuple[float, ...] = (),
     group_by: str | None = None,
 ) -> dict[str, Any]:
-    """Index the dataset in a fresh in-memory collection, search every query, score.
+    """Index the dataset into a fresh Edge store in a temporary folder, search every query, score.
 
     ``group_by``: see :func:`index_corpus`.
     """

@@ -23,7 +23,7 @@ import numpy as np
 
 from ingest import sparse
 from ingest.embedding import resolve_model_path
-from ingest.pipeline import embedding_text
+from ingest.payloads import embedding_text
 from lab.bench import load_beir
 from service.settings import Settings
 

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest import sparse
-from ingest.chunking import split_sentences, time_at
+from ingest.chunking import split_sentences
 from ingest.loaders import detect_language
 from ingest.schema import PayloadKey
 from ingest.settings import RetrievalSettings
+from ingest.timestamps import time_at
 from service.retrieval import Candidate
 from service.types import MAX_PASSAGE_CHARS, Citation, Point
 

@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ingest.chunking import format_timestamp
 from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
 from ingest.schema import PayloadKey
 from ingest.store import PolicyStore
+from ingest.timestamps import format_timestamp
 from service.settings import Settings
 from service.types import DocumentDetail, DocumentSegment, DocumentSummary
 

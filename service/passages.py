@@ -21,7 +21,7 @@ from ingest.chunking import split_sentences
 from ingest.schema import PayloadKey, point_id_of
 from ingest.store import PolicyStore
 from service.corpus import CorpusFacts
-from service.retrieval import Candidate, rank, search_lists
+from service.retrieval import Candidate, fuse_and_smooth, search_lists
 from service.settings import Settings
 from service.units import Passage, is_list_item, is_list_part
 
@@ -90,7 +90,7 @@ def gather(
         )
         # A short document is read whole (a talk's reasons are spread over all of it).
         short = corpus.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
-        ranked = live(rank(dense, bm25, settings, languages, question))
+        ranked = live(fuse_and_smooth(dense, bm25, settings, languages, question))
         leading = ranked[: None if short else cfg.passages]
     else:
         leading = fused[: cfg.passages]

@@ -18,12 +18,13 @@ from ingest.schema import PayloadKey
 from ingest.store import PolicyStore
 from service import answer
 from service.citing import Citer, quote_points
-from service.compose import Question, compose, split_facets
+from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
 from service.generation import load_prompt
 from service.passages import gather
-from service.retrieval import Candidate, diversify, rank, search_lists
+from service.questions import Question, split_facets
+from service.retrieval import Candidate, diversify, fuse_and_smooth, search_lists
 from service.settings import Settings
 from service.types import (
     AskRequest,
@@ -212,7 +213,9 @@ class QA:
             self.store, self.settings, question, vector.tolist(), cfg.candidates, filters
         )
         timings["search"] = _ms(started)
-        fused = self.live(rank(dense_hits, sparse_hits, self.settings, languages, question))
+        fused = self.live(
+            fuse_and_smooth(dense_hits, sparse_hits, self.settings, languages, question)
+        )
         return diversify(fused, top_k, cfg.max_per_document), vector, fused
 
     def live(self, candidates: list[Candidate]) -> list[Candidate]:

@@ -72,7 +72,7 @@ def search_lists(
     return dense_hits, sparse_hits, settings.embedding_languages
 
 
-def rank(
+def fuse_and_smooth(
     dense: list[Hit],
     sparse: list[Hit],
     settings: Settings,

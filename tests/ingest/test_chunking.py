@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 
-from ingest.chunking import approx_token_count, chunk_document, format_timestamp, split_sentences
+from ingest.chunking import approx_token_count, chunk_document, split_sentences
 from ingest.loaders import load_document
 from ingest.schema import LoadedDocument, Segment
 from ingest.settings import ChunkingSettings
+from ingest.timestamps import format_timestamp
 from tests.conftest import SEED
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ingest.embedding import PolicyEmbedding, build_embedder
-from ingest.pipeline import embedding_text, sentence_spans
+from ingest.payloads import embedding_text, sentence_spans
 from service.settings import Settings
 
 TEXTS = [

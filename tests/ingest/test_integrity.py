@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from ingest.loaders import load_document
-from ingest.pipeline import chunk_payloads, content_hash_of, make_doc_id, write_embedded
+from ingest.payloads import chunk_payloads
+from ingest.pipeline import content_hash_of, make_doc_id, write_embedded
 from ingest.schema import PayloadKey
 from service.container import Services
 from service.types import AskRequest, SearchRequest

@@ -59,7 +59,8 @@ def test_the_in_memory_bm25_scores_as_the_store_does(tmp_path, real_embedder) ->
     passages score the same for the same question."""
     import pytest
 
-    from ingest.pipeline import embedding_text, ingest_paths
+    from ingest.payloads import embedding_text
+    from ingest.pipeline import ingest_paths
     from ingest.schema import PayloadKey
     from ingest.sparse import MemoryIndex
     from ingest.store_factory import build_store

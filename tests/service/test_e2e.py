@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.chunking import parse_timestamp
+from ingest.timestamps import parse_timestamp
 from service.container import Services
 from service.types import AskRequest, SearchRequest
 from tests.conftest import SEED

@@ -7,7 +7,7 @@ import pytest
 
 from ingest import sparse
 from ingest.chunking import split_sentences
-from ingest.pipeline import embedding_text, sentence_spans
+from ingest.payloads import embedding_text, sentence_spans
 from ingest.schema import PayloadKey
 from service.container import Services
 from service.types import AskRequest

@@ -114,7 +114,7 @@ def test_smoothing_off_or_without_chunk_numbers_changes_nothing() -> None:
 
 
 def test_a_chinese_passage_earns_its_second_vote_by_how_much_of_the_question_it_covers() -> None:
-    from service.retrieval import rank
+    from service.retrieval import fuse_and_smooth
     from service.settings import Settings
 
     def zh(pid: str, text: str) -> Hit:
@@ -139,9 +139,9 @@ def test_a_chinese_passage_earns_its_second_vote_by_how_much_of_the_question_it_
     covering = zh("all", "完善全国一体化算力网，推动智能算力协同发展。")
     question = "How will China coordinate intelligent computing power nationally?"
     sparse = [one_word, covering, english]
-    ranked = rank([english], sparse, Settings(), ["en"], question)
+    ranked = fuse_and_smooth([english], sparse, Settings(), ["en"], question)
     order = [c.point_id for c in ranked]
     assert order.index("all") < order.index("one"), order
     assert order.index("en") < order.index("one"), "one translated word does not outvote"
     # Without the question (the old rule) BM25 rank alone decides the Chinese passages.
-    assert rank([english], sparse, Settings(), ["en"])[0].point_id == "one"
+    assert fuse_and_smooth([english], sparse, Settings(), ["en"])[0].point_id == "one"
