@@ -60,3 +60,31 @@ def seeded(
     assert summary.added == 1 and summary.failed == 0
     yield services
     services.close()
+
+
+def serve_in_thread(services: Services) -> Iterator[str]:
+    """The app over ``services`` on a free 127.0.0.1 port, in a thread: yields its base
+    URL, stops at the end (real HTTP, real uvicorn)."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from service.api import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

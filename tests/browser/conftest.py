@@ -12,23 +12,18 @@ import dataclasses
 import html
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from pydantic import SecretStr
 
 from ingest.embedding import PolicyEmbedding
 from ingest.manifest import ManifestEntry
-from service.api import create_app
 from service.container import Services, build_services
 from service.settings import Settings
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, serve_in_thread
 
 READER_KEY = "browser-reader-key-0123456789"
 CHROMIUM_ARGS = [
@@ -107,35 +102,17 @@ def library(
     services.close()
 
 
-def _serve(services: Services) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def base_url(library: Services) -> Iterator[str]:
     """The service with no API keys."""
-    yield from _serve(library)
+    yield from serve_in_thread(library)
 
 
 @pytest.fixture(scope="session")
 def keyed_url(library: Services) -> Iterator[str]:
     """The same library behind API keys (a reader key: ``READER_KEY``)."""
     keyed = library.settings.model_copy(update={"api_keys": SecretStr(READER_KEY)})
-    yield from _serve(dataclasses.replace(library, settings=keyed))
+    yield from serve_in_thread(dataclasses.replace(library, settings=keyed))
 
 
 @pytest.fixture

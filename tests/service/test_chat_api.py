@@ -5,38 +5,21 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from openai import OpenAI
 
-from service.api import create_app
 from service.container import Services
+from tests.conftest import serve_in_thread
 
 QUESTION = "Why does China open-source its AI?"
 
 
 @pytest.fixture(scope="module")
 def base_url(seeded: Services) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(seeded), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    yield from serve_in_thread(seeded)
 
 
 def _events(response: httpx.Response) -> list[tuple[str, dict[str, object]]]:

@@ -109,6 +109,23 @@ const PolicyQA = (() => {
     return detail || `The service answered ${response.status}.`;
   }
 
+  // GET a JSON resource with the key; a refusal or a network failure is an Error whose
+  // message says what went wrong, in words.
+  async function loadJSON(path) {
+    let response;
+    try {
+      response = await api(path);
+    } catch (e) {
+      throw new Error("The service could not be reached: " + e.message);
+    }
+    if (!response.ok) {
+      const error = new Error(await problem(response));
+      error.status = response.status;
+      throw error;
+    }
+    return response.json();
+  }
+
   function where(item) {
     const parts = [];
     if (item.speaker) parts.push(`speaker ${item.speaker}`);
@@ -138,5 +155,5 @@ const PolicyQA = (() => {
     }
   });
 
-  return {api, el, problem, where, sourceHref, status};
+  return {api, el, loadJSON, problem, where, sourceHref, status};
 })();

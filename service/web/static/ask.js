@@ -1,20 +1,16 @@
 "use strict";
 // The ask page: a question (and filters) in, points and citation cards out.
 (() => {
-  const {api, el, problem, where, sourceHref, status} = PolicyQA;
+  const {api, el, loadJSON, problem, where, sourceHref, status} = PolicyQA;
   const $ = (id) => document.getElementById(id);
 
   async function loadPublishers() {
     let docs;
     try {
-      const response = await api("/v1/documents");
-      if (!response.ok) {
-        status(await problem(response));
-        return;
-      }
-      docs = await response.json();
+      docs = await loadJSON("/v1/documents");
     } catch (e) {
-      return;  // the filter lists only what loads; asking still works
+      if (e.status) status(e.message);  // unreachable: the question will say so
+      return;
     }
     const names = new Set(docs.map((d) => d.publisher).filter(Boolean));
     const select = $("publisher");

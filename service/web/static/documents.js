@@ -1,20 +1,15 @@
 "use strict";
 // The corpus: every document, linked to its source view.
 (() => {
-  const {api, el, problem, status} = PolicyQA;
+  const {el, loadJSON, status} = PolicyQA;
 
   async function load() {
     status("Loading the documents…");
     let docs;
     try {
-      const response = await api("/v1/documents");
-      if (!response.ok) {
-        status(await problem(response));
-        return;
-      }
-      docs = await response.json();
+      docs = await loadJSON("/v1/documents");
     } catch (e) {
-      status("The documents could not be loaded: " + e.message);
+      status(e.message);
       return;
     }
     const body = document.querySelector("#documents tbody");

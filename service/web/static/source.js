@@ -3,7 +3,7 @@
 // markers for PDFs and speaker turns with times for transcripts. Markers are drawn by CSS
 // (data-label), so the text of the page is exactly the document's text.
 (() => {
-  const {api, el, problem, status} = PolicyQA;
+  const {el, loadJSON, status} = PolicyQA;
   const $ = (id) => document.getElementById(id);
   let doc = null;
   let unit = (n) => n;  // a character offset (the API's, in code points) → a JS string index
@@ -109,14 +109,9 @@
     status("Loading the document…");
     try {
       const id = decodeURIComponent(location.pathname.replace(/^\/documents\//, ""));
-      const response = await api(`/v1/documents/${encodeURIComponent(id)}`);
-      if (!response.ok) {
-        status(response.status === 404 ? "There is no such document." : await problem(response));
-        return;
-      }
-      doc = await response.json();
+      doc = await loadJSON(`/v1/documents/${encodeURIComponent(id)}`);
     } catch (e) {
-      status("The document could not be loaded: " + e.message);
+      status(e.status === 404 ? "There is no such document." : e.message);
       return;
     }
     [unit, length] = offsets(doc.text);
