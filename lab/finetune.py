@@ -147,7 +147,6 @@ def finetune(
     leaves no half-trained folder where a model is expected).
     """
     import torch
-    import torch.nn.functional as F
     from sentence_transformers import SentenceTransformer
 
     torch.manual_seed(seed)
@@ -159,19 +158,9 @@ def finetune(
         resolve_model_path(settings.embedding_model), device=settings.device
     )
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     steps = max(1, int(len(pairs) * epochs / batch_size))
-    warmup = max(1, steps // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps)
-    )
-
-    def encode(texts: list[str]) -> Any:
-        features = {
-            key: value.to(model.device) if isinstance(value, torch.Tensor) else value
-            for key, value in model.preprocess(texts).items()
-        }
-        return F.normalize(model(features)["sentence_embedding"], dim=-1)
+    optimizer, schedule = _optimizer(model, learning_rate, steps)
+    encode = _encoder(model)
 
     started, step, loss_value = time.perf_counter(), 0, float("nan")
     while step < steps:
@@ -181,21 +170,9 @@ def finetune(
                 break
             batch = pairs[start : start + batch_size]
             hard = [_hard_negative(negatives[q], data, rng) for q, _ in batch]
-            logits = SCALE * (
-                encode([data.questions[q] for q, _ in batch])
-                @ encode([data.passages[p] for _, p in batch] + [data.passages[h] for h in hard]).T
-            )
-            # Another question's passage that is gold for this one too is no negative.
-            for row, (question, _) in enumerate(batch):
-                for col, (_, passage) in enumerate(batch):
-                    if col != row and passage in data.gold[question]:
-                        logits[row, col] = -1e4
-                for col, passage in enumerate(hard, start=len(batch)):
-                    if passage in data.gold[question]:
-                        logits[row, col] = -1e4
-            loss = F.cross_entropy(logits, torch.arange(len(batch), device=logits.device))
+            loss = _batch_loss(encode, data, batch, hard)
             optimizer.zero_grad()
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimizer.step()
             schedule.step()
             step += 1
@@ -219,12 +196,70 @@ def finetune(
         last_loss=round(loss_value, 4),
         out=str(out),
     )
+    _save(model, out, report)
+    return report
+
+
+def _optimizer(model: Any, learning_rate: float, steps: int) -> tuple[Any, Any]:
+    """AdamW with a linear warm-up over the first tenth of the steps, then linear decay."""
+    import torch
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    warmup = max(1, steps // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps)
+    )
+    return optimizer, schedule
+
+
+def _encoder(model: Any) -> Callable[[list[str]], Any]:
+    """Texts → the model's normalised embeddings, with gradients (training mode)."""
+    import torch
+    import torch.nn.functional as F
+
+    def encode(texts: list[str]) -> Any:
+        features = {
+            key: value.to(model.device) if isinstance(value, torch.Tensor) else value
+            for key, value in model.preprocess(texts).items()
+        }
+        return F.normalize(model(features)["sentence_embedding"], dim=-1)
+
+    return encode
+
+
+def _batch_loss(
+    encode: Callable[[list[str]], Any],
+    data: TrainingSet,
+    batch: list[tuple[int, int]],
+    hard: list[int],
+) -> Any:
+    """In-batch contrastive loss: each question against every passage of the batch and
+    the hard negatives; another question's passage that is gold for this one too is no
+    negative."""
+    import torch
+    import torch.nn.functional as F
+
+    logits = SCALE * (
+        encode([data.questions[q] for q, _ in batch])
+        @ encode([data.passages[p] for _, p in batch] + [data.passages[h] for h in hard]).T
+    )
+    for row, (question, _) in enumerate(batch):
+        for col, (_, passage) in enumerate(batch):
+            if col != row and passage in data.gold[question]:
+                logits[row, col] = -1e4
+        for col, passage in enumerate(hard, start=len(batch)):
+            if passage in data.gold[question]:
+                logits[row, col] = -1e4
+    return F.cross_entropy(logits, torch.arange(len(batch), device=logits.device))
+
+
+def _save(model: Any, out: Path, report: FinetuneReport) -> None:
+    """The model and its report into ``out``, which appears only once both are written."""
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save(str(partial))
     (partial / "policyqa-finetune.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
     partial.rename(out)
-    return report
 
 
 def _hard_negative(candidates: list[int], data: TrainingSet, rng: random.Random) -> int:
