@@ -28,9 +28,8 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def export_model(model: Any, folder: Path, quantize: bool) -> Path:
-    """Export the sentence-transformers model's transformer to ONNX (cached by weights)."""
-    import torch
-
+    """Export the sentence-transformers model's transformer to ONNX (cached by weights):
+    exported, optimised by ONNX Runtime's BERT fusions, and quantized when asked."""
     transformer = model[0].auto_model.eval()
     digest = hashlib.sha256()
     for name, tensor in sorted(transformer.state_dict().items())[:4]:
@@ -42,6 +41,19 @@ def export_model(model: Any, folder: Path, quantize: bool) -> Path:
         return final
     folder.mkdir(parents=True, exist_ok=True)
     raw, fused = folder / f"{stem}.raw.onnx", folder / f"{stem}.onnx"
+    _export(model, transformer, raw)
+    if not fused.exists():
+        _optimise(raw, fused, transformer.config)
+    raw.unlink(missing_ok=True)
+    if quantize:
+        _quantize(fused, final)
+    logger.info("exported embedding model to %s", final)
+    return final
+
+
+def _export(model: Any, transformer: Any, raw: Path) -> None:
+    """The transformer's token embeddings as an ONNX graph (dynamic batch and length)."""
+    import torch
 
     class _LastHidden(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -73,32 +85,34 @@ def export_model(model: Any, folder: Path, quantize: bool) -> Path:
             opset_version=17,
             dynamo=False,
         )
-    if not fused.exists():
-        from onnxruntime.transformers import optimizer
 
-        config = transformer.config
-        optimized = optimizer.optimize_model(
-            str(raw),
-            model_type="bert",
-            num_heads=config.num_attention_heads,
-            hidden_size=config.hidden_size,
-            opt_level=1,
-        )
-        optimized.save_model_to_file(str(fused))
-    raw.unlink(missing_ok=True)
-    if quantize:
-        import onnx
-        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(
-            str(fused),
-            str(final),
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
-    logger.info("exported embedding model to %s", final)
-    return final
+def _optimise(raw: Path, fused: Path, config: Any) -> None:
+    """ONNX Runtime's BERT graph fusions (attention, layer norm, GELU)."""
+    from onnxruntime.transformers import optimizer
+
+    optimized = optimizer.optimize_model(
+        str(raw),
+        model_type="bert",
+        num_heads=config.num_attention_heads,
+        hidden_size=config.hidden_size,
+        opt_level=1,
+    )
+    optimized.save_model_to_file(str(fused))
+
+
+def _quantize(fused: Path, final: Path) -> None:
+    """Dynamic int8 quantization of the weights, per channel."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(fused),
+        str(final),
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
 
 
 class OnnxRunner:

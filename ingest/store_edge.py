@@ -4,6 +4,10 @@ Unlike qdrant-client's local mode (a brute-force scan over points held in Python
 Edge shard keeps vectors and payloads in Qdrant's own segment files, builds an HNSW graph
 and a sparse inverted index, and reopens without reading every point. One folder, one
 process: a second process gets ``StoreLockedError``. See ``ingest.store`` for the interface.
+
+One engine, one class implementing ``PolicyStore`` (and the Edge filter it needs): over
+300 lines, kept together so the engine reads whole; what engines share is in
+``ingest.store``, and ``tests/ingest/test_store_conformance.py`` holds it to the protocol.
 """
 
 from __future__ import annotations
