@@ -52,6 +52,14 @@ def _chunks_of(services: Services, doc_id: str) -> list[dict[str, object]]:
     return list(services.store.iter_chunks(doc_id))
 
 
+def _stored_whole(services: Services, doc_id: str) -> dict[str, object]:
+    """The document's record, after checking it owns exactly its stored chunks."""
+    record = services.store.get_document(doc_id, with_text=False)
+    assert record is not None
+    assert len(_chunks_of(services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+    return record
+
+
 def _crash_in_drop_chunks(patch: pytest.MonkeyPatch, services: Services, why: str) -> None:
     """The store's drop_chunks raises as a process killed at that step would stop."""
 
@@ -86,9 +94,7 @@ def test_an_update_stopped_before_its_record_serves_the_old_version_intact(
 
     summary = library.ingest([rules], progress=False)
     assert summary.updated == 1
-    record = library.store.get_document(doc_id, with_text=False)
-    assert record is not None
-    assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+    _stored_whole(fake_services, doc_id)
     assert _verified(fake_services, "What must providers label?") > 0
 
 
@@ -110,9 +116,7 @@ def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resu
     summary = library.ingest([rules], progress=False)
     assert summary.updated == 1 and summary.unchanged == 0
     doc_id = make_doc_id(rules)
-    record = library.store.get_document(doc_id, with_text=False)
-    assert record is not None and record[PayloadKey.STATE] == "complete"
-    assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+    assert _stored_whole(fake_services, doc_id)[PayloadKey.STATE] == "complete"
 
 
 def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reingest(
@@ -131,9 +135,7 @@ def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reinges
 
     summary = library.ingest([rules], progress=False)  # the file is still there: back in full
     assert summary.added == 1
-    record = library.store.get_document(doc_id, with_text=False)
-    assert record is not None
-    assert len(_chunks_of(fake_services, doc_id)) == record[PayloadKey.CHUNK_COUNT]
+    _stored_whole(fake_services, doc_id)
     assert _verified(fake_services, "What shall the agency publish?") > 0
 
 
