@@ -201,7 +201,10 @@ class _Selection:
     def _take(self, i: int, limit: int, siblings: Sequence[Unit] = ()) -> bool:
         if not self.open[i]:
             return True
-        short = compact(self.units[i], limit, siblings, self.weights)
+        unit = self.units[i]
+        head = self.index.get((unit.doc_id, unit.parent)) if unit.parent is not None else None
+        introduced = head is not None and self.units[head].role == "intro"
+        short = compact(unit, limit, siblings, self.weights, introduced)
         if short is None or self.used + len(short.text) > self.budget:
             return False
         self.chosen.append(short)

@@ -35,6 +35,10 @@ START_BONUS = 0.5
 """...and keeping its start (its subject) half as much..."""
 LABEL_BONUS = 5.0
 """...while an item that names its subject first keeps that name, whatever else it holds."""
+COMMON_MIN = 3
+COMMON_SHARE = 0.3
+"""A term in at least this share (and ``COMMON_MIN``) of a list's other items is the
+list's, not the item's."""
 MIN_LABEL_WIDTH = 8
 """A label alone ("2. Confabulation") is a point when nothing more of its item fits."""
 
@@ -216,7 +220,11 @@ def _quotable(
 
 
 def compact(
-    unit: Unit, limit: int, siblings: Sequence[Unit] = (), weights: dict[str, float] | None = None
+    unit: Unit,
+    limit: int,
+    siblings: Sequence[Unit] = (),
+    weights: dict[str, float] | None = None,
+    introduced: bool = False,
 ) -> Unit | None:
     """The unit cut to at most ``limit`` characters, still one span of the document.
 
@@ -231,9 +239,15 @@ def compact(
     begin = _shared_prefix(unit, siblings)
     stop = len(text)
     labelled = unit.role == "item" and _LABEL.match(text, begin) is not None
+    weights = weights or {}
+    if introduced and not labelled and len(siblings) >= 3:
+        common = _common_terms(unit, siblings)
+        weights = {t: w for t, w in weights.items() if t not in common}
+        begin = _distinct_start(text, begin, common)
     if stop - begin > limit:
         lead = LABEL_BONUS if labelled else START_BONUS
-        begin, stop = _window(text, begin, limit, weights or {}, lead)
+        modal = 0.0 if introduced else MODAL_BONUS
+        begin, stop = _window(text, begin, limit, weights, lead, modal)
         if _DANGLING.search(text, begin, stop):  # "(b) The Administrator shall…" says nothing
             stop = max(stop, begin + _word_cut(text, begin, limit))
     while stop > begin and text[stop - 1] in " ,;:，；：、":
@@ -249,8 +263,36 @@ def compact(
     )
 
 
+def _common_terms(unit: Unit, siblings: Sequence[Unit]) -> frozenset[str]:
+    """Terms most items of the list hold ("placing", "market", "AI", "system"): they say
+    what the list is about, not what this item adds."""
+    others = [s.terms for s in siblings if s.ident != unit.ident]
+    need = max(COMMON_MIN, COMMON_SHARE * len(others))
+    return frozenset(t for t in unit.terms if sum(t in o for o in others) >= need)
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _distinct_start(text: str, begin: int, common: frozenset[str]) -> int:
+    """Where the item starts saying what its siblings do not: the first word with a term
+    outside ``common``, with the function words just before it ("that deploys…",
+    "for making risk assessments…")."""
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, begin)]
+    for n, (a, b) in enumerate(words):
+        if terms_of(text[a:b]) - common:
+            first = n
+            while first > 0 and not terms_of(text[words[first - 1][0] : words[first - 1][1]]):
+                word = text[words[first - 1][0] : words[first - 1][1]]
+                if word[-1] in ",;:":
+                    break
+                first -= 1
+            return begin if first == 0 else words[first][0]
+    return begin
+
+
 def _window(
-    text: str, begin: int, limit: int, weights: dict[str, float], lead: float
+    text: str, begin: int, limit: int, weights: dict[str, float], lead: float, modal: float
 ) -> tuple[int, int]:
     """The best run of clauses of ``text[begin:]`` within ``limit`` characters."""
     cuts = sorted({begin, len(text), *(m.end() for m in _CLAUSE.finditer(text, begin))})
@@ -268,7 +310,7 @@ def _window(
         else:
             stop = cuts[j]
         score = sum(weights.get(t, 0.0) for t in found)
-        score += MODAL_BONUS * bool(_MODAL.search(text, start, stop))
+        score += modal * bool(_MODAL.search(text, start, stop))
         score += lead * (start == begin)
         if score > best_score + 1e-9:
             best, best_score = (start, stop), score

@@ -132,6 +132,45 @@ def test_a_list_introduction_brings_its_items_quoted_compactly() -> None:
     assert any("social scoring" in u.text for u in items)
 
 
+VARIED_LIST = (
+    "1. The following AI practices shall be prohibited:\n\n"
+    "(a) the placing on the market, the putting into service or the use of an AI system "
+    "that deploys subliminal techniques beyond a person's consciousness, with the effect of "
+    "materially distorting the behaviour of a person or a group of persons;\n\n"
+    "(b) the placing on the market, the putting into service or the use of an AI system "
+    "that exploits any of the vulnerabilities of a natural person due to their age, "
+    "disability or a specific social or economic situation;\n\n"
+    "(c) the placing on the market, the putting into service for this specific purpose, or "
+    "the use of an AI system for making risk assessments of natural persons in order to "
+    "predict the risk of a natural person committing a criminal offence, based solely on "
+    "profiling; this prohibition shall not apply to AI systems used to support the human "
+    "assessment of the involvement of a person in a criminal activity;\n\n"
+    "(d) the placing on the market, the putting into service for this specific purpose, or "
+    "the use of AI systems to infer emotions of a natural person in the areas of workplace "
+    "and education institutions, except for medical or safety reasons;\n"
+)
+
+
+def test_a_cut_item_quotes_what_it_adds_to_its_list_not_what_its_siblings_say() -> None:
+    units = compose(
+        _question("Which uses of AI does the regulation ban outright?"),
+        _passages("act", VARIED_LIST, size=2000),
+        560,
+        240,
+    )
+    items = {VARIED_LIST[u.key + 1]: u for u in units if u.parent is not None}
+    assert set(items) == {"a", "b", "c", "d"}, [u.text for u in units]
+    for item in items.values():
+        assert VARIED_LIST[item.start : item.end] == item.text
+        # Words every item shares ("the use of an AI system", "for this specific
+        # purpose") are not what a reader needs; each quote opens on what is its own.
+        assert not item.text.startswith(("or the use", "for this specific", "the putting"))
+    assert items["a"].text.removeprefix("that ").startswith("deploys subliminal techniques")
+    assert items["c"].text.startswith("for making risk assessments"), items["c"].text
+    assert "criminal offence" in items["c"].text or "risk of a natural" in items["c"].text
+    assert items["d"].text.startswith("to infer emotions")
+
+
 def test_long_sentences_are_cut_to_the_clauses_that_answer() -> None:
     document = (
         "Within 90 days of the date of this order, and in consultation with the heads of "
