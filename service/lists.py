@@ -41,14 +41,16 @@ def attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:
     An item belongs to the innermost open introduction whose items share its marker
     style ("(a)" under "shall be prohibited:", "(i)" under an item "(h) … unless:"), else
     to the innermost one; a run of items with no introduction ("1. CBRN …", "2.
-    Confabulation …") hangs from its first item. "(i)" after "(h)" is the next letter,
-    not a roman one. Text at the start of a line, or a gap in the gathered text, closes
+    Confabulation …") hangs from its first item. An introduction still waiting for its
+    first item takes it, though an earlier list with the same markers is open; an item
+    with its head's own marker style ("(ii)" after "(i) … the following:" and its "(A)",
+    "(B)") closes that head's list. "(i)" after "(h)" is the next letter, not a roman one. Text at the start of a line, or a gap in the gathered text, closes
     every open list; a sentence inside a line continues the item before it.
     An item scores at least ``ITEM_INHERIT`` of its introduction and ``LIST_SHARE`` of
     its list's best items; ``bonus`` is added to every member of a list.
     """
     linked: list[Unit] = []
-    stack: list[tuple[Unit, str | None, str]] = []  # head, its items' style, last marker
+    stack: list[_Open] = []
     previous: Unit | None = None
     for unit in units:
         if previous is None or not adjacent(previous, unit):
@@ -56,22 +58,41 @@ def attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:
         marker = _marker(unit.text)
         style = _style(unit.text, marker, stack)
         if style is not None and unit.role in ("item", "intro"):
-            levels = [i for i, (_, known, _) in enumerate(stack) if known == style]
-            if levels:  # back to an outer list whose items have this style
-                del stack[levels[-1] + 1 :]
+            _close_siblings(stack, style)
             if stack:
-                head, known, _ = stack[-1]
-                stack[-1] = (head, known or style, marker)
+                head, known, _, own = stack[-1]
+                stack[-1] = (head, known or style, marker, own)
                 unit = replace(unit, parent=head.key)
             elif unit.role == "item":
-                stack.append((unit, style, marker))  # a list without introduction
+                stack.append((unit, style, marker, style))  # a list without introduction
         elif unit.role == "text" and unit.line_start:
             stack = []
         if unit.role == "intro":
-            stack.append((unit, None, ""))
+            stack.append((unit, None, "", style))
         linked.append(unit)
         previous = unit
     return _score_lists(linked, bonus)
+
+
+_Open = tuple[Unit, str | None, str, str | None]
+"""An open list: its head, its items' marker style, its last marker, the head's own style."""
+
+
+def _close_siblings(stack: list[_Open], style: str) -> None:
+    """Close the lists an item with marker ``style`` ends: back to the innermost list
+    whose items have this style, or out of a head with this style ("(ii)" after the
+    items of "(i) … the following:"). An introduction still waiting for its first item
+    takes it, unless the item is its sibling."""
+    if stack and stack[-1][1] is None and stack[-1][3] != style:
+        return
+    for level in range(len(stack) - 1, -1, -1):
+        _, known, _, own = stack[level]
+        if known == style:
+            del stack[level + 1 :]
+            return
+        if own == style:
+            del stack[level:]
+            return
 
 
 def _marker(text: str) -> str:
@@ -79,12 +100,12 @@ def _marker(text: str) -> str:
     return found.group(1).lower() if found else ""
 
 
-def _style(text: str, marker: str, stack: list[tuple[Unit, str | None, str]]) -> str | None:
+def _style(text: str, marker: str, stack: list[_Open]) -> str | None:
     """The kind of list marker a sentence starts with, if any."""
     for style, pattern in _STYLES:
         if pattern.match(text):
             if style == "roman" and len(marker) == 1 and stack:
-                _, known, last = stack[-1]
+                _, known, last, _ = stack[-1]
                 if known == "letter" and len(last) == 1 and ord(marker) == ord(last) + 1:
                     return "letter"  # (h) then (i): the next letter
             return style

@@ -14,7 +14,9 @@ from ingest.embedding import HashEmbedding
 from ingest.schema import PayloadKey
 from ingest.structure import furniture_spans, spans_within
 from service.compose import Passage, Question, compose
+from service.lists import attach_items
 from service.retrieval import Candidate
+from service.units import units_of
 
 EMBEDDER = HashEmbedding(model_name="hash-64")
 
@@ -337,3 +339,37 @@ def test_shared_wording_is_recognised_across_a_page_break_printed_inside_it() ->
     question = _question("What rights does the order create against the United States?")
     kept = [u.text for u in compose(question, _passages("eo-2", document), 1000, 240, shared)]
     assert kept and not any("United States" in t or "any right" in t for t in kept), kept
+
+
+NESTED_LISTS = (
+    "4. Calls upon Member States to help developing countries, including by:\n"
+    "(a) Expanding participation of all countries in digital transformation;\n"
+    "(b) Enhancing digital infrastructure connectivity in developing countries;\n"
+    "5. Emphasizes that human rights must be respected throughout the life cycle.\n"
+    "6. Encourages all Member States to manage the risks of AI systems by:\n"
+    "(a) Encouraging the incorporation of feedback mechanisms for AI incidents;\n"
+    "(b) Raising public awareness of the core functions and limitations of AI;\n"
+    "(c) Requiring that companies developing frontier models provide the following:\n"
+    "(i) any ongoing or planned training activities for such models;\n"
+    "(ii) the results of red-team testing of such models;\n"
+    "(d) Strengthening investment in physical and AI systems security.\n"
+)
+
+
+def test_each_item_belongs_to_the_introduction_that_announces_it() -> None:
+    passages = _passages("resolution", NESTED_LISTS, size=5000)
+    units = attach_items(units_of(passages))
+    by_key = {u.key: u for u in units}
+
+    def head_of(opening: str, after: int = 0) -> str | None:
+        unit = next(u for u in units if u.start >= after and u.text.startswith(opening))
+        return None if unit.parent is None else by_key[unit.parent].text[:2]
+
+    second = NESTED_LISTS.index("6. Encourages")
+    # A new introduction takes its own "(a)", though an earlier lettered list is open.
+    assert head_of("(a) Expanding") == "4."
+    assert head_of("(a) Encouraging", second) == "6."
+    assert head_of("(b) Raising", second) == "6."
+    # "(i)"/"(ii)" hang from the item announcing them; "(d)" goes back to the outer list.
+    assert head_of("(ii) the results") == "(c"
+    assert head_of("(d) Strengthening") == "6."
