@@ -9,7 +9,7 @@ definitions gives way when the question does not ask what something means.
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from service.units import Unit
 
@@ -18,6 +18,9 @@ ITEM_INHERIT = 0.92
 LIST_SHARE = 0.9
 """...and of the mean of its list's three best items."""
 DEFINITION_PENALTY = 0.1
+REOPEN_GAP = 3
+"""Chunks apart an item may be from the list it continues ("10." after "9.", with a page
+of footnotes between them that was not gathered)."""
 
 _DEFINITION = re.compile(
     r"[‘'“\"]{1,2}[^‘'“\"]{1,80}[’'”\"]{1,2}\s+(?:means|refers to|shall mean|includes)\b"
@@ -44,38 +47,87 @@ def attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:
     Confabulation …") hangs from its first item. An introduction still waiting for its
     first item takes it, though an earlier list with the same markers is open; an item
     with its head's own marker style ("(ii)" after "(i) … the following:" and its "(A)",
-    "(B)") closes that head's list. "(i)" after "(h)" is the next letter, not a roman one. Text at the start of a line, or a gap in the gathered text, closes
-    every open list; a sentence inside a line continues the item before it.
+    "(B)") closes that head's list. "(i)" after "(h)" is the next letter, not a roman one.
+    Text at the start of a line closes every open list, unless the next item continues
+    one of them ("10." after "9." and a page's footnotes), even across a gap of a few
+    chunks; a sentence inside a line continues the item before it.
     An item scores at least ``ITEM_INHERIT`` of its introduction and ``LIST_SHARE`` of
     its list's best items; ``bonus`` is added to every member of a list.
     """
     linked: list[Unit] = []
     stack: list[_Open] = []
+    closed: list[_Open] = []  # closed by text, reopened by the item that continues them
     previous: Unit | None = None
     for unit in units:
         if previous is None or not adjacent(previous, unit):
-            stack = []
+            near = previous is not None and adjacent(previous, unit, REOPEN_GAP)
+            stack, closed = [], (stack or closed) if near else []
         marker = _marker(unit.text)
-        style = _style(unit.text, marker, stack)
+        style = _style(unit.text, marker, stack or closed)
         if style is not None and unit.role in ("item", "intro"):
+            if not stack:
+                stack = _reopened(closed, style, _ordinal(unit.text, style))
             _close_siblings(stack, style)
             if stack:
-                head, known, _, own = stack[-1]
-                stack[-1] = (head, known or style, marker, own)
-                unit = replace(unit, parent=head.key)
-            elif unit.role == "item":
-                stack.append((unit, style, marker, style))  # a list without introduction
-        elif unit.role == "text" and unit.line_start:
-            stack = []
+                top = stack[-1]
+                top.known = top.known or style
+                top.marker, top.ordinal = marker, _ordinal(unit.text, style)
+                unit = replace(unit, parent=top.head.key)
+            elif unit.role == "item":  # a list without introduction
+                stack.append(_Open(unit, style, marker, style, _ordinal(unit.text, style)))
+        elif unit.role == "text" and unit.line_start and stack:
+            stack, closed = [], stack
         if unit.role == "intro":
-            stack.append((unit, None, "", style))
+            stack.append(_Open(unit, None, "", style))
         linked.append(unit)
         previous = unit
     return _score_lists(linked, bonus)
 
 
-_Open = tuple[Unit, str | None, str, str | None]
-"""An open list: its head, its items' marker style, its last marker, the head's own style."""
+@dataclass
+class _Open:
+    """An open list."""
+
+    head: Unit
+    known: str | None
+    """Its items' marker style (None: no item yet)."""
+    marker: str
+    """Its last item's letter marker, if any."""
+    own: str | None
+    """The head's own marker style."""
+    ordinal: int | None = None
+    """Its last item's number in its style ("9." is 9, "(c)" is 3, "(iv)" is 4)."""
+
+
+def _reopened(closed: list[_Open], style: str, ordinal: int | None) -> list[_Open]:
+    """The lists closed by text that an item numbered ``ordinal`` continues."""
+    if ordinal is None:
+        return []
+    for level in range(len(closed) - 1, -1, -1):
+        entry = closed[level]
+        if entry.known == style and entry.ordinal is not None and ordinal == entry.ordinal + 1:
+            return closed[: level + 1]
+    return []
+
+
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+_ORDINAL = re.compile(r"^\s*\(?([0-9]{1,3}|[a-zA-Z]{1,6})[.)]")
+
+
+def _ordinal(text: str, style: str) -> int | None:
+    """An item marker's number in its style."""
+    found = _ORDINAL.match(text)
+    if found is None:
+        return None
+    mark = found.group(1).lower()
+    if mark.isdigit():
+        return int(mark)
+    if style == "letter" and len(mark) == 1:
+        return ord(mark) - ord("a") + 1
+    if style == "roman" and all(ch in _ROMAN for ch in mark):
+        values = [_ROMAN[ch] for ch in mark]
+        return sum(-v if v < w else v for v, w in zip(values, [*values[1:], 0], strict=True))
+    return None
 
 
 def _close_siblings(stack: list[_Open], style: str) -> None:
@@ -83,14 +135,13 @@ def _close_siblings(stack: list[_Open], style: str) -> None:
     whose items have this style, or out of a head with this style ("(ii)" after the
     items of "(i) … the following:"). An introduction still waiting for its first item
     takes it, unless the item is its sibling."""
-    if stack and stack[-1][1] is None and stack[-1][3] != style:
+    if stack and stack[-1].known is None and stack[-1].own != style:
         return
     for level in range(len(stack) - 1, -1, -1):
-        _, known, _, own = stack[level]
-        if known == style:
+        if stack[level].known == style:
             del stack[level + 1 :]
             return
-        if own == style:
+        if stack[level].own == style:
             del stack[level:]
             return
 
@@ -105,7 +156,7 @@ def _style(text: str, marker: str, stack: list[_Open]) -> str | None:
     for style, pattern in _STYLES:
         if pattern.match(text):
             if style == "roman" and len(marker) == 1 and stack:
-                _, known, last, _ = stack[-1]
+                known, last = stack[-1].known, stack[-1].marker
                 if known == "letter" and len(last) == 1 and ord(marker) == ord(last) + 1:
                     return "letter"  # (h) then (i): the next letter
             return style
@@ -138,13 +189,14 @@ def _score_lists(units: list[Unit], bonus: float) -> list[Unit]:
     return result
 
 
-def adjacent(before: Unit, after: Unit) -> bool:
-    """Whether two units (document order) follow each other in one stretch of gathered text."""
+def adjacent(before: Unit, after: Unit, chunks: int = 1) -> bool:
+    """Whether two units (document order) follow each other in one stretch of gathered
+    text (at most ``chunks`` chunks apart)."""
     if before.doc_id != after.doc_id:
         return False
     a = before.passage.candidate.chunk_index
     b = after.passage.candidate.chunk_index
-    return a is None or b is None or b - a <= 1
+    return a is None or b is None or b - a <= chunks
 
 
 def demote_definitions(units: list[Unit]) -> list[Unit]:

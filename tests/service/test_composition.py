@@ -373,3 +373,27 @@ def test_each_item_belongs_to_the_introduction_that_announces_it() -> None:
     # "(i)"/"(ii)" hang from the item announcing them; "(d)" goes back to the outer list.
     assert head_of("(ii) the results") == "(c"
     assert head_of("(d) Strengthening") == "6."
+
+
+RISKS_OVER_A_PAGE = (
+    "The following risks are specific to or worsened by generative AI:\n"
+    "1. Confabulation: The production of confidently stated but false content.\n"
+    "2. Data Privacy: Impacts due to leakage and unauthorized use of personal data.\n"
+    "3. Information Security: Lowered barriers for offensive cyber capabilities.\n"
+    "Some commenters have noted that the term hallucination anthropomorphizes models.\n"
+    "What counts as sensitive data can be highly contextual.\n"
+    "4. Intellectual Property: Eased production of alleged copyrighted content.\n"
+    "5. Value Chain and Component Integration: Non-transparent third-party components.\n"
+    "Risk management then maps each of these risks to actions.\n"
+    "1. Map: a new list of actions begins here.\n"
+)
+
+
+def test_a_list_continues_after_a_page_of_footnotes() -> None:
+    units = attach_items(units_of(_passages("profile", RISKS_OVER_A_PAGE, size=5000)))
+    head = next(u for u in units if u.text.startswith("The following risks"))
+    items = [u.text[:2] for u in units if u.parent == head.key]
+    # "4." continues the list "3." ended; the footnote lines between them do not end it.
+    assert items == ["1.", "2.", "3.", "4.", "5."], items
+    # The text after "5." does end it: a "1." that follows starts a list of its own.
+    assert next(u for u in units if u.text.startswith("1. Map")).parent != head.key
