@@ -29,8 +29,9 @@ Role = Literal["text", "intro", "item"]
 MIN_UNIT_WIDTH = 25
 """Shorter pieces ("Yeah.", "2.") are no answer on their own (a CJK character counts 2)."""
 MODAL_BONUS = 1.0
-"""Cutting a long sentence: keeping its verb ("shall issue") counts as much as a question
-term of average weight..."""
+"""Cutting a long sentence: keeping the verb a modal governs ("shall issue", or "identify"
+in "shall, consistent with …, identify") counts as much as a question term of average
+weight..."""
 START_BONUS = 0.5
 """...and keeping its start (its subject) half as much..."""
 LABEL_BONUS = 5.0
@@ -296,6 +297,7 @@ def _window(
 ) -> tuple[int, int]:
     """The best run of clauses of ``text[begin:]`` within ``limit`` characters."""
     cuts = sorted({begin, len(text), *(m.end() for m in _CLAUSE.finditer(text, begin))})
+    verbs = _modal_verbs(text, begin)
     terms = [terms_of(text[a:b]) for a, b in itertools.pairwise(cuts)]
     best, best_score = (begin, begin + _word_cut(text, begin, limit)), -1.0
     for i, start in enumerate(cuts[:-1]):
@@ -310,11 +312,35 @@ def _window(
         else:
             stop = cuts[j]
         score = sum(weights.get(t, 0.0) for t in found)
-        score += modal * bool(_MODAL.search(text, start, stop))
+        score += modal * any(start <= a and b <= stop for a, b in verbs)
         score += lead * (start == begin)
         if score > best_score + 1e-9:
             best, best_score = (start, stop), score
     return best
+
+
+_NEXT_WORD = re.compile(r"\s*([^\s,;:]+)")
+MAX_ASIDE = 200
+"""Longest aside between a modal and its verb ("shall, consistent with …, identify")."""
+
+
+def _modal_verbs(text: str, begin: int) -> list[tuple[int, int]]:
+    """Span of the verb each modal of ``text[begin:]`` governs, past an aside set off by
+    commas: "shall, consistent with the Agency's authorities, identify" → "identify"."""
+    verbs = []
+    for modal in _MODAL.finditer(text, begin):
+        at = modal.end()
+        rest = text[at:].lstrip()
+        if rest.startswith(","):
+            close = text.find(",", text.index(",", at) + 1)
+            if 0 < close - at <= MAX_ASIDE:
+                at = close + 1
+        word = _NEXT_WORD.match(text, at)
+        if word is not None and word.group(1):
+            verbs.append((word.start(1), word.end(1)))
+        else:  # a Chinese modal: its verb follows at once
+            verbs.append((modal.start(), modal.end()))
+    return verbs
 
 
 def _word_cut(text: str, start: int, limit: int) -> int:
