@@ -81,7 +81,7 @@ def compose(
     scored = _set_aside(question, scored)
     mean = sum(idf.values()) / len(idf) if idf else 1.0
     weights = {term: value / mean for term, value in idf.items()}
-    chosen = _Selection(scored, budget, max_point_chars, weights).run()
+    chosen = _Selection(scored, budget, max_point_chars, weights, question.enumerative).run()
     return _reading_order(chosen)
 
 
@@ -152,11 +152,17 @@ class _Selection:
 
     A list stays whole: choosing an item or an introduction chooses the list, from its
     outermost head down, with the items that score close to its best one. A question
-    with several facets picks for each in turn.
+    that asks for a list gets the best list first. A question with several facets picks
+    for each in turn.
     """
 
     def __init__(
-        self, units: list[Unit], budget: int, max_point_chars: int, weights: dict[str, float]
+        self,
+        units: list[Unit],
+        budget: int,
+        max_point_chars: int,
+        weights: dict[str, float],
+        lists_first: bool = False,
     ) -> None:
         self.units = sorted(units, key=lambda u: -u.score)
         self.budget, self.max_point_chars, self.weights = budget, max_point_chars, weights
@@ -165,6 +171,7 @@ class _Selection:
         self.open = np.ones(len(self.units), dtype=bool)
         self.chosen: list[Unit] = []
         self.used = 0
+        self.lists_first = lists_first
 
     def run(self) -> list[Unit]:
         scores = np.asarray([u.score for u in self.units], dtype=np.float64)
@@ -177,6 +184,8 @@ class _Selection:
         best = columns.max(axis=0)
         floors = best - (1 - RELATIVE_FLOOR) * np.abs(best)
         active = list(range(columns.shape[1]))
+        if self.lists_first:
+            self._take_best_list(float(floors.min()))
         turn = 0
         while self.open.any() and active:
             facet = active[turn % len(active)]
@@ -197,6 +206,19 @@ class _Selection:
                 self.open[i] = False
             turn += len(self.chosen) > before
         return self.chosen
+
+    def _take_best_list(self, floor: float) -> None:
+        """Take the best-scoring list first: a question that asks for a list ("which
+        risks", "what does the order instruct agencies to do") is answered by its items
+        before any sentence around them."""
+        members = [
+            i
+            for i, u in enumerate(self.units)
+            if (u.parent is not None or u.children) and u.score >= floor
+        ]
+        if members:
+            best = max(members, key=lambda i: self.units[i].score)
+            self._take_list(self._root(best), self.units[best])
 
     def _take(self, i: int, limit: int, siblings: Sequence[Unit] = ()) -> bool:
         if not self.open[i]:

@@ -399,3 +399,23 @@ def test_a_list_continues_after_a_page_of_footnotes() -> None:
     assert items == ["1.", "2.", "3.", "4.", "5."], items
     # The text after "5." does end it: a "1." that follows starts a list of its own.
     assert next(u for u in units if u.text.startswith("1. Map")).parent != head.key
+
+
+PROFILE = (
+    "This profile describes which risks the profile covers and why the profile lists risks.\n"
+    "Readers of the profile should know which risks the profile leaves to other documents.\n"
+    "The profile identifies these risks:\n"
+    "1. Confabulation: confidently stated but false content.\n"
+    "2. Data Privacy: leakage of personal data.\n"
+    "3. Information Security: lowered barriers for cyberattacks.\n"
+    "4. Intellectual Property: replication of copyrighted content.\n"
+)
+
+
+def test_a_question_asking_for_a_list_gets_the_list_before_the_sentences_around_it() -> None:
+    question = _question("Which risks does the profile list?")
+    assert question.enumerative
+    units = compose(question, _passages("profile", PROFILE, size=5000), 300, 240)
+    texts = [u.text for u in units]
+    labels = ("Confabulation", "Data Privacy", "Information Security", "Intellectual Property")
+    assert all(any(label in t for t in texts) for label in labels), texts
