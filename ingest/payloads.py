@@ -12,7 +12,12 @@ from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import PolicyEmbedding
 from ingest.schema import Chunk, LoadedDocument, PayloadKey
 from ingest.settings import IngestSettings
-from ingest.structure import furniture_spans, sentence_fingerprints, spans_within
+from ingest.structure import (
+    furniture_spans,
+    preamble_spans,
+    sentence_fingerprints,
+    spans_within,
+)
 
 TITLE_PREFIX_CHARS = 100
 
@@ -33,9 +38,11 @@ def chunk_payloads(
     chunks = chunk_document(doc, settings.chunking, _batched_counter(doc.text, embedder))
     texts = [embedding_text(doc.title, c.text) for c in chunks]
     furniture = furniture_spans(doc.text)
+    preamble = preamble_spans(doc.text)
     payloads = [_chunk_payload(doc, doc_id, content_hash, c) for c in chunks]
     for payload, chunk in zip(payloads, chunks, strict=True):
         payload[PayloadKey.FURNITURE] = spans_within(furniture, chunk.start_char, chunk.end_char)
+        payload[PayloadKey.PREAMBLE] = spans_within(preamble, chunk.start_char, chunk.end_char)
     return payloads, texts
 
 

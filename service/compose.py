@@ -31,6 +31,9 @@ RANK_WEIGHT = 0.04
 CUE_WEIGHT = 0.06
 LIST_BONUS = 0.05
 ASIDE_PENALTY = 0.3
+PREAMBLE_PENALTY = 0.15
+"""A recital says why an act exists: it answers a question asking why, not what the act
+provides."""
 FACET_SHARE = 0.5
 """A unit's score for one facet of a question blends its score for the whole question."""
 PASSAGE_WEIGHT = 0.3
@@ -139,11 +142,13 @@ def _score(question: Question, unit: Unit, idf: dict[str, float]) -> float:
     if passage is not None and comparable:
         similarity += PASSAGE_WEIGHT * passage
     cues = sum(1 for cue in question.cues if cue.search(unit.text))
+    preamble = PREAMBLE_PENALTY * (unit.preamble and not question.asks_cause)
     return (
         similarity
         + TERM_WEIGHT * terms
         + CUE_WEIGHT * cues
         - RANK_WEIGHT * math.log1p(unit.passage.rank)
+        - preamble
     )
 
 

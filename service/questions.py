@@ -80,6 +80,11 @@ class Question:
         return [answer for asks, answer in _CUES.values() if asks.search(self.text)]
 
     @cached_property
+    def asks_cause(self) -> bool:
+        """ "Why …", "for what reasons …": a cause or purpose answers it."""
+        return bool(_CUES["cause"][0].search(self.text))
+
+    @cached_property
     def asks_definition(self) -> bool:
         """ "What counts as a Data Center Project?": definitions answer it (else they
         are a document's furniture of terms)."""

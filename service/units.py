@@ -107,6 +107,9 @@ class Unit:
     inside a line continues the list item before it; one at a line start may not."""
     facet_scores: tuple[float, ...] = ()
     """The unit's score for each facet of the question (empty: one facet)."""
+    preamble: bool = False
+    """Whether the sentence is in a legal act's preamble (its recitals): why the act
+    exists rather than what it provides."""
 
     @property
     def doc_id(self) -> str:
@@ -138,6 +141,7 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
         text = str(payload[PayloadKey.TEXT])
         base = int(payload[PayloadKey.START_CHAR])
         furniture = [(int(a), int(b)) for a, b in payload.get(PayloadKey.FURNITURE) or []]
+        preamble = [(int(a), int(b)) for a, b in payload.get(PayloadKey.PREAMBLE) or []]
         spoken = bool(payload.get(PayloadKey.SPEAKER)) or payload.get(PayloadKey.KIND) == (
             "transcript"
         )
@@ -173,6 +177,7 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
                 terms=terms_of(body),
                 trimmed=(start > base + span.start, end < base + span.end),
                 line_start=_line_start(text, span.start),
+                preamble=any(a <= start < b for a, b in preamble),
             )
             if span.start > 0:
                 known[ident] = best[ident].line_start is True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.chunking import split_sentences
-from ingest.structure import furniture_spans
+from ingest.structure import furniture_spans, preamble_spans
 
 PAGE = (
     "Recommended Policy Actions\n"
@@ -105,3 +105,40 @@ def test_a_list_item_starts_a_sentence_and_its_number_does_not_end_one() -> None
     bullets = [PAGE[s.start : s.end] for s in split_sentences(PAGE)]
     assert bullets[0] == "Recommended Policy Actions"
     assert bullets[1].startswith("• Led by") and bullets[2].startswith("• Update")
+
+
+EU_ACT = (
+    "REGULATION (EU) 2024/1689 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL\n\n"
+    "Having regard to the Treaty on the Functioning of the European Union,\n\n"
+    "Whereas:\n\n"
+    "(1) The purpose of this Regulation is to improve the functioning of the internal "
+    "market.\n\n"
+    "(2) Emotion recognition at work raises serious concerns.\n\n"
+    "HAVE ADOPTED THIS REGULATION:\n\n"
+    "Article 5\n\n"
+    "1. The following AI practices shall be prohibited:\n"
+)
+RESOLUTION = (
+    "Seizing the opportunities of safe, secure and trustworthy AI\n"
+    "The General Assembly,\n"
+    "Reaffirming international law,\n"
+    "Recalling its resolution 70/1,\n"
+    "1.\n"
+    "Resolves to bridge the digital divides;\n"
+    "2. Encourages all Member States to promote safe AI;\n"
+)
+
+
+def test_a_legal_acts_recitals_and_a_resolutions_preambular_paragraphs_are_its_preamble() -> None:
+    ((start, end),) = preamble_spans(EU_ACT)
+    assert EU_ACT[start:].startswith("Having regard to")
+    assert "(2) Emotion recognition at work" in EU_ACT[start:end]
+    assert "HAVE ADOPTED" not in EU_ACT[start:end] and "Article 5" not in EU_ACT[start:end]
+    ((start, end),) = preamble_spans(RESOLUTION)
+    assert RESOLUTION[start:end].split("\n")[:2] == [
+        "Reaffirming international law,",
+        "Recalling its resolution 70/1,",
+    ]
+    # Operative text, and documents without a preamble, have none.
+    assert preamble_spans("1. Resolves to bridge the digital divides;\n") == []
+    assert preamble_spans("Sec. 1. Purpose. Whereas the order says so, agencies shall act.\n") == []

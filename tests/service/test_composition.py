@@ -12,7 +12,7 @@ from ingest import sparse
 from ingest.chunking import split_sentences
 from ingest.embedding import HashEmbedding
 from ingest.schema import PayloadKey
-from ingest.structure import furniture_spans, spans_within
+from ingest.structure import furniture_spans, preamble_spans, spans_within
 from service.compose import Passage, Question, compose
 from service.lists import attach_items
 from service.retrieval import Candidate
@@ -49,6 +49,7 @@ def _passages(
             PayloadKey.END_CHAR: end,
             PayloadKey.LANGUAGE: "en",
             PayloadKey.FURNITURE: spans_within(furniture, start, end),
+            PayloadKey.PREAMBLE: spans_within(preamble_spans(document), start, end),
             PayloadKey.SPEAKER: speaker,
         }
         sentences = np.stack([_vector(text[s.start : s.end]) for s in split_sentences(text)])
@@ -419,3 +420,31 @@ def test_a_question_asking_for_a_list_gets_the_list_before_the_sentences_around_
     texts = [u.text for u in units]
     labels = ("Confabulation", "Data Privacy", "Information Security", "Intellectual Property")
     assert all(any(label in t for t in texts) for label in labels), texts
+
+
+TRANSPARENCY = (
+    "Whereas:\n\n"
+    "(132) Providers must tell people who interact with an AI system that they interact "
+    "with an AI system, because people have a right to know.\n\n"
+    "HAVE ADOPTED THIS REGULATION:\n\n"
+    "Article 50\n\n"
+    "Providers shall ensure that people who interact with an AI system are informed of it.\n"
+)
+
+
+def test_a_recital_answers_why_but_the_operative_text_answers_what() -> None:
+    passages = _passages("act", TRANSPARENCY, size=5000)
+    what = compose(
+        _question("What must providers tell people who interact with an AI system?"),
+        passages,
+        140,
+        240,
+    )
+    assert [u.text[:20] for u in what] == ["Providers shall ensu"]
+    why = compose(
+        _question("Why must providers tell people they interact with an AI system?"),
+        passages,
+        140,
+        240,
+    )
+    assert any(u.text.startswith("(132) Providers must") for u in why), [u.text for u in why]
