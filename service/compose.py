@@ -13,6 +13,7 @@ sources present them, grouped by document.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,9 +21,9 @@ from dataclasses import replace
 import numpy as np
 
 from ingest.schema import PayloadKey
-from service.lists import attach_items, demote_definitions
+from service.lists import adjacent, attach_items, demote_definitions
 from service.questions import Question, split_facets
-from service.units import Passage, Unit, compact, units_of
+from service.units import Passage, Unit, compact, is_spoken, units_of
 
 __all__ = ["Passage", "Question", "Unit", "compose", "split_facets"]
 
@@ -41,6 +42,9 @@ DIVERSITY = 0.5
 """MMR: how much a unit's similarity to already chosen units counts against it."""
 REPEAT_SHARE = 0.8
 """A unit sharing this share of the shorter one's terms with a chosen unit repeats it."""
+STRETCH = 12
+STRETCH_TOP = 5
+STRETCH_BONUS = 0.05
 RELATIVE_FLOOR = 0.72
 """A unit scoring below this share of the best unit's score is not worth a point."""
 MAX_ITEMS = 12
@@ -66,6 +70,7 @@ def compose(
         return []
     idf = _idf(question, units)
     scored = [replace(u, score=_score(question, u, idf)) for u in units]
+    scored = _favour_stretches(question, scored)
     if len(question.facets) > 1:
         parts = [(facet, _idf(facet, units)) for facet in question.facets]
         scored = [
@@ -86,6 +91,33 @@ def compose(
     weights = {term: value / mean for term, value in idf.items()}
     chosen = _Selection(scored, budget, max_point_chars, weights, question.enumerative).run()
     return _reading_order(chosen)
+
+
+def _favour_stretches(question: Question, units: list[Unit]) -> list[Unit]:
+    """A talk answers a question in one stretch, not in sentences scattered over it: the
+    ``STRETCH`` consecutive sentences of a transcript whose ``STRETCH_TOP`` best score
+    highest for the question (for each part of a question that asks several things) gain
+    ``STRETCH_BONUS``. Documents are left alone: their lists and sections are their
+    structure."""
+    bonus = np.zeros(len(units))
+    for part in question.facets or (question,):
+        idf = _idf(part, units)
+        scores = [_score(part, u, idf) for u in units]
+        best, where = -math.inf, None
+        for i in range(len(units) - STRETCH + 1):
+            stretch = units[i : i + STRETCH]
+            if not all(is_spoken(u.passage.candidate.payload) for u in stretch) or not all(
+                adjacent(a, b) for a, b in itertools.pairwise(stretch)
+            ):
+                continue
+            value = sum(sorted(scores[i : i + STRETCH], reverse=True)[:STRETCH_TOP])
+            if value > best:
+                best, where = value, i
+        if where is not None:
+            bonus[where : where + STRETCH] = STRETCH_BONUS
+    if not bonus.any():
+        return units
+    return [replace(u, score=u.score + b) for u, b in zip(units, bonus, strict=True)]
 
 
 def _set_aside(question: Question, units: list[Unit]) -> list[Unit]:

@@ -121,6 +121,11 @@ class Unit:
         return self.doc_id, self.key
 
 
+def is_spoken(payload: dict[str, object]) -> bool:
+    """Whether a chunk is speech (a transcript's), not written text."""
+    return bool(payload.get(PayloadKey.SPEAKER)) or payload.get(PayloadKey.KIND) == "transcript"
+
+
 def is_list_item(sentence: str) -> bool:
     """Whether a sentence starts with a list marker."""
     return bool(ITEM.match(sentence))
@@ -142,9 +147,7 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
         base = int(payload[PayloadKey.START_CHAR])
         furniture = [(int(a), int(b)) for a, b in payload.get(PayloadKey.FURNITURE) or []]
         preamble = [(int(a), int(b)) for a, b in payload.get(PayloadKey.PREAMBLE) or []]
-        spoken = bool(payload.get(PayloadKey.SPEAKER)) or payload.get(PayloadKey.KIND) == (
-            "transcript"
-        )
+        spoken = is_spoken(payload)
         spans = split_sentences(text)
         vectors = passage.sentences
         if vectors is not None and len(vectors) != len(spans):

@@ -13,7 +13,7 @@ from ingest.chunking import split_sentences
 from ingest.embedding import HashEmbedding
 from ingest.schema import PayloadKey
 from ingest.structure import furniture_spans, preamble_spans, spans_within
-from service.compose import Passage, Question, compose
+from service.compose import STRETCH, Passage, Question, _favour_stretches, compose
 from service.lists import attach_items
 from service.retrieval import Candidate
 from service.units import units_of
@@ -448,3 +448,27 @@ def test_a_recital_answers_why_but_the_operative_text_answers_what() -> None:
         240,
     )
     assert any(u.text.startswith("(132) Providers must") for u in why), [u.text for u in why]
+
+
+def test_a_talk_answers_in_one_stretch_and_its_sentences_are_favoured() -> None:
+    topics = ("rice harvests", "river ferries", "tea markets", "summer rains", "city parks")
+    places = ("in the north", "near the coast", "in old towns", "up the valley", "at dawn")
+    filler = [f"My hosts spoke about {t} {p} for a while." for t in topics for p in places]
+    answer = [
+        "Labs open source models because open models attract top talent.",
+        "Open models also attract investors and media attention for labs.",
+        "Open source lets companies fine tune models instead of training from scratch.",
+        "Fine tuning open models needs only a small share of the compute.",
+    ]
+    talk = " ".join([*filler[:10], *answer, *filler[10:]]) + "\n"
+    question = _question("Why do labs open source their models?")
+    spoken = units_of(_passages("talk", talk, speaker="A"))
+    favoured = [
+        u.text
+        for u, before in zip(_favour_stretches(question, spoken), spoken, strict=True)
+        if u.score > before.score
+    ]
+    assert len(favoured) == STRETCH and all(sentence in favoured for sentence in answer)
+    # A written document has its own structure (lists, sections): no stretch is favoured.
+    written = units_of(_passages("report", talk))
+    assert [u.score for u in _favour_stretches(question, written)] == [u.score for u in written]
