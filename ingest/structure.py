@@ -19,6 +19,8 @@ from the shape of the whole document rather than per-document rules:
 * a gazette's filing and billing stamps ("[FR Doc. …", "Billing code …");
 * acknowledgments, from their heading or opening word to the paragraph's end;
 * a section's number and title opening its first line ("Sec. 2. Definitions.");
+* a numbered section heading ("1.2 Unlocking data assets in the public and private
+  sector"), wrapped lines included;
 * enacting formulas, the words that make a text law rather than say what it does ("By
   the authority vested in me … it is hereby ordered:", "HAVE ADOPTED THIS REGULATION:",
   "…现予公布，自…起施行。").
@@ -101,6 +103,8 @@ _INLINE_HEADING = re.compile(
 )
 """A section's number and title at the start of its first line: "Sec. 2. Definitions."."""
 _TITLE_WORD = re.compile(r"[A-Z]")
+_SECTION_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+\.?[ \t]+[A-Z\u4e00-\u9fff]")
+MAX_HEADING_TAIL = 30
 _INNER_END = re.compile(r"\w{2,}[.!?]\s+\S")
 
 
@@ -113,12 +117,15 @@ def furniture_spans(text: str) -> list[Span]:
     counts = Counter(_shape(line) for _, _, line in lines if line.strip())
     spans: list[Span] = []
     in_references = in_acknowledgments = False
+    numbered = False  # the line before is a numbered heading that may wrap
     for index, (start, _end, line) in enumerate(lines):
         content = line.strip()
         if not content:
-            in_acknowledgments = False
+            in_acknowledgments = numbered = False
             continue
-        heading = _is_heading(content, width, lines, index)
+        wrapped = numbered and _heading_tail(content)
+        numbered = _numbered_heading(content, width) or (wrapped and numbered)
+        heading = numbered or wrapped or _is_heading(content, width, lines, index)
         if heading:
             in_references = bool(_REFERENCE_HEADINGS.match(content))
             in_acknowledgments = False
@@ -291,6 +298,26 @@ def _is_heading(content: str, width: int, lines: list[tuple[int, int, str]], ind
         return False
     following = next((line.strip() for _, _, line in lines[index + 1 :] if line.strip()), "")
     return not (following[:1].islower() and not _CJK.match(content[-1:]))
+
+
+def _numbered_heading(content: str, width: int) -> bool:
+    """ "1.2 Unlocking data assets in the public and private": a section number with
+    sub-numbers, a capitalised title and no sentence end (it may wrap onto the next line)."""
+    return (
+        _SECTION_NUMBER.match(content) is not None
+        and not _FOOTNOTE.sub("", content).endswith(_TERMINAL)
+        and not _INNER_END.search(content)
+        and display_width(content) <= min(MAX_SHORT, width)
+    )
+
+
+def _heading_tail(content: str) -> bool:
+    """The wrapped end of a numbered heading ("sector"): a few words, no sentence end."""
+    return (
+        display_width(content) <= MAX_HEADING_TAIL
+        and not content.endswith(_TERMINAL)
+        and not _LIST_MARKER.match(content)
+    )
 
 
 def _is_reference(line: str) -> bool:

@@ -142,3 +142,19 @@ def test_a_legal_acts_recitals_and_a_resolutions_preambular_paragraphs_are_its_p
     # Operative text, and documents without a preamble, have none.
     assert preamble_spans("1. Resolves to bridge the digital divides;\n") == []
     assert preamble_spans("Sec. 1. Purpose. Whereas the order says so, agencies shall act.\n") == []
+
+
+def test_a_numbered_section_heading_is_furniture_even_when_it_wraps() -> None:
+    text = (
+        "partners like the EuroHPC Joint Undertaking.\n"
+        "1.2 Unlocking data assets in the public and private\n"
+        "sector\n"
+        "To fuel both frontier AI progress and high-quality AI applications, developers\n"
+        "need access to high-quality data.\n"
+        "1.3 The plan sets out 50 actions. It starts with compute.\n"
+        "3.1 人工智能内生安全风险\n"
+    )
+    assert _marked(text) == [
+        "1.2 Unlocking data assets in the public and private\nsector",
+        "3.1 人工智能内生安全风险",
+    ]
