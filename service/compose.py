@@ -13,17 +13,15 @@ sources present them, grouped by document.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
 from ingest.schema import PayloadKey
 from service.lists import adjacent, attach_items, demote_definitions
 from service.questions import Question, split_facets
-from service.units import Passage, Unit, compact, is_spoken, units_of
+from service.units import Passage, Unit, compact, evolve, is_spoken, units_of
 
 __all__ = ["Passage", "Question", "Unit", "compose", "split_facets"]
 
@@ -69,19 +67,13 @@ def compose(
     if not units:
         return []
     idf = _idf(question, units)
-    scored = [replace(u, score=_score(question, u, idf)) for u in units]
-    scored = _favour_stretches(question, scored)
+    scored = [evolve(u, score=_score(question, u, idf)) for u in units]
+    parts = _part_scores(question, scored)
+    scored = _favour_stretches(question, scored, parts)
     if len(question.facets) > 1:
-        parts = [(facet, _idf(facet, units)) for facet in question.facets]
         scored = [
-            replace(
-                u,
-                facet_scores=tuple(
-                    (1 - FACET_SHARE) * u.score + FACET_SHARE * _score(f, u, f_idf)
-                    for f, f_idf in parts
-                ),
-            )
-            for u in scored
+            evolve(u, facet_scores=tuple((1 - FACET_SHARE) * u.score + FACET_SHARE * parts[:, i]))
+            for i, u in enumerate(scored)
         ]
     scored = attach_items(scored, LIST_BONUS if question.enumerative else 0.0)
     if not question.asks_definition:
@@ -93,31 +85,54 @@ def compose(
     return _reading_order(chosen)
 
 
-def _favour_stretches(question: Question, units: list[Unit]) -> list[Unit]:
+def _part_scores(question: Question, scored: list[Unit]) -> np.ndarray:
+    """Each unit's score for each part of the question (one row: the question's own)."""
+    if len(question.facets) <= 1:
+        return np.asarray([[u.score for u in scored]], dtype=np.float64)
+    rows = []
+    for facet in question.facets:
+        idf = _idf(facet, scored)
+        rows.append([_score(facet, u, idf) for u in scored])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _favour_stretches(
+    question: Question, units: list[Unit], parts: np.ndarray | None = None
+) -> list[Unit]:
     """A talk answers a question in one stretch, not in sentences scattered over it: the
     ``STRETCH`` consecutive sentences of a transcript whose ``STRETCH_TOP`` best score
     highest for the question (for each part of a question that asks several things) gain
     ``STRETCH_BONUS``. Documents are left alone: their lists and sections are their
     structure."""
+    spoken = [is_spoken(u.passage.candidate.payload) for u in units]
+    if sum(spoken) < STRETCH:
+        return units
+    # Where a stretch may start: STRETCH spoken sentences in one run of gathered text.
+    run = 0
+    starts = []
+    for i, unit in enumerate(units):
+        if not spoken[i]:
+            run = 0
+        elif run and adjacent(units[i - 1], unit):
+            run += 1
+        else:
+            run = 1
+        if run >= STRETCH:
+            starts.append(i - STRETCH + 1)
+    if parts is None:
+        parts = _part_scores(question, units)
     bonus = np.zeros(len(units))
-    for part in question.facets or (question,):
-        idf = _idf(part, units)
-        scores = [_score(part, u, idf) for u in units]
+    for scores in parts:
         best, where = -math.inf, None
-        for i in range(len(units) - STRETCH + 1):
-            stretch = units[i : i + STRETCH]
-            if not all(is_spoken(u.passage.candidate.payload) for u in stretch) or not all(
-                adjacent(a, b) for a, b in itertools.pairwise(stretch)
-            ):
-                continue
-            value = sum(sorted(scores[i : i + STRETCH], reverse=True)[:STRETCH_TOP])
+        for i in starts:
+            value = float(np.sort(scores[i : i + STRETCH])[-STRETCH_TOP:].sum())
             if value > best:
                 best, where = value, i
         if where is not None:
             bonus[where : where + STRETCH] = STRETCH_BONUS
     if not bonus.any():
         return units
-    return [replace(u, score=u.score + b) for u, b in zip(units, bonus, strict=True)]
+    return [evolve(u, score=u.score + b) for u, b in zip(units, bonus, strict=True)]
 
 
 def _set_aside(question: Question, units: list[Unit]) -> list[Unit]:
@@ -127,7 +142,7 @@ def _set_aside(question: Question, units: list[Unit]) -> list[Unit]:
     if not aside.terms:
         return units
     return [
-        replace(
+        evolve(
             u,
             score=u.score - ASIDE_PENALTY,
             facet_scores=tuple(f - ASIDE_PENALTY for f in u.facet_scores),

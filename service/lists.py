@@ -9,9 +9,9 @@ definitions gives way when the question does not ask what something means.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from service.units import Unit
+from service.units import Unit, evolve
 
 ITEM_INHERIT = 0.92
 """A list item scores at least this share of its introducing sentence..."""
@@ -72,7 +72,7 @@ def attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:
                 top = stack[-1]
                 top.known = top.known or style
                 top.marker, top.ordinal = marker, _ordinal(unit.text, style)
-                unit = replace(unit, parent=top.head.key)
+                unit = evolve(unit, parent=top.head.key)
             elif unit.role == "item":  # a list without introduction
                 stack.append(_Open(unit, style, marker, style, _ordinal(unit.text, style)))
         elif unit.role == "text" and unit.line_start and stack:
@@ -181,11 +181,11 @@ def _score_lists(units: list[Unit], bonus: float) -> list[Unit]:
             head = by_key[ident]
             inherited = ITEM_INHERIT * head.score if head.role == "intro" else 0.0
             listed = LIST_SHARE * sum(best) / len(best)
-            unit = replace(unit, score=max(unit.score, inherited, listed) + bonus)
+            unit = evolve(unit, score=max(unit.score, inherited, listed) + bonus)
         elif unit.role == "intro" and unit.ident in groups:
-            unit = replace(unit, score=unit.score + bonus)
+            unit = evolve(unit, score=unit.score + bonus)
         children = tuple(m.key for m in groups.get(unit.ident, []) if m.key != unit.key)
-        result.append(replace(unit, children=children))
+        result.append(evolve(unit, children=children))
     return result
 
 
@@ -224,7 +224,7 @@ def demote_definitions(units: list[Unit]) -> list[Unit]:
         return False
 
     return [
-        replace(u, score=u.score - DEFINITION_PENALTY)
+        evolve(u, score=u.score - DEFINITION_PENALTY)
         if u.ident in defined | glossaries or under_glossary(u)
         else u
         for u in units

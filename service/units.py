@@ -9,12 +9,13 @@ always holds, here and after :func:`compact` cuts a unit shorter.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -121,6 +122,15 @@ class Unit:
         return self.doc_id, self.key
 
 
+def evolve(unit: Unit, **changes: Any) -> Unit:
+    """``dataclasses.replace`` without running ``__init__`` again: an answer copies every
+    candidate sentence several times (scores, list links), and ``replace`` is slow."""
+    copied = copy.copy(unit)
+    for name, value in changes.items():
+        object.__setattr__(copied, name, value)
+    return copied
+
+
 def is_spoken(payload: dict[str, object]) -> bool:
     """Whether a chunk is speech (a transcript's), not written text."""
     return bool(payload.get(PayloadKey.SPEAKER)) or payload.get(PayloadKey.KIND) == "transcript"
@@ -185,7 +195,7 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
             if span.start > 0:
                 known[ident] = best[ident].line_start is True
     return sorted(
-        (replace(u, line_start=known.get(i, u.line_start)) for i, u in best.items()),
+        (evolve(u, line_start=known.get(i, u.line_start)) for i, u in best.items()),
         key=lambda u: (u.doc_id, u.start),
     )
 

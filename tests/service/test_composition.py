@@ -13,10 +13,18 @@ from ingest.chunking import split_sentences
 from ingest.embedding import HashEmbedding
 from ingest.schema import PayloadKey
 from ingest.structure import furniture_spans, preamble_spans, spans_within
-from service.compose import STRETCH, Passage, Question, _favour_stretches, compose
+from service.compose import (
+    STRETCH,
+    Passage,
+    Question,
+    _favour_stretches,
+    _idf,
+    _score,
+    compose,
+)
 from service.lists import attach_items
 from service.retrieval import Candidate
-from service.units import units_of
+from service.units import Unit, evolve, units_of
 
 EMBEDDER = HashEmbedding(model_name="hash-64")
 
@@ -450,6 +458,11 @@ def test_a_recital_answers_why_but_the_operative_text_answers_what() -> None:
     assert any(u.text.startswith("(132) Providers must") for u in why), [u.text for u in why]
 
 
+def _scored(question: Question, units: list[Unit]) -> list[Unit]:
+    idf = _idf(question, units)
+    return [evolve(u, score=_score(question, u, idf)) for u in units]
+
+
 def test_a_talk_answers_in_one_stretch_and_its_sentences_are_favoured() -> None:
     topics = ("rice harvests", "river ferries", "tea markets", "summer rains", "city parks")
     places = ("in the north", "near the coast", "in old towns", "up the valley", "at dawn")
@@ -462,7 +475,7 @@ def test_a_talk_answers_in_one_stretch_and_its_sentences_are_favoured() -> None:
     ]
     talk = " ".join([*filler[:10], *answer, *filler[10:]]) + "\n"
     question = _question("Why do labs open source their models?")
-    spoken = units_of(_passages("talk", talk, speaker="A"))
+    spoken = _scored(question, units_of(_passages("talk", talk, speaker="A")))
     favoured = [
         u.text
         for u, before in zip(_favour_stretches(question, spoken), spoken, strict=True)
@@ -470,5 +483,5 @@ def test_a_talk_answers_in_one_stretch_and_its_sentences_are_favoured() -> None:
     ]
     assert len(favoured) == STRETCH and all(sentence in favoured for sentence in answer)
     # A written document has its own structure (lists, sections): no stretch is favoured.
-    written = units_of(_passages("report", talk))
+    written = _scored(question, units_of(_passages("report", talk)))
     assert [u.score for u in _favour_stretches(question, written)] == [u.score for u in written]
