@@ -38,9 +38,9 @@ START_BONUS = 0.5
 LABEL_BONUS = 5.0
 """...while an item that names its subject first keeps that name, whatever else it holds."""
 COMMON_MIN = 3
-COMMON_SHARE = 0.3
-"""A term in at least this share (and ``COMMON_MIN``) of a list's other items is the
-list's, not the item's."""
+COMMON_SHARE = 0.5
+"""A term in at least half (and ``COMMON_MIN``) of a list's other items is the list's,
+not the item's ("most items hold it")."""
 MIN_LABEL_WIDTH = 8
 """A label alone ("2. Confabulation") is a point when nothing more of its item fits."""
 
