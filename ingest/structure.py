@@ -105,6 +105,8 @@ _INLINE_HEADING = re.compile(
 _TITLE_WORD = re.compile(r"[A-Z]")
 _SECTION_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+\.?[ \t]+[A-Z\u4e00-\u9fff]")
 MAX_HEADING_TAIL = 30
+WRAPPED_SHARE = 0.6
+"""A heading line this share of the document's line width long may have wrapped."""
 _INNER_END = re.compile(r"\w{2,}[.!?]\s+\S")
 
 
@@ -117,14 +119,16 @@ def furniture_spans(text: str) -> list[Span]:
     counts = Counter(_shape(line) for _, _, line in lines if line.strip())
     spans: list[Span] = []
     in_references = in_acknowledgments = False
-    numbered = False  # the line before is a numbered heading that may wrap
+    numbered = False  # the line before is a numbered heading, which may wrap onto this one
+    heading_width = 0
     for index, (start, _end, line) in enumerate(lines):
         content = line.strip()
         if not content:
             in_acknowledgments = numbered = False
             continue
-        wrapped = numbered and _heading_tail(content)
-        numbered = _numbered_heading(content, width) or (wrapped and numbered)
+        wrapped = numbered and _heading_tail(content, heading_width, width)
+        numbered = _numbered_heading(content, width, lines, index)
+        heading_width = display_width(content)
         heading = numbered or wrapped or _is_heading(content, width, lines, index)
         if heading:
             in_references = bool(_REFERENCE_HEADINGS.match(content))
@@ -300,23 +304,33 @@ def _is_heading(content: str, width: int, lines: list[tuple[int, int, str]], ind
     return not (following[:1].islower() and not _CJK.match(content[-1:]))
 
 
-def _numbered_heading(content: str, width: int) -> bool:
+def _numbered_heading(
+    content: str, width: int, lines: list[tuple[int, int, str]], index: int
+) -> bool:
     """ "1.2 Unlocking data assets in the public and private": a section number with
-    sub-numbers, a capitalised title and no sentence end (it may wrap onto the next line)."""
-    return (
-        _SECTION_NUMBER.match(content) is not None
-        and not _FOOTNOTE.sub("", content).endswith(_TERMINAL)
-        and not _INNER_END.search(content)
-        and display_width(content) <= min(MAX_SHORT, width)
-    )
+    sub-numbers, a capitalised title and no sentence end. It is followed by a capitalised
+    line, or by one short tail ("sector") that ends it; a line going on in lower case is
+    the rest of a numbered paragraph ("3.1 Providers shall draw up and keep up / to date
+    the technical documentation …")."""
+    if (
+        _SECTION_NUMBER.match(content) is None
+        or _FOOTNOTE.sub("", content).endswith(_TERMINAL)
+        or _INNER_END.search(content)
+        or display_width(content) > min(MAX_SHORT, width)
+    ):
+        return False
+    following = next((line.strip() for _, _, line in lines[index + 1 :] if line.strip()), "")
+    return not following[:1].islower() or _heading_tail(following, display_width(content), width)
 
 
-def _heading_tail(content: str) -> bool:
-    """The wrapped end of a numbered heading ("sector"): a few words, no sentence end."""
+def _heading_tail(content: str, heading_width: int, width: int) -> bool:
+    """The wrapped end of a numbered heading ("sector"): a few words, no sentence end, in
+    lower case or after a heading line long enough to have wrapped."""
     return (
         display_width(content) <= MAX_HEADING_TAIL
         and not content.endswith(_TERMINAL)
         and not _LIST_MARKER.match(content)
+        and (content[:1].islower() or heading_width >= WRAPPED_SHARE * width)
     )
 
 

@@ -19,8 +19,9 @@ LIST_SHARE = 0.9
 """...and of the mean of its list's three best items."""
 DEFINITION_PENALTY = 0.1
 REOPEN_GAP = 3
-"""Chunks apart an item may be from the list it continues ("10." after "9.", with a page
-of footnotes between them that was not gathered)."""
+REOPEN_CHARS = 2000
+"""How far (chunks, characters) an item may be from the list it continues ("10." after
+"9.", with a page of footnotes between them, gathered or not)."""
 
 _DEFINITION = re.compile(
     r"[‘'“\"]{1,2}[^‘'“\"]{1,80}[’'”\"]{1,2}\s+(?:means|refers to|shall mean|includes)\b"
@@ -57,15 +58,18 @@ def attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:
     linked: list[Unit] = []
     stack: list[_Open] = []
     closed: list[_Open] = []  # closed by text, reopened by the item that continues them
+    closed_end = 0  # where the closed lists' last sentence ends
     previous: Unit | None = None
     for unit in units:
         if previous is None or not adjacent(previous, unit):
             near = previous is not None and adjacent(previous, unit, REOPEN_GAP)
+            if stack and previous is not None:
+                closed_end = previous.end
             stack, closed = [], (stack or closed) if near else []
         marker = _marker(unit.text)
         style = _style(unit.text, marker, stack or closed)
         if style is not None and unit.role in ("item", "intro"):
-            if not stack:
+            if not stack and unit.start - closed_end <= REOPEN_CHARS:
                 stack = _reopened(closed, style, _ordinal(unit.text, style))
             _close_siblings(stack, style)
             if stack:
@@ -75,8 +79,8 @@ def attach_items(units: list[Unit], bonus: float = 0.0) -> list[Unit]:
                 unit = evolve(unit, parent=top.head.key)
             elif unit.role == "item":  # a list without introduction
                 stack.append(_Open(unit, style, marker, style, _ordinal(unit.text, style)))
-        elif unit.role == "text" and unit.line_start and stack:
-            stack, closed = [], stack
+        elif unit.role == "text" and unit.line_start and stack and previous is not None:
+            stack, closed, closed_end = [], stack, previous.end
         if unit.role == "intro":
             stack.append(_Open(unit, None, "", style))
         linked.append(unit)
@@ -142,7 +146,10 @@ def _close_siblings(stack: list[_Open], style: str) -> None:
             del stack[level + 1 :]
             return
         if stack[level].own == style:
+            head = stack[level].head
             del stack[level:]
+            if not stack:  # the head's siblings: a list without introduction, from it
+                stack.append(_Open(head, style, _marker(head.text), style))
             return
 
 

@@ -14,7 +14,10 @@ from service.aside import SetAside, set_aside
 
 _CUES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     "cause": (
-        re.compile(r"^\s*why\b|\breasons?\b|\bmotiv|为什么|原因", re.IGNORECASE),
+        re.compile(
+            r"^\s*why\b|\breasons?\b|\bmotiv|\bpurposes?\b|\brationale\b|为什么|原因|目的",
+            re.IGNORECASE,
+        ),
         re.compile(
             r"\bbecause\b|\bsince\b|\bso that\b|\bin order to\b|\breasons?\b|\bthat's why\b|"
             r"\btherefore\b|\ballows?\b|\benables?\b|\bmakes? it\b|\bhelps?\b|\bmeans\b|"

@@ -297,7 +297,9 @@ def _distinct_start(text: str, begin: int, common: frozenset[str]) -> int:
     """Where the item starts saying what its siblings do not: the first word with a term
     outside ``common``, with the function words just before it ("that deploys…",
     "for making risk assessments…")."""
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text, begin)]
+    marker = ITEM.match(text, begin)
+    after = marker.end() if marker else begin  # the marker is no word of the item
+    words = [(m.start(), m.end()) for m in _WORD.finditer(text, after)]
     for n, (a, b) in enumerate(words):
         if terms_of(text[a:b]) - common:
             first = n
@@ -306,7 +308,8 @@ def _distinct_start(text: str, begin: int, common: frozenset[str]) -> int:
                 if word[-1] in ",;:":
                     break
                 first -= 1
-            return begin if first == 0 else words[first][0]
+            start = begin if first == 0 else words[first][0]
+            return start if display_width(text[start:]) >= MIN_UNIT_WIDTH else begin
     return begin
 
 
@@ -337,6 +340,7 @@ def _window(
     return best
 
 
+_CJK_MODAL = re.compile(r"[\u4e00-\u9fff]")
 _NEXT_WORD = re.compile(r"\s*([^\s,;:]+)")
 MAX_ASIDE = 200
 """Longest aside between a modal and its verb ("shall, consistent with …, identify")."""
@@ -347,6 +351,9 @@ def _modal_verbs(text: str, begin: int) -> list[tuple[int, int]]:
     commas: "shall, consistent with the Agency's authorities, identify" → "identify"."""
     verbs = []
     for modal in _MODAL.finditer(text, begin):
+        if _CJK_MODAL.match(modal.group()):  # a Chinese modal: its verb follows at once
+            verbs.append((modal.start(), modal.end()))
+            continue
         at = modal.end()
         rest = text[at:].lstrip()
         if rest.startswith(","):
@@ -356,8 +363,6 @@ def _modal_verbs(text: str, begin: int) -> list[tuple[int, int]]:
         word = _NEXT_WORD.match(text, at)
         if word is not None and word.group(1):
             verbs.append((word.start(1), word.end(1)))
-        else:  # a Chinese modal: its verb follows at once
-            verbs.append((modal.start(), modal.end()))
     return verbs
 
 

@@ -152,9 +152,17 @@ def test_a_numbered_section_heading_is_furniture_even_when_it_wraps() -> None:
         "To fuel both frontier AI progress and high-quality AI applications, developers\n"
         "need access to high-quality data.\n"
         "1.3 The plan sets out 50 actions. It starts with compute.\n"
-        "3.1 人工智能内生安全风险\n"
+        "3.1 Providers of general-purpose AI models shall draw up and keep up\n"
+        "to date the technical documentation of the model and its training.\n"
+        "3.2 Scope\n"
+        "This policy applies\n"
+        "to all agencies and all staff in them, and to their contractors.\n"
+        "3.3 人工智能内生安全风险\n"
     )
+    # A numbered paragraph that goes on in lower case is prose; a short heading has no
+    # tail to take.
     assert _marked(text) == [
         "1.2 Unlocking data assets in the public and private\nsector",
-        "3.1 人工智能内生安全风险",
+        "3.2 Scope",
+        "3.3 人工智能内生安全风险",
     ]

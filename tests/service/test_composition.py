@@ -24,7 +24,7 @@ from service.compose import (
 )
 from service.lists import attach_items
 from service.retrieval import Candidate
-from service.units import Unit, evolve, units_of
+from service.units import Unit, _modal_verbs, evolve, units_of
 
 EMBEDDER = HashEmbedding(model_name="hash-64")
 
@@ -485,3 +485,54 @@ def test_a_talk_answers_in_one_stretch_and_its_sentences_are_favoured() -> None:
     # A written document has its own structure (lists, sections): no stretch is favoured.
     written = _scored(question, units_of(_passages("report", talk)))
     assert [u.score for u in _favour_stretches(question, written)] == [u.score for u in written]
+
+
+def test_an_item_after_a_sublist_joins_its_first_sibling_and_far_numbers_start_afresh() -> None:
+    order = (
+        "(a) The Secretary shall establish a program that provides the following:\n"
+        "(i) grants to universities for research;\n"
+        "(ii) loans to companies for data centers;\n"
+        "(b) The Secretary shall report to the President every year on the program.\n"
+        "(c) The Administrator shall publish guidance on permits for data centers.\n"
+    )
+    units = attach_items(units_of(_passages("order", order, size=5000)))
+    first = next(u for u in units if u.text.startswith("(a)"))
+    assert [u.text[:3] for u in units if u.parent == first.key] == ["(i)", "(ii", "(b)", "(c)"]
+    # "3." a few pages after "2." (more than a page of footnotes away) starts afresh.
+    prose = "".join(
+        f"Paragraph {n} of the report discusses topic number {n} at length.\n" for n in range(40)
+    )
+    report = (
+        "1. Confabulation: false content.\n2. Data Privacy: leakage.\n"
+        + prose
+        + "3. Security: cyberattacks.\n"
+    )
+    units = attach_items(units_of(_passages("report", report, size=400)))
+    assert next(u for u in units if u.text.startswith("3.")).parent is None
+
+
+def test_every_item_of_a_list_is_quoted_whatever_its_marker() -> None:
+    items = "".join(
+        f"({m}) {w} AI system used for {use};\n"
+        for m, w, use in (
+            ("a", "any", "social scoring of natural persons"),
+            ("b", "every", "emotion recognition at work"),
+            ("c", "such", "predicting crimes from profiles"),
+            ("d", "each", "untargeted scraping of faces"),
+        )
+    )
+    document = "The following practices are prohibited:\n" + items
+    units = compose(
+        _question("Which practices are prohibited?"), _passages("act", document), 600, 240
+    )
+    quoted = " ".join(u.text for u in units)
+    for use in ("social scoring", "emotion recognition", "predicting crimes", "scraping of faces"):
+        assert use in quoted, quoted
+
+
+def test_a_chinese_modal_is_its_own_verb_when_a_sentence_is_cut() -> None:
+    sentence = (
+        "国家网信部门会同有关部门根据需要，在充分评估风险的基础上，"
+        "依法对生成式人工智能服务应当开展安全评估和算法备案工作。"
+    )
+    assert [sentence[a:b] for a, b in _modal_verbs(sentence, 0)] == ["应当"]
