@@ -125,6 +125,9 @@ class Unit:
 def evolve(unit: Unit, **changes: Any) -> Unit:
     """``dataclasses.replace`` without running ``__init__`` again: an answer copies every
     candidate sentence several times (scores, list links), and ``replace`` is slow."""
+    unknown = changes.keys() - unit.__dataclass_fields__.keys()
+    if unknown:
+        raise TypeError(f"Unit has no field {', '.join(sorted(unknown))}")
     copied = copy.copy(unit)
     for name, value in changes.items():
         object.__setattr__(copied, name, value)
@@ -252,7 +255,9 @@ def compact(
     run of clauses that holds most of the question's (``weights``) terms and its verb
     ("…the Chairman of the Federal Trade Commission shall … issue a policy statement");
     an item that opens with a label ("5. Environmental Impacts: Impacts due to…") keeps
-    the label first, down to the label alone.
+    the label first, down to the label alone. An item ``introduced`` by a sentence ("shall
+    be prohibited:", which holds its verb) also opens on its first word most siblings do
+    not share, and those shared words weigh nothing in where it is cut.
     """
     text = unit.text
     begin = _shared_prefix(unit, siblings)
@@ -299,16 +304,15 @@ def _distinct_start(text: str, begin: int, common: frozenset[str]) -> int:
     "for making risk assessments…")."""
     marker = ITEM.match(text, begin)
     after = marker.end() if marker else begin  # the marker is no word of the item
-    words = [(m.start(), m.end()) for m in _WORD.finditer(text, after)]
-    for n, (a, b) in enumerate(words):
-        if terms_of(text[a:b]) - common:
-            first = n
-            while first > 0 and not terms_of(text[words[first - 1][0] : words[first - 1][1]]):
-                word = text[words[first - 1][0] : words[first - 1][1]]
-                if word[-1] in ",;:":
+    words = list(_WORD.finditer(text, after))
+    for n, word in enumerate(words):
+        if terms_of(word.group()) - common:
+            first = n  # back over the function words just before it, within its clause
+            while first > 0 and not terms_of(before := words[first - 1].group()):
+                if before[-1] in ",;:":
                     break
                 first -= 1
-            start = begin if first == 0 else words[first][0]
+            start = begin if first == 0 else words[first].start()
             return start if display_width(text[start:]) >= MIN_UNIT_WIDTH else begin
     return begin
 
@@ -342,6 +346,7 @@ def _window(
 
 _CJK_MODAL = re.compile(r"[\u4e00-\u9fff]")
 _NEXT_WORD = re.compile(r"\s*([^\s,;:]+)")
+_ASIDE_OPENS = re.compile(r"\s*,")
 MAX_ASIDE = 200
 """Longest aside between a modal and its verb ("shall, consistent with …, identify")."""
 
@@ -355,9 +360,9 @@ def _modal_verbs(text: str, begin: int) -> list[tuple[int, int]]:
             verbs.append((modal.start(), modal.end()))
             continue
         at = modal.end()
-        rest = text[at:].lstrip()
-        if rest.startswith(","):
-            close = text.find(",", text.index(",", at) + 1)
+        aside = _ASIDE_OPENS.match(text, at)
+        if aside is not None:
+            close = text.find(",", aside.end())
             if 0 < close - at <= MAX_ASIDE:
                 at = close + 1
         word = _NEXT_WORD.match(text, at)
