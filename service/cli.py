@@ -167,25 +167,28 @@ def serve(
 
 @app.command(name="eval")
 def evaluate_cmd(
-    file: Annotated[
-        Path, typer.Argument(help="Question set or answer set (JSONL, shared/eval format).")
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Question, answer, docs or compare sets (JSONL, shared/eval format)."),
     ],
     details: Annotated[bool, typer.Option(help="Also print each question's outcome.")] = False,
 ) -> None:
-    """Score a question set (hit@5, MRR@10, abstention accuracy) or an answer set (nugget
-    recall, abstention accuracy), as shared/eval/README.md defines; one JSON line."""
+    """Score question sets as shared/eval/README.md defines, one JSON line per file: hit@5,
+    MRR@10 and abstention accuracy (question sets); nugget recall (answer sets); doc@1,
+    doc share and quote@5 (docs sets); side coverage (compare sets)."""
     from service.evaluation import evaluate, format_report, load_questions
 
-    questions = load_questions(file)
+    sets = [(file, load_questions(file)) for file in files]
     services = open_services()
     try:
-        result = evaluate(questions, services.qa.answer)
+        for file, questions in sets:
+            result = evaluate(questions, services.qa.answer)
+            if details:
+                for row in result["details"]:
+                    typer.echo(json.dumps(row, ensure_ascii=False))
+            typer.echo(json.dumps({"file": file.name, **json.loads(format_report(result))}))
     finally:
         services.close()
-    if details:
-        for row in result["details"]:
-            typer.echo(json.dumps(row))
-    typer.echo(format_report(result))
 
 
 @app.command()

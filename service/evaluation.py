@@ -9,6 +9,14 @@ Answer sets (``nuggets``): nugget recall and abstention accuracy. A nugget is co
 when one of its verbatim phrases occurs in the first 2,000 characters of the answer text
 (normalised: lower case, no ``[n]`` markers, single spaces, no space between two CJK
 characters), or a contiguous run of at least 80% of a phrase's characters does.
+
+Docs sets (``docs``): doc@1 (the first point's document is one of ``docs``), doc share
+(the share of citations from them), quote@5 (one of the first 5 citations from them holds
+``quote``) and abstention accuracy.
+
+Compare sets (``sides``): nugget recall over every side's nuggets together, side
+coverage (sides with a covered nugget), all sides (questions whose every side has one)
+and abstention accuracy.
 """
 
 from __future__ import annotations
@@ -43,6 +51,12 @@ class Nugget(BaseModel):
     quotes: list[str]
 
 
+class Side(BaseModel):
+    label: str = ""
+    doc: str | None = None
+    nuggets: list[Nugget] = Field(default_factory=list)
+
+
 class EvalQuestion(BaseModel):
     id: str
     question: str
@@ -50,6 +64,14 @@ class EvalQuestion(BaseModel):
     gold: list[GoldQuote] = Field(default_factory=list)
     doc: str | None = None
     nuggets: list[Nugget] = Field(default_factory=list)
+    docs: list[str] = Field(default_factory=list)
+    """Docs sets: the documents that answer the question (file names)."""
+    quote: str | None = None
+    """Docs sets: a verbatim phrase that answers it."""
+    naming: str | None = None
+    """Docs sets: how the question names its document (nickname, official_number, …)."""
+    sides: list[Side] = Field(default_factory=list)
+    """Compare sets: one entry per document compared, each with its nuggets."""
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
@@ -128,8 +150,12 @@ def evaluate(
 ) -> dict[str, Any]:
     """Score a question set (gold quotes) or an answer set (nuggets), by what it holds."""
     questions = list(questions)
+    if any(q.sides for q in questions):
+        return evaluate_comparisons(questions, ask)
     if any(q.nuggets for q in questions):
         return evaluate_answers(questions, ask)
+    if any(q.docs for q in questions):
+        return evaluate_documents(questions, ask)
     return evaluate_retrieval(questions, ask)
 
 
@@ -188,6 +214,95 @@ def evaluate_answers(
         "nugget_recall": round(sum(recalls) / len(recalls), 4) if recalls else None,
         "abstention_accuracy": round(correct / total, 4) if total else None,
         "doc@5": round(doc_hits / len(recalls), 4) if recalls else None,
+        "details": details,
+    }
+
+
+def evaluate_documents(
+    questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse]
+) -> dict[str, Any]:
+    """Ask every question as ``POST /v1/ask`` with only the question: doc@1, doc share,
+    quote@5 and abstention accuracy (``shared/eval/README.md``, docs sets)."""
+    firsts: list[float] = []
+    shares: list[float] = []
+    quotes: list[float] = []
+    correct = total = 0
+    details = []
+    for q in questions:
+        response = ask(AskRequest(question=q.question))
+        total += 1
+        correct += response.abstained != q.answerable
+        row: dict[str, Any] = {"id": q.id, "abstained": response.abstained}
+        if q.answerable:
+            names = [Path(c.source).name for c in response.citations]
+            first = _first_document(response)
+            firsts.append(float(not response.abstained and first in q.docs))
+            shares.append(
+                sum(n in q.docs for n in names) / len(names)
+                if names and not response.abstained
+                else 0.0
+            )
+            quoted = not response.abstained and any(
+                Path(c.source).name in q.docs and passage_supports(c.text, q.quote or "")
+                for c in response.citations[:5]
+            )
+            quotes.append(float(quoted))
+            row |= {"doc@1": bool(firsts[-1]), "first": first, "quote@5": quoted}
+            row["naming"] = q.naming
+        details.append(row)
+
+    def mean(values: list[float]) -> float | None:
+        return round(sum(values) / len(values), 4) if values else None
+
+    return {
+        "questions": total,
+        "doc@1": mean(firsts),
+        "doc_share": mean(shares),
+        "quote@5": mean(quotes),
+        "abstention_accuracy": round(correct / total, 4) if total else None,
+        "details": details,
+    }
+
+
+def _first_document(response: AskResponse) -> str | None:
+    """File name of the answer's first point's document (with no points, of the first
+    citation)."""
+    by_n = {c.n: c for c in response.citations}
+    if response.points and response.points[0].citation in by_n:
+        return Path(by_n[response.points[0].citation].source).name
+    return Path(response.citations[0].source).name if response.citations else None
+
+
+def evaluate_comparisons(
+    questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse]
+) -> dict[str, Any]:
+    """Ask every question as ``POST /v1/ask``: nugget recall over all sides, side
+    coverage, all sides covered, abstention accuracy (``shared/eval/README.md``)."""
+    recalls: list[float] = []
+    coverage: list[float] = []
+    complete = correct = total = 0
+    details = []
+    for q in questions:
+        response = ask(AskRequest(question=q.question))
+        total += 1
+        correct += response.abstained != q.answerable
+        row: dict[str, Any] = {"id": q.id, "abstained": response.abstained}
+        if q.answerable and q.sides:
+            nuggets = [n for side in q.sides for n in side.nuggets]
+            covered = set(covered_nuggets(response, nuggets))
+            sides = [any(n.id in covered for n in side.nuggets) for side in q.sides]
+            recalls.append(len(covered) / len(nuggets) if nuggets else 0.0)
+            coverage.append(sum(sides) / len(sides))
+            complete += all(sides)
+            row |= {"recall": round(recalls[-1], 4), "sides": sides, "covered": sorted(covered)}
+        details.append(row)
+    answered = len(recalls)
+    return {
+        "questions": total,
+        "nugget_recall": round(sum(recalls) / answered, 4) if answered else None,
+        "side_coverage": round(sum(coverage) / answered, 4) if answered else None,
+        "all_sides": round(complete / answered, 4) if answered else None,
+        "abstention_accuracy": round(correct / total, 4) if total else None,
         "details": details,
     }
 

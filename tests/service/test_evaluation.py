@@ -98,3 +98,74 @@ def test_nuggets_count_from_the_first_2000_characters_without_markers() -> None:
     assert covered_nuggets(late, nuggets) == []
     refused = response.model_copy(update={"abstained": True})
     assert covered_nuggets(refused, nuggets) == []
+
+
+def _response(points_doc: str | None, sources: list[str], abstained: bool = False):
+    from service.types import AskResponse, Citation, Point
+
+    citations = [
+        Citation(
+            n=n,
+            doc_id=f"d{n}",
+            source=f"/corpus/{name}",
+            title="t",
+            text="the passage holds the verbatim phrase here",
+            quote="q",
+            start_char=0,
+            end_char=1,
+            passage_start_char=0,
+            passage_end_char=40,
+            score=0.1,
+        )
+        for n, name in enumerate(sources, start=1)
+    ]
+    points = []
+    if points_doc is not None:
+        n = next(c.n for c in citations if c.source.endswith(points_doc))
+        points = [Point(text="x", citation=n, start_char=0, end_char=1)]
+    return AskResponse(
+        answer="- x [1]",
+        abstained=abstained,
+        citations=citations,
+        points=points,
+        model="m",
+        settings_hash="h",
+        timings_ms={},
+    )
+
+
+def test_docs_sets_score_the_first_points_document_and_quotes_in_the_first_five() -> None:
+    from service.evaluation import EvalQuestion, evaluate
+
+    questions = [
+        EvalQuestion(
+            id="d1", question="q1", answerable=True, docs=["a.txt"], quote="verbatim phrase"
+        ),
+        EvalQuestion(id="d2", question="q2", answerable=True, docs=["b.txt"], quote="absent"),
+        EvalQuestion(id="d3", question="q3", answerable=False),
+    ]
+    replies = {
+        "q1": _response("a.txt", ["z.txt", "a.txt"]),  # first point from a.txt though cited 2nd
+        "q2": _response("z.txt", ["z.txt", "b.txt", "b.txt", "z.txt"]),
+        "q3": _response(None, [], abstained=True),
+    }
+    result = evaluate(questions, lambda request: replies[request.question])
+    assert result["doc@1"] == 0.5
+    assert result["doc_share"] == 0.5  # 1/2 and 2/4
+    assert result["quote@5"] == 0.5
+    assert result["abstention_accuracy"] == 1.0
+
+
+def test_compare_sets_score_each_side() -> None:
+    from service.evaluation import EvalQuestion, Nugget, Side, evaluate
+
+    sides = [
+        Side(label="US", nuggets=[Nugget(id="n1", quotes=["verbatim phrase"])]),
+        Side(label="EU", nuggets=[Nugget(id="n2", quotes=["something the answer lacks"])]),
+    ]
+    question = EvalQuestion(id="c1", question="q", answerable=True, sides=sides)
+    reply = _response("a.txt", ["a.txt"]).model_copy(update={"answer": "- verbatim phrase [1]"})
+    result = evaluate([question], lambda request: reply)
+    assert result["nugget_recall"] == 0.5
+    assert result["side_coverage"] == 0.5
+    assert result["all_sides"] == 0.0
