@@ -4,6 +4,11 @@ Built on slack-bolt and answered by the same ``QA.answer()`` as HTTP. Requests a
 verified with the signing secret (bad signature or a timestamp older than 5 minutes:
 401). No Slack API call is made at start-up: the installation is authorised from
 settings, not with ``auth.test``.
+
+Text arrives in Slack's markup (``&lt;`` for ``<``, ``<@U…>`` for a mention) and is read
+as the words its writer saw; every answer escapes what it quotes or echoes
+(``service/slack_blocks.py``), so no question, document or model can make the bot mention
+anyone, link anything or unfurl a page.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from slack_sdk import WebClient
 
 from ingest.store import FilterError
 from service.container import Services
+from service.escaping import escape_mrkdwn
 from service.feedback import Vote
 from service.qa import QuestionTooLongError
 from service.settings import SlackSettings
@@ -33,6 +39,9 @@ logger = logging.getLogger(__name__)
 NOT_HERE = "Sorry, I only answer in the channels I was set up for. You can DM me instead."
 EMPTY = "Ask me a question, e.g. `/policyqa Why does China open-source its AI models?`"
 _MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+_TOKEN = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+NO_UNFURL = {"unfurl_links": False, "unfurl_media": False}
+"""Slack fetches and previews no page or image an answer names."""
 SEEN_EVENTS = 10_000
 
 
@@ -88,6 +97,22 @@ def build_slack_app(services: Services) -> App:
     return app
 
 
+def _plain(text: str) -> str:
+    """A message's text as its writer saw it: Slack's ``<…>`` tokens as their labels
+    (``@ana``, ``#general``, ``@channel``, a link's label or URL), entities decoded."""
+
+    def shown(token: re.Match[str]) -> str:
+        target, label = token[1], token[2]
+        if target[:1] in "@#":
+            return target[0] + (label or target[1:])
+        if target.startswith("!"):
+            return label or "@" + target[1:].split("^")[0]
+        return label or target
+
+    text = _TOKEN.sub(shown, text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _allowed(cfg: SlackSettings, channel: str, is_dm: bool) -> bool:
     return is_dm or not cfg.allowed_channels or channel in cfg.allowed_channels
 
@@ -114,20 +139,21 @@ def _reply(
             "text": f"That question is {len(question)} characters; please keep it under {limit}."
         }
     except FilterError as exc:
-        return {"text": f"Sorry, that question cannot be asked that way: {exc}"}
+        return {"text": f"Sorry, that question cannot be asked that way: {escape_mrkdwn(str(exc))}"}
     except Exception as exc:  # reported to the user briefly, logged in full
         return {"text": _failure_text(exc)}
     answer_id = services.feedback.save_answer(question, response, channel, user)
     return {
         "text": fallback_text(response),
         "blocks": answer_blocks(question, response, answer_id, shareable),
+        **NO_UNFURL,
     }
 
 
 def _register_command(app: App, services: Services, cfg: SlackSettings) -> None:
     @app.command("/policyqa")
     def on_command(ack: Any, command: dict[str, Any], respond: Any) -> None:
-        question = str(command.get("text", "")).strip()
+        question = _plain(str(command.get("text", ""))).strip()
         channel = str(command.get("channel_id", ""))
         is_dm = command.get("channel_name") == "directmessage" or channel.startswith("D")
         if not question:
@@ -146,7 +172,7 @@ def _register_events(app: App, services: Services, cfg: SlackSettings) -> None:
     def on_mention(event: dict[str, Any], say: Any) -> None:
         channel = str(event.get("channel", ""))
         thread = event.get("thread_ts") or event.get("ts")
-        question = _MENTION.sub("", str(event.get("text", ""))).strip()
+        question = _plain(_MENTION.sub("", str(event.get("text", "")))).strip()
         if not _allowed(cfg, channel, is_dm=False):
             say(text=NOT_HERE, thread_ts=thread)
             return
@@ -167,7 +193,7 @@ def _register_events(app: App, services: Services, cfg: SlackSettings) -> None:
             if not answer_here or _MENTION.search(text) or not text.endswith("?"):
                 return  # mentions arrive as app_mention; other chatter is not for us
         thread = event.get("thread_ts") or (None if is_dm else event.get("ts"))
-        say(thread_ts=thread, **_reply(services, text, channel, event.get("user"), False))
+        say(thread_ts=thread, **_reply(services, _plain(text), channel, event.get("user"), False))
 
 
 def _register_actions(app: App, services: Services) -> None:
@@ -205,4 +231,5 @@ def _register_actions(app: App, services: Services) -> None:
             delete_original=True,
             text=fallback_text(response),
             blocks=answer_blocks(question, response, answer_id, shareable=False),
+            **NO_UNFURL,
         )

@@ -1,10 +1,17 @@
-"""Block Kit rendering of answers, within Slack's limits."""
+"""Block Kit rendering of answers, within Slack's limits.
+
+Every piece of quoted or asked text (the question, points, quotes, titles, places, a
+model's answer) goes through :func:`service.escaping.escape_mrkdwn`; only the bot's own
+markup (bold and italic markers, the ``>`` of a quote, emoji) is written raw. Sections are
+``verbatim``, so Slack links no plain URL or channel name and parses no ``@mention`` in them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from service.answer import ABSTENTION
+from service.escaping import escape_mrkdwn
 from service.types import AskResponse, Citation, Point
 
 MAX_TEXT = 3000
@@ -19,7 +26,11 @@ NOT_COVERED = (
 
 
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:MAX_TEXT]}}
+    """A section of mrkdwn the caller has escaped (``verbatim``: no automatic links)."""
+    return {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": text[:MAX_TEXT], "verbatim": True},
+    }
 
 
 def _split(text: str) -> list[str]:
@@ -40,15 +51,17 @@ def _split(text: str) -> list[str]:
 
 
 def _short(text: str) -> str:
+    """A quote on one line, cut at a word to ``QUOTE_CHARS``, then escaped (so an entity is
+    never cut in half)."""
     text = " ".join(text.split())
     if len(text) > QUOTE_CHARS:
         text = text[: QUOTE_CHARS - 1].rsplit(" ", 1)[0] + "…"
-    return text
+    return escape_mrkdwn(text)
 
 
 def _point_line(point: Point) -> str:
     """One key point as a bullet: the quote, where it is, and its [n]."""
-    place = point.location()
+    place = escape_mrkdwn(point.location())
     where = f" _({place})_" if place else ""
     bullet = "    ◦" if point.level else "•"
     return f"{bullet} {_short(point.text)}{where} *[{point.citation}]*"
@@ -56,9 +69,9 @@ def _point_line(point: Point) -> str:
 
 def _citation_block(citation: Citation) -> dict[str, Any]:
     """A source: title and place, then the words of it the answer quotes."""
-    place = citation.location()
-    source = citation.source.rsplit("/", 1)[-1]
-    line = f"*[{citation.n}]* {citation.title}" + (f" ({place})" if place else "")
+    place = escape_mrkdwn(citation.location())
+    source = escape_mrkdwn(citation.source.rsplit("/", 1)[-1])
+    line = f"*[{citation.n}]* {escape_mrkdwn(citation.title)}" + (f" ({place})" if place else "")
     spans = citation.quotes or []
     if spans:
         first, last = min(q.start_char for q in spans), max(q.end_char for q in spans)
@@ -77,14 +90,15 @@ def answer_blocks(
 ) -> list[dict[str, Any]]:
     """The answer's key points (verbatim, with speaker and time or page), preceded by a
     configured model's checked answer when it wrote one, its sources, and the buttons."""
-    blocks: list[dict[str, Any]] = [_section(f"*Q:* {question}")]
+    blocks: list[dict[str, Any]] = [_section(f"*Q:* {escape_mrkdwn(question)}")]
+    answer = escape_mrkdwn(response.answer)
     if response.abstained:
-        reason = "" if response.answer == ABSTENTION else f"\n{response.answer}"
+        reason = "" if response.answer == ABSTENTION else f"\n{answer}"
         blocks.append(_section(NOT_COVERED + reason))
     else:
-        text = "\n".join(_point_line(p) for p in response.points) or response.answer
+        text = "\n".join(_point_line(p) for p in response.points) or answer
         if response.mode == "generated":  # the model's checked sentences, then the points
-            text = f"{response.answer}\n\n*Evidence:*\n{text}"
+            text = f"{answer}\n\n*Evidence:*\n{text}"
         blocks += [_section(piece) for piece in _split(text)]
         blocks.append({"type": "divider"})
         blocks += [_citation_block(c) for c in response.citations]
@@ -103,8 +117,8 @@ def answer_blocks(
 
 
 def fallback_text(response: AskResponse) -> str:
-    """Plain text for notifications and clients without blocks."""
-    text = NOT_COVERED if response.abstained else response.answer
+    """Text for notifications and clients without blocks (escaped: Slack reads it as mrkdwn)."""
+    text = NOT_COVERED if response.abstained else escape_mrkdwn(response.answer)
     return text[:MAX_TEXT]
 
 

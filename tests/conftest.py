@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from ingest.embedding import PolicyEmbedding, build_embedder
 from service.container import Services, build_services
 from service.settings import Settings
+from tests.hostile_support import ingest_document
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -58,6 +59,19 @@ def seeded(
     services = build_services(settings, embedder=real_embedder)
     summary = services.library.ingest([SEEDS], progress=False)
     assert summary.added == 1 and summary.failed == 0
+    yield services
+    services.close()
+
+
+@pytest.fixture(scope="session")
+def hostile(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
+) -> Iterator[Services]:
+    """The real pipeline over one hostile document (``tests/hostile_support.py``): Slack
+    mentions and links, a formula, Markdown links, an image, HTML and a heading."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("hostile"))
+    services = build_services(settings, embedder=real_embedder)
+    ingest_document(services, tmp_path_factory.mktemp("hostile-files"))
     yield services
     services.close()
 

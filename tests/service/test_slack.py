@@ -6,6 +6,9 @@ response_url posts go to a recording server on 127.0.0.1.
 
 from __future__ import annotations
 
+import dataclasses
+import html
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,20 @@ from service.api import create_app
 from service.container import Services
 from service.feedback import FeedbackStore
 from service.settings import Settings, SlackSettings
+from tests.hostile_support import (
+    CHANNEL,
+    FORMULA,
+    HEADING,
+    HTML,
+    IMAGE,
+    JS_LINK,
+    MASKED_LINK,
+    QUESTION,
+    QUOTED,
+    TITLE,
+    USER,
+    echo_model,
+)
 from tests.slack_support import SECRET, Recorder, button, event, sign, slash_command
 
 
@@ -249,3 +266,93 @@ def test_without_tokens_the_bot_is_off_and_the_service_runs(seeded: Services) ->
     with TestClient(create_app(seeded)) as plain:
         assert plain.post("/slack/events", content="x").status_code == 404
         assert plain.get("/healthz").status_code == 200
+
+
+# -- quoted text is data: a hostile document, question and model ------------------------
+
+
+@pytest.fixture
+def hostile_client(
+    hostile: Services, recorder: Recorder, tmp_path: Path, real_embedder
+) -> Iterator[TestClient]:
+    """The bot over the hostile document, with a model that repeats its evidence."""
+    slack = SlackSettings(
+        bot_token="xoxb-test",
+        signing_secret=SECRET,
+        api_base_url=f"{recorder.url}/api/",
+        team_id="T1",
+        bot_user_id="UBOT",
+    )
+    with echo_model() as model:
+        services = dataclasses.replace(
+            hostile,
+            settings=Settings(data_dir=tmp_path, slack=slack),
+            feedback=FeedbackStore(tmp_path / "feedback.sqlite3"),
+            writer=model.writer(real_embedder),
+        )
+        with TestClient(create_app(services)) as test_client:
+            yield test_client
+        services.feedback.close()
+
+
+def _slack_texts(body: dict) -> list[str]:
+    """Every text Slack renders from a message payload: ``text`` and each block's text."""
+    texts = [body["text"]] if body.get("text") else []
+    for block in body.get("blocks", []):
+        if "text" in block:
+            texts.append(block["text"]["text"])
+        texts += [e["text"]["text"] for e in block.get("elements", []) if "text" in e]
+    return texts
+
+
+def _assert_only_words(body: dict) -> str:
+    """No Slack control sequence survives: no ``<`` at all (so no mention, channel link or
+    masked link), ``&`` only in the three escapes, ``>`` only as the bot's quote marker; no
+    automatic parsing of the rest, no unfurling. Returns the text as a reader sees it."""
+    for block in body.get("blocks", []):
+        if block.get("text", {}).get("type") == "mrkdwn":
+            assert block["text"]["verbatim"] is True, block
+    assert body.get("unfurl_links") is False and body.get("unfurl_media") is False
+    shown = []
+    for text in _slack_texts(body):
+        assert "<" not in text, text
+        assert re.sub(r"&(?:amp|lt|gt);", "", text).count("&") == 0, text
+        assert all(line.startswith("> ") for line in text.splitlines() if ">" in line), text
+        shown.append(html.unescape(text))
+    return "\n".join(shown)
+
+
+def test_a_hostile_document_and_model_are_quoted_in_slack_never_obeyed(
+    hostile_client, recorder
+) -> None:
+    mention = _message(
+        "app_mention", channel="C1", ts="1700000010.000100", text=f"<@UBOT> {QUESTION}"
+    )
+    assert _post(hostile_client, event(mention, "EvHostile1"), form=False).status_code == 200
+    (call,) = recorder.wait_for(1)
+    assert call["path"] == "/api/chat.postMessage"
+    shown = _assert_only_words(call["body"])
+    answer = call["body"]["blocks"][1]["text"]["text"]
+    assert answer.startswith("The registry board approved"), "the model's answer comes first"
+    assert "*Evidence:*" in answer and "• " in answer
+    for words in QUOTED:  # every quoted string is still there for a reader, as words
+        assert shown.count(words) >= 2, words  # the model's sentence and the document's point
+    assert TITLE in shown, "the citation's title, as written"
+
+
+def test_a_hostile_question_is_echoed_as_words(hostile_client, recorder) -> None:
+    # As Slack delivers it: mentions and links as its tokens, typed '<' '>' '&' escaped.
+    typed = (
+        f"<@UBOT> {FORMULA} what did the board approve? {CHANNEL} {USER} {MASKED_LINK} "
+        f"{JS_LINK} {IMAGE} &lt;img src=x onerror=alert(1)&gt; &amp; more\n{HEADING}"
+    )
+    mention = _message("app_mention", channel="C1", ts="1700000011.000100", text=typed)
+    _post(hostile_client, event(mention, "EvHostile2"), form=False)
+    (call,) = recorder.wait_for(1)
+    shown = _assert_only_words(call["body"])
+    echoed = html.unescape(call["body"]["blocks"][0]["text"]["text"])
+    assert " ".join(echoed.split()) == (
+        f"*Q:* {FORMULA} what did the board approve? @channel official text "
+        f"{JS_LINK} {IMAGE} {HTML} & more {HEADING}"
+    ), "the question as its writer saw it (mentions taken out, as before)"
+    assert "approved the annual budget" in shown
