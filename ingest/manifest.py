@@ -12,6 +12,9 @@ A manifest lists documents, not copies of them::
     license = "Public domain (US government work)"
     url = "https://..."
     sha256 = "..."
+    aliases = ["AI Action Plan"]        # other names people use: short titles, numbers
+    jurisdiction = "United States"      # whose document it is
+    people = ["Trump"]                  # who issued or signed it
 
 Ingestion uses the facts to title documents it finds by file name; ``policyqa fetch``
 downloads the ``url`` of each entry into the local cache.
@@ -42,6 +45,16 @@ class ManifestEntry(BaseModel):
     license: str | None = None
     url: str | None = Field(None, description="Where `policyqa fetch` downloads it from.")
     sha256: str | None = Field(None, description="Expected checksum of the downloaded bytes.")
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other names of the document: short titles, nicknames, official numbers.",
+    )
+    jurisdiction: str | None = Field(
+        None, description="Whose document it is: a country, union or body (United States, EU)."
+    )
+    people: list[str] = Field(
+        default_factory=list, description="Who issued or signed it (a president, an author)."
+    )
 
 
 def load_manifest(path: Path) -> list[ManifestEntry]:

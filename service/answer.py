@@ -36,6 +36,15 @@ def not_mentioned(names: Sequence[str]) -> str:
     )
 
 
+def not_held(place: str, holdings: str) -> str:
+    """The abstention for a question about a jurisdiction the corpus holds nothing from."""
+    return (
+        f"The corpus has no document from {place}, so it cannot answer this question; "
+        f"it holds documents from {holdings}. PolicyQA gives no answer rather than one "
+        "about something else."
+    )
+
+
 MIN_QUOTE_CHARS = 60
 MAX_QUOTE_CHARS = 400
 TERM_BONUS = 0.15

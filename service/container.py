@@ -68,12 +68,12 @@ def build_services(
     """
     embedder = embedder or build_embedder(settings, fake=fake_embedder)
     store = build_store(settings)
+    catalog = load_catalog(catalog_dir(settings))
     try:
-        qa = QA(settings, store, embedder)
+        qa = QA(settings, store, embedder, catalog)
     except Exception:
         store.close()
         raise
-    catalog = load_catalog(catalog_dir(settings))
     library = Library(settings, store, embedder, catalog, on_change=qa.forget_corpus)
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
     writer = (

@@ -19,7 +19,9 @@ from functools import lru_cache
 from typing import Any
 
 from ingest import sparse
+from ingest.manifest import ManifestEntry
 from ingest.schema import PayloadKey
+from service.catalogue import Catalogue
 
 MONTHS = [
     "january",
@@ -41,19 +43,21 @@ KIND_WORDS = {"transcript": "talk speaker speakers transcript said says"}
 """How questions refer to a document of a kind, whatever its title."""
 
 
-def name_terms(payload: dict[str, Any]) -> frozenset[str]:
-    """Index terms of a document's name (title, publisher, date, kind words)."""
+def name_terms(payload: dict[str, Any], extra: str = "") -> frozenset[str]:
+    """Index terms of a document's name (title, publisher, date, kind words, and the
+    catalogue's ``extra`` words: aliases, issuers, jurisdiction)."""
     return _name_terms(
         str(payload.get(PayloadKey.TITLE) or ""),
         str(payload.get(PayloadKey.PUBLISHER) or ""),
         str(payload.get(PayloadKey.DATE) or ""),
         str(payload.get(PayloadKey.KIND) or ""),
+        extra,
     )
 
 
 @lru_cache(maxsize=4096)
-def _name_terms(title: str, publisher: str, date: str, kind: str) -> frozenset[str]:
-    words = [title, publisher, KIND_WORDS.get(kind, "")]
+def _name_terms(title: str, publisher: str, date: str, kind: str, extra: str) -> frozenset[str]:
+    words = [title, publisher, KIND_WORDS.get(kind, ""), extra]
     year, _, rest = date.partition("-")
     if year.isdigit():
         words.append(year)
@@ -67,13 +71,24 @@ class CorpusFacts:
     """The names of every stored document (and how rare each name term is among them),
     each document's number of chunks, and the sentences several documents share."""
 
-    def __init__(self, records: Iterable[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        records: Iterable[dict[str, Any]],
+        manifest: dict[str, ManifestEntry] | None = None,
+    ) -> None:
         records = list(records)
+        self.catalogue = Catalogue(records, manifest)
+        """Each document's names, jurisdiction and issuers (``service.catalogue``)."""
         self.versions = {
             str(r[PayloadKey.DOC_ID]): str(r.get(PayloadKey.CONTENT_HASH) or "") for r in records
         }
         """Each document's current version: the only one whose chunks are served."""
-        self.terms = {str(r[PayloadKey.DOC_ID]): name_terms(r) for r in records}
+        self.terms = {
+            str(r[PayloadKey.DOC_ID]): name_terms(
+                r, self.catalogue.extra_name_words(str(r[PayloadKey.DOC_ID]))
+            )
+            for r in records
+        }
         self.chunk_counts = {
             str(r[PayloadKey.DOC_ID]): int(r.get(PayloadKey.CHUNK_COUNT) or 0) for r in records
         }

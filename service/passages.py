@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,17 @@ def focus_document(
     return doc_id if claim >= share else None
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """The passages to compose from, and the document they were gathered inside."""
+
+    passages: list[Passage]
+    focus: str | None = None
+    """The document the question is about (None: the evidence spans the corpus)."""
+    ranked: list[Candidate] = field(default_factory=list)
+    """The focus document's passages, best first (its own search)."""
+
+
 def gather(
     store: PolicyStore,
     settings: Settings,
@@ -76,13 +88,19 @@ def gather(
     filters: dict[str, Any] | None,
     corpus: CorpusFacts,
     live: Callable[[list[Candidate]], list[Candidate]] = list,
-) -> list[Passage]:
+    named: Sequence[str] = (),
+) -> Gathered:
     """The passages to compose from, best first.
 
-    ``live`` keeps the candidates of their documents' current versions.
+    ``live`` keeps the candidates of their documents' current versions. ``named`` are
+    the documents the question names (``service.catalogue``): one named document is the
+    focus whatever the retrieved passages say.
     """
     cfg = settings.answer
-    focus = focus_document(question, fused, corpus, cfg.focus_share)
+    if len(set(named)) == 1:
+        focus: str | None = named[0]
+    else:
+        focus = focus_document(question, fused, corpus, cfg.focus_share)
     if focus is not None:
         within = {**(filters or {}), "doc_id": focus}
         dense, bm25, languages = search_lists(
@@ -93,6 +111,7 @@ def gather(
         ranked = live(fuse_and_smooth(dense, bm25, settings, languages, question))
         leading = ranked[: None if short else cfg.passages]
     else:
+        ranked = []
         leading = fused[: cfg.passages]
     ranks: dict[str, float] = {c.point_id: float(i) for i, c in enumerate(leading)}
     wanted: dict[str, float] = dict(ranks)
@@ -123,7 +142,7 @@ def gather(
         )
         for c in chunks.values()
     ]
-    return sorted(passages, key=lambda p: p.rank)
+    return Gathered(sorted(passages, key=lambda p: p.rank), focus, ranked)
 
 
 def _neighbour(payload: dict[str, Any], step: int) -> str | None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
+from ingest.manifest import ManifestEntry
 from ingest.schema import PayloadKey
 from ingest.store import PolicyStore
 from service import answer
@@ -51,8 +52,11 @@ class QA:
         settings: Settings,
         store: PolicyStore,
         embedder: PolicyEmbedding,
+        manifest: dict[str, ManifestEntry] | None = None,
     ) -> None:
         self.settings = settings
+        self.manifest = manifest or {}
+        """The corpus manifests' entries by file name: aliases, jurisdiction, issuers."""
         self.store = store
         self.embedder = embedder
         self._citer = Citer(settings, store, embedder)
@@ -72,7 +76,9 @@ class QA:
             with self._corpus_lock:
                 corpus = self._corpus
                 if corpus is None:
-                    corpus = CorpusFacts(self.store.iter_documents(with_text=False))
+                    corpus = CorpusFacts(
+                        self.store.iter_documents(with_text=False), self.manifest
+                    )
                     self._corpus = corpus
         return corpus
 
@@ -101,17 +107,19 @@ class QA:
         evidence = answer.weigh_evidence(
             request.question, candidates, self._dense_languages(), pool
         )
-        if not candidates or answer.should_abstain(evidence, self.settings.retrieval):
+        corpus = self.corpus
+        links = corpus.catalogue.named(request.question)
+        if not candidates or (
+            not links and answer.should_abstain(evidence, self.settings.retrieval)
+        ):
             timings["answer"] = _ms(started)
             return self._response(answer.ABSTENTION, True, [], timings, evidence.as_dict())
-        absent = unmentioned(request.question, [_passage_words(c) for c in pool])
-        if absent:
+        refusal = self._lacks(request.question, pool, corpus)
+        if refusal:
             timings["answer"] = _ms(started)
-            return self._response(
-                answer.not_mentioned(absent), True, [], timings, evidence.as_dict()
-            )
-        corpus = self.corpus
-        passages = gather(
+            return self._response(refusal, True, [], timings, evidence.as_dict())
+        named = [link.doc_id for link in links]
+        gathered = gather(
             self.store,
             self.settings,
             request.question,
@@ -120,12 +128,15 @@ class QA:
             filter_dict(request.filters),
             corpus,
             self.live,
+            named,
         )
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
         units = compose(
-            question, passages, cfg.max_chars, cfg.max_point_chars, corpus.shared_wording
+            question, gathered.passages, cfg.max_chars, cfg.max_point_chars, corpus.shared_wording
         )
+        if gathered.ranked:  # a question about one document cites that document's passages
+            candidates = diversify(gathered.ranked, request.top_k, request.top_k)
         citations, points, cut = self._citer.cite_points(
             request.question, units, candidates, question_vector
         )
@@ -230,6 +241,22 @@ class QA:
             return records[doc_id]
 
         return [c for c in candidates if self.corpus.serves(c.payload, reread)]
+
+    def _lacks(self, question: str, pool: list[Candidate], corpus: CorpusFacts) -> str | None:
+        """Why the corpus cannot answer a question about something it does not hold: a
+        jurisdiction no catalogued document is from, or a name ("Canada's Artificial
+        Intelligence and Data Act") neither the catalogue nor any retrieved passage
+        mentions. None when it may."""
+        catalogue = corpus.catalogue
+        place = catalogue.missing_jurisdiction(question)
+        if place:
+            return answer.not_held(place, catalogue.describe_holdings())
+        absent = [
+            name
+            for name in unmentioned(question, [_passage_words(c) for c in pool])
+            if not catalogue.mentions(name)
+        ]
+        return answer.not_mentioned(absent) if absent else None
 
     def _dense_languages(self) -> Sequence[str] | None:
         """Languages the dense side judges; None (all) when BM25 is off and it is alone."""
