@@ -45,6 +45,14 @@ def not_held(place: str, holdings: str) -> str:
     )
 
 
+def silent_on(title: str, topic: str) -> str:
+    """The abstention for a question about a topic its document never touches."""
+    return (
+        f"“{title}” does not speak of {topic}: the words for it never occur in that "
+        "document, so PolicyQA gives no answer rather than quoting it on something else."
+    )
+
+
 MIN_QUOTE_CHARS = 60
 MAX_QUOTE_CHARS = 400
 TERM_BONUS = 0.15

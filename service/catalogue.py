@@ -221,9 +221,9 @@ class Catalogue:
         if not self.jurisdictions:  # nothing is catalogued: nothing to tell
             return None
         text = normalise(question)
-        known = {
-            w for j in self.jurisdictions for w in JURISDICTIONS.get(j, (j.lower(),))
-        } | {normalise(j).strip() for j in self.jurisdictions}
+        known = {w for j in self.jurisdictions for w in JURISDICTIONS.get(j, (j.lower(),))} | {
+            normalise(j).strip() for j in self.jurisdictions
+        }
         for place in _places(text):
             if place in known or any(place in normalise(t.title) for t in self.entries.values()):
                 continue
@@ -240,7 +240,7 @@ class Catalogue:
 
 def _places(text: str) -> list[str]:
     """Other jurisdictions named in a normalised text, in order."""
-    found = []
+    found: list[str] = []
     for place in sorted(_OTHER, key=len, reverse=True):
         at = text.find(f" {place} ")
         if at >= 0 and not any(place in longer for longer in found):

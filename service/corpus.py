@@ -106,6 +106,17 @@ class CorpusFacts:
         such as an executive order's "General Provisions", never an answer (and of the
         pieces a page break cuts such a sentence into)."""
         self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
+        self._document_terms: dict[tuple[str, str], frozenset[str]] = {}
+
+    def document_terms(self, doc_id: str, read: Callable[[str], str]) -> frozenset[str]:
+        """Every index term of a document's text (``read`` fetches the text), kept for the
+        document's current version."""
+        key = (doc_id, self.versions.get(doc_id, ""))
+        found = self._document_terms.get(key)
+        if found is None:
+            found = frozenset(sparse.tokenize(read(doc_id)))
+            self._document_terms[key] = found
+        return found
 
     def serves(
         self,

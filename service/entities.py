@@ -30,7 +30,8 @@ from ingest import sparse
 _NAME = r"[A-Z][\w.\-/]*(?:\s+(?:of|and|for|on|the|de|du)?\s*[A-Z][\w.\-/]*)*"
 _OWNER = re.compile(rf"({_NAME})['’]s\b")
 _INSTRUMENT = re.compile(
-    rf"({_NAME}\s+(?:Act|Bill|Law|Regulation|Directive|Code|Convention|Treaty))\b"
+    rf"({_NAME}\s+(?:Act|Bill|Law|Regulation|Directive|Code|Convention|Treaty|Framework|"
+    r"Commitments|Principles|Guidelines|Declaration|Charter|Accord|Compact))\b"
 )
 _IDENTIFIER = re.compile(r"\b([A-Z]{1,4}[ -]?\d{2,5}(?:/\d{2,4})?)\b")
 _LEADING = re.compile(

@@ -4,6 +4,7 @@ ask through it; the documents themselves are the ``Library``'s."""
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -18,19 +19,21 @@ from ingest.manifest import ManifestEntry
 from ingest.schema import PayloadKey
 from ingest.store import PolicyStore
 from service import answer
+from service.catalogue import Link
 from service.citing import Citer, quote_points
 from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
 from service.generation import load_prompt
 from service.passages import gather
-from service.questions import Question, split_facets
+from service.questions import Question, asked_topic, split_facets
 from service.retrieval import Candidate, diversify, fuse_and_smooth, search_lists
 from service.settings import Settings
 from service.types import (
     AskRequest,
     AskResponse,
     Citation,
+    LinkedDocument,
     Point,
     SearchRequest,
     SearchResponse,
@@ -38,6 +41,10 @@ from service.types import (
 )
 
 logger = logging.getLogger(__name__)
+
+MISSING_TOPIC_SHARE = 3
+"""A document is silent on a topic when at least one in this many of its terms never
+occurs in it ("hospitals or healthcare" in a talk on open-source AI)."""
 
 
 class QuestionTooLongError(ValueError):
@@ -76,9 +83,7 @@ class QA:
             with self._corpus_lock:
                 corpus = self._corpus
                 if corpus is None:
-                    corpus = CorpusFacts(
-                        self.store.iter_documents(with_text=False), self.manifest
-                    )
+                    corpus = CorpusFacts(self.store.iter_documents(with_text=False), self.manifest)
                     self._corpus = corpus
         return corpus
 
@@ -130,12 +135,17 @@ class QA:
             self.live,
             named,
         )
+        silent = gathered.focus and self._silent_on(request.question, gathered.focus, corpus)
+        if silent:
+            timings["answer"] = _ms(started)
+            return self._response(silent, True, [], timings, evidence.as_dict())
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
         units = compose(
             question, gathered.passages, cfg.max_chars, cfg.max_point_chars, corpus.shared_wording
         )
-        if gathered.ranked:  # a question about one document cites that document's passages
+        if gathered.ranked and gathered.focus in named:
+            # A question that names one document cites that document's passages.
             candidates = diversify(gathered.ranked, request.top_k, request.top_k)
         citations, points, cut = self._citer.cite_points(
             request.question, units, candidates, question_vector
@@ -145,7 +155,9 @@ class QA:
             cut = [(False, False)] * len(points)
         text = answer.render_answer(points, cut)
         timings["answer"] = _ms(started)
-        return self._response(text, False, citations, timings, evidence.as_dict(), points)
+        response = self._response(text, False, citations, timings, evidence.as_dict(), points)
+        response.linked_documents = _linked(links, gathered.focus, corpus)
+        return response
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked passages for a query, with the same citation fields as answers."""
@@ -258,6 +270,35 @@ class QA:
         ]
         return answer.not_mentioned(absent) if absent else None
 
+    def _silent_on(self, question: str, doc_id: str, corpus: CorpusFacts) -> str | None:
+        """Why a question asking what one document says about a topic ("what does the
+        talk say about hospitals?") cannot be answered: a third or more of the topic's
+        terms (its document's own name aside) never occur in that document."""
+        topic = asked_topic(question)
+        if topic is None:
+            return None
+        name = corpus.terms.get(doc_id, frozenset())
+        wanted = {t: forms for t, forms in sparse.question_terms(topic).items() if t not in name}
+        if not wanted:
+            return None
+
+        def read(doc: str) -> str:
+            record = self.store.get_document(doc, with_text=True)
+            return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
+
+        held = corpus.document_terms(doc_id, read)
+        missing = [
+            t
+            for t, forms in wanted.items()
+            if not forms & held and not _compound_of(topic, t, held)
+        ]
+        if len(missing) * MISSING_TOPIC_SHARE < len(wanted):
+            return None
+        title = (
+            corpus.catalogue.entries[doc_id].title if doc_id in corpus.catalogue.entries else doc_id
+        )
+        return answer.silent_on(title, topic)
+
     def _dense_languages(self) -> Sequence[str] | None:
         """Languages the dense side judges; None (all) when BM25 is off and it is alone."""
         return self.settings.embedding_languages if self.settings.retrieval.hybrid else None
@@ -300,6 +341,33 @@ class QA:
             timings_ms=timings,
             evidence=evidence,
         )
+
+
+def _linked(links: list[Link], focus: str | None, corpus: CorpusFacts) -> list[LinkedDocument]:
+    """The documents named in the question, and the focus document when it was found from
+    the question's terms and passages rather than named."""
+    linked = [
+        LinkedDocument(doc_id=k.doc_id, title=k.title, matched=k.matched, how="name") for k in links
+    ]
+    entry = corpus.catalogue.entries.get(focus or "")
+    if entry is not None and all(k.doc_id != focus for k in links):
+        linked.append(
+            LinkedDocument(doc_id=entry.doc_id, title=entry.title, matched="", how="focus")
+        )
+    return linked
+
+
+def _compound_of(text: str, term: str, held: frozenset[str]) -> bool:
+    """Whether the word of ``text`` behind ``term`` is two words the document holds
+    written as one ("deepfakes" for "deep fakes")."""
+    for word in re.findall(r"[A-Za-z]{6,}", text):
+        if sparse.tokenize(word) != [term]:
+            continue
+        for cut in range(3, len(word) - 2):
+            head, tail = sparse.tokenize(word[:cut]), sparse.tokenize(word[cut:])
+            if head and tail and head[0] in held and tail[0] in held:
+                return True
+    return False
 
 
 def _passage_words(candidate: Candidate) -> str:

@@ -109,6 +109,20 @@ class Question:
         return bool(_ENUMERATIVE.search(self.text))
 
 
+_ABOUT = re.compile(
+    r"\b(?:say|says|said|saying|mention|mentions|discuss|discusses|think|thinks|claim|claims|"
+    r"tell us|note|notes)\s+(?:\w+\s+){0,2}?(?:about|regarding|on the subject of)\s+(.+?)[?？]?$",
+    re.IGNORECASE,
+)
+
+
+def asked_topic(question: str) -> str | None:
+    """What a question asks a document's view of: "what does the talk say about India's
+    AI strategy?" → "India's AI strategy" (None when it asks something else)."""
+    match = _ABOUT.search(question.strip())
+    return match.group(1) if match else None
+
+
 _FACET = re.compile(
     r"[,;]\s+(?:and|but|or)\s+(?=(?:why|how|what|which|who|when|where|whether|does|do|did|"
     r"is|are|was|were|can|could|should|would|will)\b)|;\s+|\?\s+(?=\S)",

@@ -21,7 +21,13 @@ class AnswerSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     max_chars: int = Field(
-        1500, ge=200, le=20000, description="Length budget of the answer's quoted points."
+        1800,
+        ge=200,
+        le=20000,
+        description=(
+            "Length budget of the answer's quoted points (with its markers, about the "
+            "2,000 characters a reader takes in at once)."
+        ),
     )
     max_point_chars: int = Field(
         240,

@@ -157,6 +157,18 @@ class Point(BaseModel):
         return ", ".join(parts)
 
 
+class LinkedDocument(BaseModel):
+    """A document the answer is about, and how the question named it."""
+
+    doc_id: str
+    title: str
+    matched: str = Field(description="The words of the question that named it.")
+    how: Literal["name", "focus"] = Field(
+        description="`name`: a title, alias or number in the question; `focus`: the "
+        "question's terms and the retrieved passages point to it."
+    )
+
+
 class AskRequest(BaseModel):
     """A question (``POST /v1/ask``)."""
 
@@ -221,6 +233,10 @@ class AskResponse(BaseModel):
             "The scores the abstention decision was based on (`dense_top` is null when the "
             "embedding model cannot read the question's language)."
         ),
+    )
+    linked_documents: list[LinkedDocument] = Field(
+        default_factory=list,
+        description="The documents the question names or is about (empty: the whole corpus).",
     )
     mode: Literal["extractive", "generated"] = Field(
         "extractive",

@@ -62,6 +62,13 @@ _LABEL = re.compile(
 )
 """An item that names its subject first: "5. Environmental Impacts: Impacts due to…"."""
 _INTRO_END = re.compile(r"[:：]\s*$")
+_METADATA = re.compile(
+    r"^[\s\-–*•#]*(?:\*\*)?[A-Z][A-Za-z ()]{1,40}(?:\*\*)?:(?:\*\*)?\s*"
+    r"(?=[^ ]*\d|(?:[^ ]+ ){1,3}[^ ]*\d)(?:[^\s]+\s?){1,4}$"
+)
+"""A field of a metadata block ("Document Number: 2023-24283", "**Date:** October 30,
+2023", "Citation: 88 FR 75191"): a short label and a number, date or code. It files the
+document; it says nothing a reader asked about."""
 _DANGLING = re.compile(  # a clause run that ends on these has left out what it is about
     r"\b(?:shall|must|should|will|may|to|the|of|by|and|or|for|with|that)[\s,;:]*$",
     re.IGNORECASE,
@@ -177,7 +184,7 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
                 continue
             start, end = piece
             body = text[start - base : end - base]
-            if _SECTION_HEADING.match(body):
+            if _SECTION_HEADING.match(body) or _METADATA.match(body):
                 continue
             role: Role = (
                 "intro" if _INTRO_END.search(body) else "item" if ITEM.match(body) else "text"
