@@ -1,4 +1,9 @@
-"""Batch outputs for people (CSV, Markdown) and the regression view (``batch-diff``)."""
+"""Batch outputs for people (CSV, Markdown) and the regression view (``batch-diff``).
+
+Questions, ids, answers, titles and quotes come from other people's lists and documents:
+each goes into its format through ``service/escaping.py`` (a CSV cell is never a formula,
+Markdown text makes no link, image, HTML or heading, a terminal obeys no control code).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,12 @@ import io
 from typing import Any
 
 from service.batch import row_key
+from service.escaping import (
+    escape_csv_cell,
+    escape_markdown,
+    escape_markdown_code,
+    escape_terminal,
+)
 from service.types import Point
 
 CSV_CITATIONS = 3
@@ -20,21 +31,19 @@ def render_csv(rows: list[dict[str, Any]]) -> str:
     header += [f"citation_{i}" for i in range(1, CSV_CITATIONS + 1)] + extra
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow([escape_csv_cell(name) for name in header])
     for row in rows:
         cites = [_cite_line(c) for c in row.get("citations", [])[:CSV_CITATIONS]]
         cites += [""] * (CSV_CITATIONS - len(cites))
-        writer.writerow(
-            [
-                row.get("id") or "",
-                row["question"],
-                row.get("answer") or "",
-                _flag(row.get("abstained")),
-                row.get("error") or "",
-                *cites,
-            ]
-            + [row.get(k, "") for k in extra]
-        )
+        cells = [
+            row.get("id") or "",
+            row["question"],
+            row.get("answer") or "",
+            _flag(row.get("abstained")),
+            row.get("error") or "",
+            *cites,
+        ] + [row.get(k, "") for k in extra]
+        writer.writerow([escape_csv_cell(cell) for cell in cells])
     return buffer.getvalue()
 
 
@@ -50,11 +59,11 @@ def _point_lines(row: dict[str, Any]) -> list[str]:
     """The answer's key points as a numbered list: each quote, where it is, its [n]."""
     points = [Point.model_validate(p) for p in row.get("points") or []]
     if not points:
-        return [str(row["answer"]), ""]
+        return [escape_markdown(str(row["answer"])), ""]
     lines = []
     for point in points:
-        quote = " ".join(point.text.split())
-        place = point.location()
+        quote = escape_markdown(point.text)
+        place = escape_markdown(point.location())
         span = f"chars {point.start_char}–{point.end_char}"
         indent = "   " if point.level else ""
         lines.append(
@@ -68,7 +77,8 @@ def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines = [
         "# PolicyQA batch report",
         "",
-        f"Input `{meta['input']}` · {meta['date']} · model `{meta['model']}` · "
+        f"Input {escape_markdown_code(str(meta['input']))} · {meta['date']} · "
+        f"model {escape_markdown_code(str(meta['model']))} · "
         f"settings `{meta['settings_hash']}` · {meta['documents']} documents, "
         f"{meta['points_total']} chunks",
         "",
@@ -79,17 +89,18 @@ def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         "",
     ]
     for number, row in enumerate(rows, start=1):
-        label = f" `{row['id']}`" if row.get("id") else ""
-        lines += [f"## {number}.{label} {row['question']}", ""]
+        label = f" {escape_markdown_code(str(row['id']))}" if row.get("id") else ""
+        lines += [f"## {number}.{label} {escape_markdown(row['question'])}", ""]
         if row.get("error"):
-            lines += [f"**Failed:** {row['error']}", ""]
+            lines += [f"**Failed:** {escape_markdown(str(row['error']))}", ""]
             continue
         if row.get("abstained"):
-            lines += [f"*Abstained.* {row['answer']}", ""]
+            lines += [f"*Abstained.* {escape_markdown(str(row['answer']))}", ""]
             continue
         lines += _point_lines(row)
         for c in row.get("citations", []):
-            lines.append(f"- [{c['n']}] *{c['title']}*, `{c['source']}`")
+            title, source = escape_markdown(c["title"]), escape_markdown_code(c["source"])
+            lines.append(f"- [{c['n']}] *{title}*, {source}")
         lines.append("")
     return "\n".join(lines)
 
@@ -141,9 +152,9 @@ def format_diff(diff: dict[str, Any]) -> str:
             what.append(f"+{len(entry['citations_gained'])} citations")
         if entry.get("citations_lost"):
             what.append(f"-{len(entry['citations_lost'])} citations")
-        label = entry["id"] or entry["question"][:60]
+        label = escape_terminal(entry["id"] or entry["question"][:60])
         lines.append(f"{label}: {', '.join(what)}")
-    lines += [f"only in old: {q}" for q in diff["only_in_old"]]
-    lines += [f"only in new: {q}" for q in diff["only_in_new"]]
+    lines += [f"only in old: {escape_terminal(q)}" for q in diff["only_in_old"]]
+    lines += [f"only in new: {escape_terminal(q)}" for q in diff["only_in_new"]]
     lines.append(f"{len(diff['changed'])} changed, {diff['unchanged']} unchanged")
     return "\n".join(lines)

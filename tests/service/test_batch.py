@@ -11,10 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 from service.api import create_app
@@ -23,6 +26,7 @@ from service.cli import app
 from service.container import Services
 from service.reports import diff_rows, format_diff
 from tests.conftest import ROOT, SEEDS
+from tests.hostile_support import HEADING, HOSTILE_QUESTION, QUESTION, QUOTED, TITLE
 
 QUESTIONS_JSONL = "\n".join(
     [
@@ -142,7 +146,10 @@ def test_csv_and_markdown_reports(runner: CliRunner, tmp_path: Path) -> None:
     assert "| questions | answered | abstained | failed |" in report
     assert "## 1. What is the true economy?" in report
     # Key points, each a verbatim quote with its [n], speaker, time and span; then sources.
-    assert re.search(r"^1\. “.+” \[1\] \(speaker A, ~?\d+:\d\d, chars \d+–\d+\)$", report, re.M)
+    # (An estimate's "~" is escaped: a viewer shows it, and it strikes nothing through.)
+    assert re.search(
+        r"^1\. “.+” \[1\] \(speaker A, (?:\\~)?\d+:\d\d, chars \d+–\d+\)$", report, re.M
+    )
     assert "- [1] *Why China open-sources its AI (talk transcript)*" in report
 
 
@@ -234,3 +241,109 @@ def test_p95_is_the_nearest_rank_value() -> None:
     assert percentile(list(range(1, 21)), 95) == 19
     with pytest.raises(ValueError, match="no values"):
         percentile([], 95)
+
+
+# -- quoted text is data: a hostile document and question in every report ----------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HOSTILE_ID = "@id`x [a](javascript:alert(1))"
+
+
+@pytest.fixture
+def hostile_rows(
+    hostile: Services, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Callable[[str], tuple[list[dict[str, Any]], str]]:
+    """Runs ``policyqa batch`` over the hostile document: a hostile question (and id and
+    extra column) and a plain one; returns the JSONL rows and the report in ``fmt``."""
+    monkeypatch.setattr("service.cli_batch.open_services", lambda: _Unclosed(hostile))
+    source = tmp_path / "hostile.jsonl"
+    source.write_text(
+        json.dumps({"id": HOSTILE_ID, "question": HOSTILE_QUESTION, "desk": "=1+1"})
+        + "\n"
+        + json.dumps({"id": "b2", "question": QUESTION, "desk": "+44 20 7946 0000"})
+        + "\n"
+    )
+
+    def run(fmt: str) -> tuple[list[dict[str, Any]], str]:
+        out = tmp_path / f"report.{fmt}"
+        result = CliRunner().invoke(app, ["batch", str(source), "-o", str(out), "--format", fmt])
+        assert result.exit_code == 0, result.output
+        rows = [json.loads(line) for line in Path(f"{out}.rows.jsonl").read_text().splitlines()]
+        assert [r["abstained"] for r in rows] == [False, False]
+        return rows, out.read_text(encoding="utf-8")
+
+    return run
+
+
+def test_hostile_text_in_a_csv_report_is_never_a_formula_and_reads_back_as_written(
+    hostile_rows,
+) -> None:
+    rows, report = hostile_rows("csv")
+    table = list(csv.DictReader(io.StringIO(report)))
+    assert len(table) == 2
+    for row, cells in zip(rows, table, strict=True):
+        written = {
+            "id": row["id"],
+            "question": row["question"],
+            "answer": row["answer"],
+            "desk": row["desk"],
+            "citation_1": f"{row['citations'][0]['title']} — "
+            + " ".join(row["citations"][0]["quote"].split()),
+        }
+        for column, text in written.items():
+            cell = cells[column]
+            assert not cell.startswith(FORMULA_START), f"{column} would run as a formula: {cell}"
+            assert cell == (f"'{text}" if text.startswith(FORMULA_START) else text), column
+    first = table[0]
+    assert first["question"] == f"'{HOSTILE_QUESTION}", "newline and all, behind one quote mark"
+    assert first["citation_1"].startswith(f"'{TITLE} — ")
+    assert first["id"] == f"'{HOSTILE_ID}" and first["desk"] == "'=1+1"
+    assert first["answer"].startswith("'- The registry board approved")
+
+
+def _viewer() -> MarkdownIt:
+    """A Markdown viewer as permissive as they come: raw HTML rendered, bare URLs linked."""
+    return MarkdownIt("commonmark", {"html": True, "linkify": True}).enable(
+        ["linkify", "table", "strikethrough"]
+    )
+
+
+def test_hostile_text_in_a_markdown_report_is_words_not_markup(hostile_rows) -> None:
+    rows, report = hostile_rows("md")
+    tokens = _viewer().parse(report)
+    inline = [child for t in tokens for child in (t.children or [])]
+    kinds = {t.type for t in tokens} | {t.type for t in inline}
+    assert not kinds & {"link_open", "image", "html_inline", "html_block"}, kinds
+    headings = [
+        (t.tag, tokens[i + 1].content) for i, t in enumerate(tokens) if t.type == "heading_open"
+    ]
+    assert [tag for tag, _ in headings] == ["h1", "h2", "h2"], headings
+    shown = "".join(t.content for t in inline if t.type in {"text", "text_special", "code_inline"})
+    for words in (*QUOTED, TITLE, HEADING, HOSTILE_ID):
+        assert words in shown, f"a reader no longer sees {words!r}"
+    html_out = _viewer().render(report)
+    assert "<img" not in html_out and "<a " not in html_out and "<h3" not in html_out
+    assert rows[0]["question"].replace("\n", " ") in shown, "the question reads as asked"
+
+
+def test_batch_diff_shows_control_codes_in_ids_and_questions_instead_of_obeying_them(
+    tmp_path: Path,
+) -> None:
+    link = "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07"
+    old = [{"id": f"a{link}", "question": "A?", "answer": "x", "abstained": False}]
+    new = [
+        {"id": f"a{link}", "question": "A?", "answer": "y", "abstained": False},
+        {"id": None, "question": "B?\r\nonly in old: forged\x1b[2K", "answer": "z"},
+    ]
+    paths = []
+    for name, rows in (("old.jsonl", old), ("new.jsonl", new)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = CliRunner().invoke(app, ["batch-diff", *map(str, paths)])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert result.stdout.splitlines() == [
+        "a\\x1b]8;;https://evil.example\\x07click\\x1b]8;;\\x07: answer changed",
+        "only in new: B?\\r\\nonly in old: forged\\x1b[2K",
+        "1 changed, 0 unchanged",
+    ]
