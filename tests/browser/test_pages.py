@@ -3,6 +3,7 @@ against a real server: ask, read the points, follow a citation to its highlighte
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -13,6 +14,16 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from service.container import Services
+from tests.conftest import serve_in_thread
+from tests.hostile_support import (
+    HOSTILE_QUESTION,
+    HTML,
+    QUOTED,
+    TEXT,
+    TITLE,
+    echo_model,
+    ingest_document,
+)
 
 QUESTION = "Why does China open-source its AI?"
 NOT_COVERED = "Why does Brazil's government open-source its AI models?"
@@ -270,3 +281,57 @@ def test_the_api_reference_is_served_from_here(page: Page, base_url: str) -> Non
     page.goto(base_url + "/docs")
     expect(page.get_by_role("heading", name=re.compile("PolicyQA"))).to_be_visible()
     expect(page.get_by_text("/v1/ask").first).to_be_visible()
+
+
+def _no_markup_from_text(page: Page) -> None:
+    """Nothing a document, question or model wrote became an element: no image, no link
+    away from PolicyQA, no script run (no dialog; requests elsewhere fail the page)."""
+    expect(page.locator("img")).to_have_count(0)
+    expect(page.locator("a[href^='javascript' i]")).to_have_count(0)
+    expect(page.locator("a[href*='evil.example'], a[href*='tracker.example']")).to_have_count(0)
+
+
+def test_a_hostile_document_question_and_model_answer_are_shown_as_text(
+    new_page: Callable[..., Page], library: Services, real_embedder: Any, tmp_path: Path
+) -> None:
+    doc_id = ingest_document(library, tmp_path)
+    dialogs: list[str] = []
+    try:
+        with echo_model() as model:
+            writing = dataclasses.replace(library, writer=model.writer(real_embedder))
+            server = serve_in_thread(writing)
+            base = next(server)
+            try:
+                page = new_page(base)
+                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+                page.goto(base + "/")
+                answer = _ask(page, HOSTILE_QUESTION)
+                assert answer["mode"] == "generated" and model.replies
+                asked = page.get_by_label("Question").input_value()
+                assert asked.split() == HOSTILE_QUESTION.split(), "the question, as typed"
+                generated = page.locator("#generated")
+                for words in QUOTED:  # the model's sentences, word for word, as text
+                    expect(generated).to_contain_text(words)
+                texts = page.locator("#points .point-text")
+                expect(texts).to_have_text([p["text"] for p in answer["points"]])
+                assert any(HTML in p["text"] for p in answer["points"])
+                expect(page.locator("#citations .card-title").filter(has_text=TITLE)).to_have_count(
+                    1
+                )
+                _no_markup_from_text(page)
+
+                page.goto(f"{base}/documents/{doc_id}")
+                stored = httpx.get(f"{base}/v1/documents/{doc_id}").json()
+                expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+                assert page.locator("#text").text_content() == stored["text"] == TEXT
+                _no_markup_from_text(page)
+
+                page.goto(f"{base}/documents")
+                row = page.locator("#documents tbody tr", has_text=TITLE)
+                expect(row.get_by_role("link")).to_have_attribute("href", f"/documents/{doc_id}")
+                _no_markup_from_text(page)
+            finally:
+                next(server, None)
+    finally:
+        library.library.delete_document(doc_id)
+    assert dialogs == [], "a script from the text ran"
