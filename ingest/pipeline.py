@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import sys
 import time
 from collections.abc import Iterable
@@ -16,9 +15,19 @@ from tqdm import tqdm
 
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
+from ingest.identity import (
+    Identities,
+    Known,
+    catalogue_identity,
+    content_identity,
+    locations_of,
+    text_hash_of,
+    upload_root,
+)
 from ingest.loaders import LoadError, iter_files, load_document
 from ingest.manifest import ManifestEntry
 from ingest.payloads import chunk_payloads, document_payload, sentence_spans
+from ingest.provenance import built_with, check_model, record_model
 from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import IngestSettings
 from ingest.store import PolicyStore, is_complete
@@ -58,13 +67,6 @@ class IngestSummary:
         }
 
 
-def make_doc_id(path: Path) -> str:
-    """Stable, URL-safe id: a readable slug of the file name plus a hash of its full path."""
-    slug = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")[:48] or "doc"
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
-    return f"{slug}-{digest}"
-
-
 def ingest_paths(
     paths: Iterable[Path],
     store: PolicyStore,
@@ -73,17 +75,33 @@ def ingest_paths(
     catalog: dict[str, ManifestEntry] | None = None,
     prune: bool = False,
     progress: bool | None = None,
+    catalogued: bool = True,
+    prune_everywhere: bool = False,
 ) -> IngestSummary:
     """Ingest files and folders (recursively); unchanged files are skipped by hash.
+
+    Each file is matched to the document it is (``ingest.identity``): a copy or a moved
+    file is recorded as a new location of its document, a changed one is a new version.
+    ``catalogued``: a file named in ``catalog`` is that catalogue entry (uploads: only a
+    file already stored as one takes its facts). ``prune``: documents whose every path
+    under ``paths`` is gone are removed (``prune_everywhere``: anywhere in the store).
 
     A file that cannot be read or stored is reported by name in the summary and skipped;
     the others are ingested. A run stopped midway is safe to repeat: chunk ids are
     deterministic per document version, and a document counts as ingested only once its
     record is written (after its chunks) and marked complete.
+
+    Raises:
+        ModelMismatchError: the store was built with another embedding model.
     """
     started = time.perf_counter()
     summary = IngestSummary()
+    paths = list(paths)
+    model = built_with(embedder, settings)
+    check_model(store, model, settings)
     store.ensure_collections(embedder.dimension)
+    record_model(store, model)
+    identities = Identities.load(store, upload_root(settings.data_dir))
     files: list[Path] = []
     for path in paths:
         try:
@@ -91,24 +109,21 @@ def ingest_paths(
         except LoadError as exc:
             _fail(summary, str(path), exc)
     show = sys.stderr.isatty() if progress is None else progress
+    source = _Source(catalog or {}, catalogued, identities)
     for path in tqdm(files, desc="ingest", unit="doc", disable=not show):
         try:
-            doc = load_document(path, (catalog or {}).get(path.name))
-            if len(doc.text) > settings.max_document_chars:
-                raise LoadError(
-                    f"{path.name}: {len(doc.text):,} characters of text, over the "
-                    f"{settings.max_document_chars:,} limit (POLICYQA_MAX_DOCUMENT_CHARS)"
-                )
+            doc, doc_id, known = source.load(path, settings)
         except LoadError as exc:
             _fail(summary, path.name, exc)
             continue
         try:
-            _ingest_one(doc, make_doc_id(path), store, embedder, settings, summary)
+            _ingest_one(doc, doc_id, known, store, embedder, settings, summary)
+            identities.remember(_identity_after(doc, doc_id, known))
         except Exception as exc:  # one bad document (a store error, a huge upsert) skips it
             logger.exception("ingest failed file=%s", path.name)
             _fail(summary, path.name, RuntimeError(f"could not be stored: {exc}"))
-    if prune:
-        summary.pruned = prune_missing(store)
+    if prune or prune_everywhere:
+        summary.pruned = prune_missing(store, None if prune_everywhere else paths)
     store.finish_writes()
     summary.points_total = store.count_chunks()
     summary.seconds = time.perf_counter() - started
@@ -121,6 +136,53 @@ def ingest_paths(
         summary.chunks_written,
     )
     return summary
+
+
+@dataclass
+class _Source:
+    """Loads a file as the document it is: its catalogue facts, its doc id, its identity."""
+
+    catalog: dict[str, ManifestEntry]
+    catalogued: bool
+    identities: Identities
+
+    def load(self, path: Path, settings: IngestSettings) -> tuple[LoadedDocument, str, Known]:
+        """The file's text and facts, its doc id and its identity (a new one, or the
+        stored document's with this location added).
+
+        Raises:
+            LoadError: unreadable, or over ``max_document_chars``.
+        """
+        entry = self.catalog.get(path.name) if self.catalogued else None
+        doc = load_document(path, entry)
+        if len(doc.text) > settings.max_document_chars:
+            raise LoadError(
+                f"{path.name}: {len(doc.text):,} characters of text, over the "
+                f"{settings.max_document_chars:,} limit (POLICYQA_MAX_DOCUMENT_CHARS)"
+            )
+        text_hash = text_hash_of(doc.text)
+        found = self.identities.match(path, doc.file_name, text_hash, entry is not None)
+        where = str(path.resolve())
+        identity: str | None
+        if found is None:
+            identity = (
+                catalogue_identity(path.name) if entry else content_identity(path.name, text_hash)
+            )
+            doc_id = self.identities.new_doc_id(path, identity)
+            return doc, doc_id, Known(doc_id, doc.file_name, identity, text_hash, [where])
+        identity = catalogue_identity(path.name) if entry else found.identity
+        stored_entry = self.catalog.get(found.catalogue_name or "")
+        if entry is None and stored_entry is not None:  # an upload of a catalogued document
+            doc = load_document(path, stored_entry)
+            identity = found.identity
+        locations = [*(p for p in found.locations if p != where), where]
+        known = Known(found.doc_id, found.file_name, identity, found.text_hash, locations)
+        return doc, found.doc_id, known
+
+
+def _identity_after(doc: LoadedDocument, doc_id: str, known: Known) -> Known:
+    """A document's identity once this file is stored as it."""
+    return Known(doc_id, doc.file_name, known.identity, text_hash_of(doc.text), known.locations)
 
 
 def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
@@ -142,6 +204,7 @@ def content_hash_of(doc: LoadedDocument, settings: IngestSettings) -> str:
 def _ingest_one(
     doc: LoadedDocument,
     doc_id: str,
+    known: Known,
     store: PolicyStore,
     embedder: PolicyEmbedding,
     settings: IngestSettings,
@@ -150,12 +213,21 @@ def _ingest_one(
     content_hash = content_hash_of(doc, settings)
     summary.doc_ids.append(doc_id)
     existing = store.get_document(doc_id, with_text=False)
+    identity = {
+        str(PayloadKey.IDENTITY): known.identity,
+        str(PayloadKey.TEXT_HASH): text_hash_of(doc.text),
+        str(PayloadKey.LOCATIONS): known.locations,
+    }
     if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash and is_complete(existing):
         summary.unchanged += 1
+        if any(existing.get(k) != v for k, v in identity.items()):
+            store.update_document(doc_id, identity)  # a new location, or a catalogue entry
         return
     payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
     write_embedded(store, embedder, payloads, texts, settings.retrieval.bigrams)
-    store.commit_document(document_payload(doc, doc_id, content_hash, len(payloads)))
+    store.commit_document(
+        {**document_payload(doc, doc_id, content_hash, len(payloads)), **identity}
+    )
     summary.chunks_written += len(payloads)
     if existing:
         summary.updated += 1
@@ -185,23 +257,54 @@ def write_embedded(
     )
 
 
-def prune_missing(store: PolicyStore) -> int:
-    """Remove documents whose source file no longer exists, and chunks of versions no
-    record holds (left by a run stopped inside an update or a delete); returns the
-    documents removed."""
-    records = list(store.iter_documents())
-    gone = [
-        str(record[PayloadKey.DOC_ID])
-        for record in records
-        if not Path(str(record.get(PayloadKey.SOURCE, ""))).exists()
-    ]
+def prune_missing(store: PolicyStore, paths: Iterable[Path] | None = None) -> int:
+    """Forget the paths under ``paths`` (None: anywhere) that no longer exist; remove the
+    documents left with no path, and chunks of versions no record holds (left by a run
+    stopped inside an update or a delete); returns the documents removed.
+
+    A document read from several places keeps the others: pruning one folder never
+    removes what was ingested from elsewhere.
+    """
+    gone, moved = missing_documents(store, paths)
     for doc_id in gone:
         store.delete_document(doc_id)
         logger.info("pruned doc_id=%s", doc_id)
+    for doc_id, kept in moved.items():
+        store.update_document(doc_id, {str(PayloadKey.LOCATIONS): kept})
+    _drop_stray_chunks(store)
+    return len(gone)
+
+
+def missing_documents(
+    store: PolicyStore, paths: Iterable[Path] | None = None
+) -> tuple[list[str], dict[str, list[str]]]:
+    """What a prune would do: the doc ids left with no existing path under ``paths``
+    (None: anywhere), and the others' remaining paths where some are gone."""
+    roots = None if paths is None else [Path(p).resolve() for p in paths]
+    gone: list[str] = []
+    moved: dict[str, list[str]] = {}
+    for record in store.iter_documents():
+        locations = locations_of(record)
+        lost = [
+            p
+            for p in locations
+            if (roots is None or any(Path(p).is_relative_to(r) for r in roots))
+            and not Path(p).exists()
+        ]
+        if not lost:
+            continue
+        kept = [p for p in locations if p not in lost]
+        if kept:
+            moved[str(record[PayloadKey.DOC_ID])] = kept
+        else:
+            gone.append(str(record[PayloadKey.DOC_ID]))
+    return gone, moved
+
+
+def _drop_stray_chunks(store: PolicyStore) -> None:
     live = {
         str(r[PayloadKey.DOC_ID]): str(r.get(PayloadKey.CONTENT_HASH) or "")
-        for r in records
-        if str(r[PayloadKey.DOC_ID]) not in gone
+        for r in store.iter_documents()
     }
     stray = {
         str(chunk[PayloadKey.DOC_ID])
@@ -212,4 +315,3 @@ def prune_missing(store: PolicyStore) -> int:
     for doc_id in stray:
         store.drop_chunks(doc_id, live.get(doc_id))
         logger.info("dropped stray chunks doc_id=%s", doc_id)
-    return len(gone)

@@ -48,6 +48,12 @@ class PayloadKey(StrEnum):
     URL = "url"
     FORMAT = "format"
     INGESTED_AT = "ingested_at"
+    IDENTITY = "identity"
+    """What makes a file this document, decided when it is first stored (``ingest.identity``)."""
+    TEXT_HASH = "text_hash"
+    """SHA-256 of the stored text: the same text under the same file name is the same document."""
+    LOCATIONS = "locations"
+    """Every absolute path the document was read from (a copy, a move, an upload)."""
 
 
 POINT_NAMESPACE = uuid.UUID("6f1e3c2a-6d0b-4a53-9a55-2f0c1b7d9e41")

@@ -136,6 +136,10 @@ class PolicyStore(Protocol):
         next ingest redoes a document whose record is missing, older or not complete.
         """
 
+    def update_document(self, doc_id: str, fields: dict[str, Any]) -> None:
+        """Set these fields of a document's record (its locations, its identity), leaving
+        the others and its chunks as they are."""
+
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document's record, then its chunks; False when it was not there."""
 
@@ -160,6 +164,12 @@ class PolicyStore(Protocol):
         Raises:
             FilterError: an unknown filter key or a value of the wrong type.
         """
+
+    def read_meta(self) -> dict[str, Any]:
+        """What the store records about itself (``ingest.provenance``); empty when nothing."""
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """Replace what the store records about itself."""
 
     def close(self) -> None:
         """Release the store (and an embedded folder's lock)."""

@@ -48,6 +48,7 @@ HNSW_EF = 128
 """Candidates the HNSW search explores; measured recall@50 vs exact search ≥ 0.99."""
 _NO_VECTOR = "none"
 _META = "store.json"
+_BUILT_WITH = "built_with"
 _SCROLL_PAGE = 256
 
 
@@ -220,6 +221,12 @@ class EdgeStore:
             self._docs.update(qe.UpdateOperation.set_payload([point], complete))
             self._docs.flush()
 
+    def update_document(self, doc_id: str, fields: dict[str, Any]) -> None:
+        """Set these fields of a document's record, leaving the others."""
+        with self._write_lock:
+            self._docs.update(qe.UpdateOperation.set_payload([doc_point_id(doc_id)], fields))
+            self._docs.flush()
+
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document's record, then its chunks; False when it was not there.
 
@@ -255,6 +262,23 @@ class EdgeStore:
             self._shard.optimize()
             self._shard.flush()
             self._docs.flush()
+
+    def read_meta(self) -> dict[str, Any]:
+        """What the store records about itself (kept in the chunk shard's ``store.json``)."""
+        meta_file = self._chunk_path / _META
+        if not meta_file.exists():
+            return {}
+        found = json.loads(meta_file.read_text(encoding="utf-8")).get(_BUILT_WITH)
+        return dict(found) if isinstance(found, dict) else {}
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """Replace what the store records about itself."""
+        meta_file = self._chunk_path / _META
+        stored = json.loads(meta_file.read_text(encoding="utf-8")) if meta_file.exists() else {}
+        stored[_BUILT_WITH] = meta
+        partial = meta_file.with_suffix(".tmp")
+        partial.write_text(json.dumps(stored), encoding="utf-8")
+        os.replace(partial, meta_file)
 
     # -- search ----------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from ingest.store import (
 
 logger = logging.getLogger(__name__)
 
+_BUILT_WITH = "policyqa_built_with"
 UPSERT_BATCH = 64
 """Chunks per upsert request: with sentence vectors a chunk is ~20 KB of JSON, so a batch
 stays far below a server's default 32 MB request limit."""
@@ -233,6 +234,10 @@ class QdrantStore:
             self.documents, {str(PayloadKey.STATE): COMPLETE}, points=[point], wait=True
         )
 
+    def update_document(self, doc_id: str, fields: dict[str, Any]) -> None:
+        """Set these fields of a document's record, leaving the others."""
+        self.client.set_payload(self.documents, fields, points=[doc_point_id(doc_id)], wait=True)
+
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document's record, then its chunks; False when it was not there.
 
@@ -273,6 +278,17 @@ class QdrantStore:
 
     def finish_writes(self) -> None:
         """Nothing to do: a Qdrant server indexes in the background, local mode never does."""
+
+    def read_meta(self) -> dict[str, Any]:
+        """What the store records about itself (the chunk collection's metadata)."""
+        if not self.client.collection_exists(self.collection):
+            return {}
+        found = (self.client.get_collection(self.collection).config.metadata or {}).get(_BUILT_WITH)
+        return dict(found) if isinstance(found, dict) else {}
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        """Replace what the store records about itself."""
+        self.client.update_collection(self.collection, metadata={_BUILT_WITH: meta})
 
     # -- search ----------------------------------------------------------------------------
 

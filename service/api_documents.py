@@ -137,16 +137,18 @@ async def get_job(job_id: str, request: Request) -> Job:
 
 @router.delete("/v1/documents/{doc_id}", status_code=204, responses=documented(401, 403, 404))
 async def delete_document(doc_id: str, request: Request) -> Response:
-    """Remove a document and all its chunks (admin key); an uploaded file goes too."""
+    """Remove a document and all its chunks (admin key); its uploaded files go too."""
     services = services_of(request)
-    source = await run_in_threadpool(services.library.source_path, doc_id)
-    if source is None:
+    sources = await run_in_threadpool(services.library.source_paths, doc_id)
+    if sources is None:
         raise HTTPException(404, f"no document with id {doc_id!r}")
     await run_in_threadpool(services.library.delete_document, doc_id)
-    if source.parent.parent == uploads_dir(services).resolve() and source.exists():
-        source.unlink()
-        with contextlib.suppress(OSError):  # other files may share the folder's name
-            source.parent.rmdir()
+    uploads = uploads_dir(services).resolve()
+    for source in sources:
+        if source.parent.parent == uploads and source.exists():
+            source.unlink()
+            with contextlib.suppress(OSError):  # other files may share the folder's name
+                source.parent.rmdir()
     return Response(status_code=204)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ingest.embedding import PolicyEmbedding, build_embedder
 from ingest.manifest import load_catalog
+from ingest.provenance import built_with, check_model
 from ingest.store import PolicyStore
 from ingest.store_factory import build_store
 from service.feedback import FeedbackStore
@@ -65,11 +66,13 @@ def build_services(
     Raises:
         StoreLockedError: the embedded store is open in another process.
         EmbeddingModelError: the configured model cannot be loaded offline.
+        ModelMismatchError: the store was built with another embedding model.
     """
     embedder = embedder or build_embedder(settings, fake=fake_embedder)
-    store = build_store(settings)
     catalog = load_catalog(catalog_dir(settings))
+    store = build_store(settings)
     try:
+        check_model(store, built_with(embedder, settings), settings)
         qa = QA(settings, store, embedder, catalog)
     except Exception:
         store.close()

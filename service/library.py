@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.embedding import PolicyEmbedding
+from ingest.identity import locations_of
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
 from ingest.schema import PayloadKey
@@ -40,16 +41,25 @@ class Library:
         prune: bool = False,
         progress: bool | None = None,
         catalogued: bool = True,
+        prune_everywhere: bool = False,
     ) -> IngestSummary:
         """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`).
 
         ``catalogued``: files named as in ``corpora/*.toml`` take its title, publisher
-        and kind (not for uploads: a name does not make a file the official document).
+        and kind (not for uploads: a name does not make a file the official document,
+        though an upload of a stored catalogued document keeps its facts).
         """
-        catalog = self.catalog if catalogued else {}
         try:
             return ingest_paths(
-                paths, self.store, self.embedder, self.settings, catalog, prune, progress
+                paths,
+                self.store,
+                self.embedder,
+                self.settings,
+                self.catalog,
+                prune,
+                progress,
+                catalogued=catalogued,
+                prune_everywhere=prune_everywhere,
             )
         finally:
             self._changed()
@@ -91,11 +101,11 @@ class Library:
         finally:
             self._changed()
 
-    def source_path(self, doc_id: str) -> Path | None:
-        """Where a stored document was read from (the server's own path), or None when
-        there is no such document."""
+    def source_paths(self, doc_id: str) -> list[Path] | None:
+        """Every place a stored document was read from (the server's own paths), or None
+        when there is no such document."""
         record = self.store.get_document(doc_id, with_text=False)
-        return None if record is None else Path(str(record.get(PayloadKey.SOURCE, "")))
+        return None if record is None else [Path(p) for p in locations_of(record)]
 
     def count_chunks(self) -> int:
         """Chunks in the store (every document's)."""

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.loaders import load_document
 from ingest.payloads import chunk_payloads
-from ingest.pipeline import content_hash_of, make_doc_id, write_embedded
+from ingest.pipeline import content_hash_of, write_embedded
 from ingest.schema import PayloadKey
 from service.container import Services
 from service.types import AskRequest, SearchRequest
@@ -60,6 +60,11 @@ def _stored_whole(services: Services, doc_id: str) -> dict[str, object]:
     return record
 
 
+def _only_doc_id(services: Services) -> str:
+    (doc,) = services.library.list_documents()
+    return doc.doc_id
+
+
 def _crash_in_drop_chunks(patch: pytest.MonkeyPatch, services: Services, why: str) -> None:
     """The store's drop_chunks raises as a process killed at that step would stop."""
 
@@ -84,7 +89,7 @@ def test_an_update_stopped_before_its_record_serves_the_old_version_intact(
     rules.write_text(V2, encoding="utf-8")
     # The new version's chunks are written, then the run dies before the record.
     doc = load_document(rules)
-    doc_id = make_doc_id(rules)
+    doc_id = _only_doc_id(fake_services)
     payloads, texts = chunk_payloads(
         doc, doc_id, content_hash_of(doc, library.settings), library.settings, library.embedder
     )
@@ -115,7 +120,7 @@ def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resu
     # Not "unchanged": the commit was not complete.
     summary = library.ingest([rules], progress=False)
     assert summary.updated == 1 and summary.unchanged == 0
-    doc_id = make_doc_id(rules)
+    doc_id = _only_doc_id(fake_services)
     assert _stored_whole(fake_services, doc_id)[PayloadKey.STATE] == "complete"
 
 
@@ -124,7 +129,7 @@ def test_a_delete_stopped_midway_hides_the_document_and_loses_nothing_on_reinges
 ) -> None:
     library = fake_services.library
     library.ingest([rules], progress=False)
-    doc_id = make_doc_id(rules)
+    doc_id = _only_doc_id(fake_services)
     with monkeypatch.context() as patch:
         _crash_in_drop_chunks(patch, fake_services, "killed while deleting the chunks")
         with pytest.raises(OSError):
@@ -144,7 +149,7 @@ def test_prune_sweeps_chunks_no_record_owns(
 ) -> None:
     library = fake_services.library
     library.ingest([rules], progress=False)
-    doc_id = make_doc_id(rules)
+    doc_id = _only_doc_id(fake_services)
     with monkeypatch.context() as patch:
         _crash_in_drop_chunks(patch, fake_services, "killed while deleting the chunks")
         with pytest.raises(OSError):

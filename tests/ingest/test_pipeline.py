@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from ingest.manifest import ManifestEntry
-from ingest.pipeline import make_doc_id
 from ingest.schema import PayloadKey
 from service.container import Services
 from tests.conftest import SEED, shared_or_skip
@@ -44,7 +43,10 @@ def test_a_changed_file_replaces_its_chunks_without_leftovers(
     note.write_text("# Export rules\n\nOnly one sentence now.\n")
     summary = fake_services.library.ingest([folder], progress=False)
     assert (summary.updated, summary.unchanged) == (1, 1)
-    doc = fake_services.library.get_document(make_doc_id(note))
+    (note_id,) = [
+        d.doc_id for d in fake_services.library.list_documents() if d.file_name == "note.md"
+    ]
+    doc = fake_services.library.get_document(note_id)
     assert doc is not None and "Only one sentence now." in doc.text and doc.chunk_count == 1
     note_chunks = list(fake_services.store.iter_chunks(doc.doc_id))
     assert len(note_chunks) == 1

@@ -230,3 +230,29 @@ def test_searches_are_served_while_a_document_is_written(engine: Engine) -> None
             thread.join()
     assert errors == []
     assert engine.store.count_chunks() > 30 + 4
+
+
+def test_a_record_s_fields_are_updated_without_touching_the_rest(engine: Engine) -> None:
+    engine.ingest(engine.note())
+    note_id = _doc_id(engine.store, "Chip note")
+    before = engine.store.get_document(note_id)
+    assert before is not None
+    count = engine.store.count_chunks()
+    engine.store.update_document(note_id, {str(PayloadKey.LOCATIONS): ["/a/note.md"]})
+    after = engine.store.get_document(note_id)
+    assert after is not None and after[PayloadKey.LOCATIONS] == ["/a/note.md"]
+    assert after[PayloadKey.DOC_TEXT] == before[PayloadKey.DOC_TEXT]
+    assert after[PayloadKey.CONTENT_HASH] == before[PayloadKey.CONTENT_HASH]
+    assert engine.store.count_chunks() == count
+
+
+def test_the_store_keeps_the_model_it_was_built_with_across_a_reopen(engine: Engine) -> None:
+    engine.ingest(engine.note())
+    built = engine.store.read_meta()
+    assert built["model"] == engine.embedder.model_name and built["dimension"] == 384
+    assert len(built["fingerprint"]) == 384 and built["chunking"]["max_tokens"] > 0
+    engine.reopen()
+    assert engine.store.read_meta() == built
+    engine.store.write_meta({**built, "model": "another"})
+    engine.reopen()
+    assert engine.store.read_meta()["model"] == "another"

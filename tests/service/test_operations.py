@@ -222,24 +222,48 @@ def test_two_files_of_one_name_in_one_request_are_refused_and_nothing_is_kept(
     assert not uploads.exists() or list(uploads.iterdir()) == []
 
 
-def test_a_later_upload_of_the_same_name_is_a_document_of_its_own(client: TestClient) -> None:
+def _upload(client: TestClient, name: str, body: bytes) -> dict:
+    job = client.post("/v1/documents", files=[("files", (name, body))], headers=AUTH).json()
+    done = _wait(client, job["id"])
+    assert done["status"] == "done", done
+    return done["files"][0]  # type: ignore[no-any-return]
+
+
+def test_a_changed_upload_is_a_new_version_of_its_document(client: TestClient) -> None:
     first = "The first note says export caps apply to advanced chips from 2025 onwards."
     second = "The second note says a licence is needed for every data center abroad."
-    ids = []
-    for text in (first, second):
-        job = client.post(
-            "/v1/documents", files=[("files", ("note.txt", text.encode()))], headers=AUTH
-        ).json()
-        done = _wait(client, job["id"])
-        assert done["files"][0]["status"] == "added", done
-        ids.append(done["files"][0]["doc_id"])
-    assert ids[0] != ids[1]
-    texts = [client.get(f"/v1/documents/{i}", headers=AUTH).json()["text"] for i in ids]
-    assert texts == [first, second], "the first upload was not replaced"
-    again = client.post(
-        "/v1/documents", files=[("files", ("note.txt", first.encode()))], headers=AUTH
-    ).json()
-    assert _wait(client, again["id"])["files"][0]["status"] == "unchanged"
+    added = _upload(client, "note.txt", first.encode())
+    changed = _upload(client, "note.txt", second.encode())
+    assert (added["status"], changed["status"]) == ("added", "updated")
+    assert added["doc_id"] == changed["doc_id"]
+    names = [d["file_name"] for d in client.get("/v1/documents", headers=AUTH).json()]
+    assert names.count("note.txt") == 1, "the old version is not served beside the new"
+    doc = client.get(f"/v1/documents/{added['doc_id']}", headers=AUTH).json()
+    assert doc["text"] == second
+    assert _upload(client, "note.txt", second.encode())["status"] == "unchanged"
+    assert client.delete(f"/v1/documents/{added['doc_id']}", headers=AUTH).status_code == 204
+    assert client.get("/v1/documents", headers=AUTH).json() == []
+
+
+def test_an_upload_of_an_ingested_catalogued_file_is_the_same_document(
+    client: TestClient, tmp_path: Path
+) -> None:
+    services = client.app.state.services  # type: ignore[attr-defined]
+    folder = tmp_path / "checkout"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    assert services.library.ingest([folder], progress=False).added == 1
+    (before,) = client.get("/v1/documents", headers=AUTH).json()
+    assert before["title"].startswith("Why China"), "the seed is catalogued (corpora/seeds.toml)"
+    result = _upload(client, SEED.name, SEED.read_bytes())
+    assert result["status"] == "unchanged" and result["doc_id"] == before["doc_id"]
+    (after,) = client.get("/v1/documents", headers=AUTH).json()
+    assert (after["title"], after["kind"]) == (before["title"], before["kind"])
+    edited = SEED.read_text(encoding="utf-8") + "\n**Host** (59:00): One more thing.\n"
+    result = _upload(client, SEED.name, edited.encode())
+    assert result["status"] == "updated" and result["doc_id"] == before["doc_id"]
+    (updated,) = client.get("/v1/documents", headers=AUTH).json()
+    assert (updated["title"], updated["kind"]) == (before["title"], before["kind"])
 
 
 def test_an_upload_named_like_a_catalogued_document_is_not_presented_as_it(
