@@ -76,6 +76,22 @@ def hostile(
     services.close()
 
 
+@pytest.fixture(scope="session")
+def corpus(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
+) -> Iterator[Services]:
+    """The real pipeline over the seeds and every shared corpus document (as `make eval`
+    ingests them; skipped without ../shared)."""
+    corpora = shared_or_skip("corpora")
+    settings = Settings(data_dir=tmp_path_factory.mktemp("corpus"))
+    services = build_services(settings, embedder=real_embedder)
+    files = [SEEDS, *sorted(corpora.glob("*.txt")), *sorted(corpora.glob("*.md"))]
+    summary = services.library.ingest(files, progress=False)
+    assert summary.failed == 0 and summary.added == 25
+    yield services
+    services.close()
+
+
 def serve_in_thread(services: Services) -> Iterator[str]:
     """The app over ``services`` on a free 127.0.0.1 port, in a thread: yields its base
     URL, stops at the end (real HTTP, real uvicorn)."""
