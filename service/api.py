@@ -21,6 +21,7 @@ from service.api_pages import static as static_files
 from service.api_slack import router as slack_router
 from service.api_slack import slack_app
 from service.container import Services, build_services
+from service.mcp_http import mcp_route, mcp_sessions
 from service.metrics import Metrics
 from service.security import KeyChecker
 from service.settings import Settings
@@ -30,7 +31,7 @@ def _lifespan(
     services: Services | None, settings: Settings | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start-up and stop: the services (built here unless given, and then closed here),
-    the Slack app, the API keys and the ingestion jobs."""
+    the Slack app, the API keys, the ingestion jobs and the MCP sessions."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,7 +41,8 @@ def _lifespan(
         app.state.keys = KeyChecker(built.settings.parsed_api_keys())
         app.state.jobs = start_jobs(built, app.state.metrics)
         try:
-            yield
+            async with mcp_sessions(built, app.state.metrics) as app.state.mcp:
+                yield
         finally:
             app.state.jobs.shutdown()  # the running job finishes before the store closes
             if services is None:
@@ -70,6 +72,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         pages_router,
     ):
         app.include_router(router)
+    app.router.routes.append(mcp_route())  # MCP over streamable HTTP
     app.mount("/static", static_files, name="static")
     app.mount("/static-docs", docs_static, name="static-docs")
     app.add_middleware(BodyLimit)

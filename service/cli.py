@@ -266,6 +266,32 @@ app.command(name="batch")(batch)
 app.command(name="batch-diff")(batch_diff)
 
 
+@app.command(name="mcp")
+def mcp_stdio(
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Where readers reach `policyqa serve` (e.g. http://127.0.0.1:8000): "
+            "citations then carry links to the source view."
+        ),
+    ] = None,
+) -> None:
+    """Serve PolicyQA's tools (ask, search, get_document, list_documents) and documents
+    to an AI assistant over stdio, the Model Context Protocol's local transport: the
+    assistant starts this command. Local and trusted: no API key. While `policyqa serve`
+    holds the embedded store, point the assistant at its /mcp instead."""
+    import contextlib
+
+    from service.mcp_tools import build_mcp_server
+
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries the protocol only
+        services = open_services()
+    try:
+        build_mcp_server(services, public_url=public_url).run("stdio")
+    finally:
+        services.close()
+
+
 def main() -> None:
     """Console entry point."""
     serving = len(sys.argv) > 1 and sys.argv[1] == "serve"

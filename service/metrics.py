@@ -11,7 +11,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class Metrics:
-    """Request, answer, ingestion, embedding and Qdrant figures."""
+    """Request, answer, ingestion, embedding, Qdrant and MCP tool figures."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -41,6 +41,12 @@ class Metrics:
         )
         self.qdrant_seconds = Histogram(
             "policyqa_qdrant_seconds", "Qdrant search time", buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.mcp_requests = Counter(
+            "policyqa_mcp_requests", "MCP tool calls, by tool", ["tool"], registry=r
+        )
+        self.mcp_errors = Counter(
+            "policyqa_mcp_errors", "MCP tool calls answered with a tool error", ["tool"], registry=r
         )
 
     def observe_answer(self, abstained: bool, timings_ms: dict[str, float]) -> None:
