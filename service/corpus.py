@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from ingest import sparse
 from ingest.manifest import ManifestEntry
-from ingest.schema import PayloadKey
+from ingest.outline import Section, outline
+from ingest.schema import PayloadKey, point_id_of
 from service.catalogue import Catalogue
 
 MONTHS = [
@@ -107,6 +110,47 @@ class CorpusFacts:
         pieces a page break cuts such a sentence into)."""
         self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
         self._document_terms: dict[tuple[str, str], frozenset[str]] = {}
+        self._outlines: dict[tuple[str, str], list[Section]] = {}
+        self._heading_vectors: dict[tuple[str, str], np.ndarray] = {}
+        self._chunk_spans: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+
+    def outline(self, doc_id: str, read: Callable[[str], str]) -> list[Section]:
+        """A document's sections (``ingest.outline``; ``read`` fetches its text), kept for
+        its current version."""
+        key = (doc_id, self.versions.get(doc_id, ""))
+        found = self._outlines.get(key)
+        if found is None:
+            found = outline(read(doc_id))
+            self._outlines[key] = found
+        return found
+
+    def heading_vectors(
+        self, doc_id: str, sections: list[Section], embed: Callable[[list[str]], np.ndarray]
+    ) -> np.ndarray:
+        """Each section's heading (with the titles above it) embedded once per version."""
+        key = (doc_id, self.versions.get(doc_id, ""))
+        found = self._heading_vectors.get(key)
+        if found is None:
+            found = embed([f"{s.context} {s.heading}".strip() for s in sections])
+            self._heading_vectors[key] = found
+        return found
+
+    def chunk_spans(
+        self, doc_id: str, read: Callable[[str], Iterable[dict[str, Any]]]
+    ) -> list[tuple[int, int, str]]:
+        """Each chunk of a document's current version as (start, end, point id), in
+        order (``read`` lists the document's chunk payloads)."""
+        version = self.versions.get(doc_id, "")
+        key = (doc_id, version)
+        found = self._chunk_spans.get(key)
+        if found is None:
+            found = sorted(
+                (int(p[PayloadKey.START_CHAR]), int(p[PayloadKey.END_CHAR]), point_id_of(p))
+                for p in read(doc_id)
+                if str(p.get(PayloadKey.CONTENT_HASH) or "") in ("", version)
+            )
+            self._chunk_spans[key] = found
+        return found
 
     def document_terms(self, doc_id: str, read: Callable[[str], str]) -> frozenset[str]:
         """Every index term of a document's text (``read`` fetches the text), kept for the

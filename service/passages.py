@@ -19,10 +19,12 @@ from typing import Any
 import numpy as np
 
 from ingest.chunking import split_sentences
+from ingest.outline import Section
 from ingest.schema import PayloadKey, point_id_of
 from ingest.store import PolicyStore
 from service.corpus import CorpusFacts
 from service.retrieval import Candidate, fuse_and_smooth, search_lists
+from service.sections import MAX_SECTION, best_section
 from service.settings import Settings
 from service.units import Passage, is_list_item, is_list_part
 
@@ -89,12 +91,14 @@ def gather(
     corpus: CorpusFacts,
     live: Callable[[list[Candidate]], list[Candidate]] = list,
     named: Sequence[str] = (),
+    embed: Callable[[list[str]], np.ndarray] | None = None,
 ) -> Gathered:
     """The passages to compose from, best first.
 
     ``live`` keeps the candidates of their documents' current versions. ``named`` are
     the documents the question names (``service.catalogue``): one named document is the
-    focus whatever the retrieved passages say.
+    focus whatever the retrieved passages say. ``embed`` embeds texts (section headings,
+    once per document version).
     """
     cfg = settings.answer
     if len(set(named)) == 1:
@@ -110,16 +114,24 @@ def gather(
         short = corpus.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
         ranked = live(fuse_and_smooth(dense, bm25, settings, languages, question))
         leading = ranked[: None if short else cfg.passages]
+        section = None if short else _section(store, question, vector, focus, ranked, corpus, embed)
     else:
-        ranked = []
+        ranked, section = [], None
         leading = fused[: cfg.passages]
-    ranks: dict[str, float] = {c.point_id: float(i) for i, c in enumerate(leading)}
-    wanted: dict[str, float] = dict(ranks)
-    for i, cand in enumerate(leading[:WITH_NEIGHBOURS]):
+    # The answering section leads, read whole in document order; then the ranked passages.
+    whole = (
+        []
+        if section is None
+        else _section_chunks(store, focus or "", section, corpus, ranked, cfg.passages)
+    )
+    wanted: dict[str, float] = {point: float(i) for i, point in enumerate(whole)}
+    for i, cand in enumerate(leading):
+        wanted.setdefault(cand.point_id, float(len(whole) + i))
+    for cand in leading[:WITH_NEIGHBOURS]:
         for step in (-1, 1):
             point = _neighbour(cand.payload, step)
             if point is not None and point not in wanted:
-                wanted[point] = i + 0.5
+                wanted[point] = wanted[cand.point_id] + 0.5
     chunks = {c.point_id: c for c in store.get_chunks(list(wanted))}
     for _ in range(LIST_FOLLOW):
         more: dict[str, float] = {}
@@ -143,6 +155,47 @@ def gather(
         for c in chunks.values()
     ]
     return Gathered(sorted(passages, key=lambda p: p.rank), focus, ranked)
+
+
+def _section(
+    store: PolicyStore,
+    question: str,
+    vector: np.ndarray,
+    doc_id: str,
+    ranked: list[Candidate],
+    corpus: CorpusFacts,
+    embed: Callable[[list[str]], np.ndarray] | None,
+) -> Section | None:
+    """The section of the focus document that answers the question (``service.sections``)."""
+
+    def read(doc: str) -> str:
+        record = store.get_document(doc, with_text=True)
+        return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
+
+    sections = corpus.outline(doc_id, read)
+    similarity = None
+    if sections and embed is not None:
+        similarity = [float(v @ vector) for v in corpus.heading_vectors(doc_id, sections, embed)]
+    name = corpus.terms.get(doc_id, frozenset())
+    return best_section(question, sections, ranked, name, similarity)
+
+
+def _section_chunks(
+    store: PolicyStore,
+    doc_id: str,
+    section: Section,
+    corpus: CorpusFacts,
+    ranked: list[Candidate],
+    limit: int,
+) -> list[str]:
+    """Point ids of the chunks a section spans, in document order; for a section too long
+    to read whole, its best ranked passages, then its opening ones, ``limit`` in all."""
+    spans = corpus.chunk_spans(doc_id, store.iter_chunks)
+    inside = [point for start, end, point in spans if end > section.start and start < section.end]
+    if section.end - section.start <= MAX_SECTION:
+        return inside
+    best = [c.point_id for c in ranked if section.start <= c.span[0] < section.end]
+    return list(dict.fromkeys([*best[: limit // 2], *inside]))[:limit]
 
 
 def _neighbour(payload: dict[str, Any], step: int) -> str | None:

@@ -28,6 +28,7 @@ from service.generation import load_prompt
 from service.passages import gather
 from service.questions import Question, asked_topic, split_facets
 from service.retrieval import Candidate, diversify, fuse_and_smooth, search_lists
+from service.sections import section_at
 from service.settings import Settings
 from service.types import (
     AskRequest,
@@ -134,6 +135,7 @@ class QA:
             corpus,
             self.live,
             named,
+            self._embed,
         )
         silent = gathered.focus and self._silent_on(request.question, gathered.focus, corpus)
         if silent:
@@ -153,6 +155,7 @@ class QA:
         if not points:  # nothing quotable was gathered: each citation's quote is a point
             points = quote_points(citations)
             cut = [(False, False)] * len(points)
+        self._locate(points, citations, corpus)
         text = answer.render_answer(points, cut)
         timings["answer"] = _ms(started)
         response = self._response(text, False, citations, timings, evidence.as_dict(), points)
@@ -270,6 +273,23 @@ class QA:
         ]
         return answer.not_mentioned(absent) if absent else None
 
+    def _locate(self, points: list[Point], citations: list[Citation], corpus: CorpusFacts) -> None:
+        """Give each point the section of its document that holds it ("Article 5")."""
+        documents = {c.n: c.doc_id for c in citations}
+        for point in points:
+            doc_id = documents.get(point.citation)
+            if doc_id is None:
+                continue
+            sections = corpus.outline(doc_id, self._read)
+            point.section = section_at(sections, point.start_char)
+
+    def _read(self, doc_id: str) -> str:
+        record = self.store.get_document(doc_id, with_text=True)
+        return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.embedder.get_text_embedding_batch(texts), dtype=np.float32)
+
     def _silent_on(self, question: str, doc_id: str, corpus: CorpusFacts) -> str | None:
         """Why a question asking what one document says about a topic ("what does the
         talk say about hospitals?") cannot be answered: a third or more of the topic's
@@ -282,11 +302,7 @@ class QA:
         if not wanted:
             return None
 
-        def read(doc: str) -> str:
-            record = self.store.get_document(doc, with_text=True)
-            return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
-
-        held = corpus.document_terms(doc_id, read)
+        held = corpus.document_terms(doc_id, self._read)
         missing = [
             t
             for t, forms in wanted.items()

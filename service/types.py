@@ -145,6 +145,9 @@ class Point(BaseModel):
     start_char: int
     end_char: int
     level: int = Field(0, ge=0, le=1, description="1: an item of the preceding point's list.")
+    section: str | None = Field(
+        None, description='The section of the document holding it ("Article 5", "Sec. 7").'
+    )
     page: int | None = None
     speaker: str | None = None
     timestamp: str | None = Field(None, description="m:ss; '~' marks an estimate.")

@@ -280,7 +280,7 @@ def compact(
         modal = 0.0 if introduced else MODAL_BONUS
         begin, stop = _window(text, begin, limit, weights, lead, modal)
         if _DANGLING.search(text, begin, stop):  # "(b) The Administrator shall…" says nothing
-            stop = max(stop, begin + _word_cut(text, begin, limit))
+            stop = min(len(text), max(stop, begin + _word_cut(text, begin, limit)))
     while stop > begin and text[stop - 1] in " ,;:，；：、":
         stop -= 1
     if display_width(text[begin:stop]) < (MIN_LABEL_WIDTH if labelled else MIN_UNIT_WIDTH):

@@ -197,3 +197,17 @@ def test_what_the_corpus_lacks_is_refused_saying_what(
     response = _ask(corpus, question)
     assert response.abstained and not response.citations
     assert said in response.answer
+
+
+@pytest.mark.slow
+def test_a_question_about_an_article_is_answered_from_that_article(corpus: Services) -> None:
+    """The outline's headings choose the section: Article 5's list of prohibited practices,
+    Article 3's definition, each point labelled with its article."""
+    prohibited = _ask(corpus, "Which practices does the EU AI Act prohibit?")
+    in_article_5 = [p for p in prohibited.points if p.section == "Article 5"]
+    assert len(in_article_5) >= 4
+    assert any("subliminal techniques" in p.text for p in in_article_5)
+    defined = _ask(corpus, "How does the EU AI Act define an AI system?")
+    assert any(
+        "machine-based system" in p.text and p.section == "Article 3" for p in defined.points
+    )

@@ -1,0 +1,99 @@
+"""The sections of a document that answer a question.
+
+A question about one document is usually about one of its parts: an article, a section,
+a chapter. Each section of the document's outline (``ingest.outline``) is scored by how
+much of the document's own retrieval evidence falls inside it (the share of the fused
+score of its best passages) and by how much of the question its heading and the titles
+above it hold (question terms weighted by how few of the document's headings use them;
+the document's own name does not count). A section is chosen by its heading: only a heading
+that holds a good share of the question makes its section the answer's. The chosen section
+is read whole (a long one: its own best passages first), so an article's list or a
+section's argument reaches the answer in full, not only the passages that happened to
+rank.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+
+from ingest import sparse
+from ingest.outline import Section
+from service.retrieval import Candidate
+
+EVIDENCE_DEPTH = 20
+"""The document's best passages whose fused score says where the answer is."""
+MAX_SECTION = 12_000
+"""A longer section is a part of the document, not an answer: it is not read whole, but
+its own best passages lead."""
+MASS_WEIGHT = 0.5
+"""How much the retrieval evidence inside a section counts (all of it: half a heading)."""
+SIMILARITY_WEIGHT = 2.0
+"""How much a heading's cosine to the question counts (it separates headings that share
+the question's words)."""
+MIN_STEM = 5
+"""Stems this long that start one another are one word ("defin", "definit")."""
+MIN_HEADING = 0.4
+"""A section is chosen by its heading only when that holds this share of the question."""
+
+
+def best_section(
+    question: str,
+    sections: Sequence[Section],
+    ranked: Sequence[Candidate],
+    name: frozenset[str] = frozenset(),
+    similarity: Sequence[float] | None = None,
+) -> Section | None:
+    """The section of the document that answers the question, if one stands out.
+
+    ``similarity``: each section heading's cosine to the question, which tells apart two
+    headings holding the same words ("Entry into force and application" against
+    "Application of a conformity assessment body" for "when does it apply?").
+    """
+    if not sections or not ranked:
+        return None
+    forms = {t: f for t, f in sparse.question_terms(question).items() if t not in name}
+    headings = [
+        _matching(forms, frozenset(sparse.tokenize(f"{s.context} {s.heading}"))) for s in sections
+    ]
+    n = len(sections)
+    weights = {t: math.log(1 + n / (0.5 + sum(1 for h in headings if t in h))) for t in forms}
+    total_weight = sum(weights.values()) or 1.0
+    top = ranked[:EVIDENCE_DEPTH]
+    mass_total = sum(c.fused for c in top) or 1.0
+    best, best_score = None, -1.0
+    for i, (section, heading) in enumerate(zip(sections, headings, strict=True)):
+        held = sum(w for t, w in weights.items() if t in heading) / total_weight
+        if held < MIN_HEADING:
+            continue
+        mass = sum(c.fused for c in top if section.start <= c.span[0] < section.end)
+        close = similarity[i] if similarity is not None else 0.0
+        score = held + MASS_WEIGHT * mass / mass_total + SIMILARITY_WEIGHT * close
+        if score > best_score:
+            best, best_score = section, score
+    return best
+
+
+def _matching(forms: dict[str, frozenset[str]], heading: frozenset[str]) -> frozenset[str]:
+    """The question terms a heading holds, a stem matching its longer or shorter form
+    ("define" → "defin" and "Definitions" → "definit"; "apply" and "application")."""
+    found = set()
+    for term, variants in forms.items():
+        for held in heading:
+            if held in variants or (
+                min(len(held), len(term)) >= MIN_STEM
+                and (held.startswith(term) or term.startswith(held))
+            ):
+                found.add(term)
+                break
+    return frozenset(found)
+
+
+def section_at(sections: Sequence[Section], offset: int) -> str | None:
+    """The label of the section holding a document offset (None: before the first)."""
+    starts = [s.start for s in sections]
+    i = bisect.bisect_right(starts, offset) - 1
+    if i < 0 or offset >= sections[i].end:
+        return None
+    return sections[i].label

@@ -1,0 +1,53 @@
+"""Choosing the section of a document that answers a question."""
+
+from __future__ import annotations
+
+from ingest.outline import Section
+from service.retrieval import Candidate
+from service.sections import best_section, section_at
+
+NAME = frozenset({"act", "ai"})
+"""The document's own name: it names the document, not a section of it."""
+SECTIONS = [
+    Section(0, 1000, "Article 3 Definitions", "CHAPTER I GENERAL PROVISIONS"),
+    Section(1000, 2000, "Article 5 Prohibited AI practices", "CHAPTER II"),
+    Section(2000, 3000, "Article 26 Obligations of deployers of high-risk AI systems"),
+    Section(3000, 4000, "Article 29 Application of a conformity assessment body"),
+    Section(4000, 5000, "Article 113 Entry into force and application"),
+]
+
+
+def _ranked(*starts: int) -> list[Candidate]:
+    return [
+        Candidate(f"p{i}", {"doc_id": "d", "start_char": start, "end_char": start + 500}, 1.0)
+        for i, start in enumerate(starts)
+    ]
+
+
+def test_the_heading_that_holds_the_question_wins_over_where_passages_ranked() -> None:
+    ranked = _ranked(2100, 2200, 3100)  # the passages rank elsewhere
+    chosen = best_section("Which practices does the AI Act prohibit?", SECTIONS, ranked)
+    assert chosen is not None and chosen.label == "Article 5"
+
+
+def test_a_stem_matches_its_longer_form() -> None:
+    # "define" is stemmed "defin", "Definitions" "definit".
+    chosen = best_section("How does the Act define an AI system?", SECTIONS, _ranked(3100), NAME)
+    assert chosen is not None and chosen.label == "Article 3"
+
+
+def test_heading_similarity_tells_apart_headings_with_the_same_words() -> None:
+    question = "When does the Act apply?"
+    similarity = [0.1, 0.1, 0.1, 0.2, 0.6]
+    chosen = best_section(question, SECTIONS, _ranked(3100), NAME, similarity)
+    assert chosen is not None and chosen.label == "Article 113"
+
+
+def test_no_section_when_no_heading_holds_the_question() -> None:
+    assert best_section("What about watermarking of outputs?", SECTIONS, _ranked(100)) is None
+    assert best_section("Which practices are prohibited?", [], _ranked(100)) is None
+
+
+def test_a_point_is_located_in_its_section() -> None:
+    assert section_at(SECTIONS, 1500) == "Article 5"
+    assert section_at([Section(100, 200, "Article 1 Scope")], 50) is None
