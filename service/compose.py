@@ -14,6 +14,7 @@ sources present them, grouped by document.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -81,8 +82,12 @@ def compose(
     scored = _set_aside(question, scored)
     mean = sum(idf.values()) / len(idf) if idf else 1.0
     weights = {term: value / mean for term, value in idf.items()}
-    chosen = _Selection(scored, budget, max_point_chars, weights, question.enumerative).run()
-    return _reading_order(chosen)
+    selection = _Selection(scored, budget, max_point_chars, weights, question.enumerative)
+    if question.asks_cause or question.enumerative:
+        segments = spoken_segments(selection.units)
+        if _spans(question, [[selection.units[i] for i in m] for m in segments]):
+            selection.segments, selection.cues = segments, question.cues
+    return _reading_order(selection.run())
 
 
 def _part_scores(question: Question, scored: list[Unit]) -> np.ndarray:
@@ -224,6 +229,10 @@ class _Selection:
         self.chosen: list[Unit] = []
         self.used = 0
         self.lists_first = lists_first
+        self.segments: list[list[int]] = []
+        """A talk's enumerated stretches (indices into ``units``), each to be answered."""
+        self.cues: Sequence[re.Pattern[str]] = ()
+        """Patterns of the sentences the question asks for."""
 
     def run(self) -> list[Unit]:
         scores = np.asarray([u.score for u in self.units], dtype=np.float64)
@@ -238,6 +247,8 @@ class _Selection:
         active = list(range(columns.shape[1]))
         if self.lists_first:
             self._take_best_list(float(floors.min()))
+        if self.segments:
+            self._take_segment_leads(self.cues)
         turn = 0
         while self.open.any() and active:
             facet = active[turn % len(active)]
@@ -258,6 +269,33 @@ class _Selection:
                 self.open[i] = False
             turn += len(self.chosen) > before
         return self.chosen
+
+    def _take_segment_leads(self, cues: Sequence[re.Pattern[str]]) -> None:
+        """A talk that enumerates ("first thing is …", "next we have …", "there's also …")
+        answers a question about the whole enumeration in every stretch, each stated where
+        the speaker announces it: the opening sentence of every stretch is taken first,
+        quoted short; then, in each stretch, its best sentence of the kind the question
+        asks for (``cues``: "because", "allows" for a why), while room is left. Nothing
+        else is taken: a sentence outside the enumeration, or of the wrong kind, is not an
+        item of it."""
+        limit = max(MIN_ITEM_CHARS, min(SEGMENT_CHARS, self.budget // len(self.segments) - 8))
+        for members in self.segments:
+            if not self._take(members[0], limit):
+                self.open[members[0]] = False
+        fitting = {
+            i
+            for members in self.segments
+            for i in members[1:]
+            if not cues or any(cue.search(self.units[i].text) for cue in cues)
+        }
+        for members in sorted(self.segments, key=lambda m: -max(self.units[i].score for i in m)):
+            rest = [i for i in members[1:] if self.open[i] and i in fitting]
+            if rest:
+                best = max(rest, key=lambda i: self.units[i].score)
+                if not self._take(best, limit):
+                    self.open[best] = False
+        for i in range(len(self.units)):
+            self.open[i] = self.open[i] and i in fitting
 
     def _take_best_list(self, floor: float) -> None:
         """Take the best-scoring list first: a question that asks for a list ("which
@@ -329,6 +367,68 @@ class _Selection:
         return depth < 8 and any(
             self._contains(member, inner, depth + 1) for member in self._members(outer)
         )
+
+
+_ENUMERATION = re.compile(
+    r"^(?:(?:and|so|but|okay|well|yeah|now|then|you know|i would say|i will say)[\s,]+)*"
+    r"(?:first thing|the first (?:thing|reason)|secondly\b|the second (?:thing|reason)|"
+    r"thirdly\b|next we|next,|another (?:big |interesting |important )?(?:thing|one|reason)|"
+    r"the other (?:big )?(?:thing|reason)|the other,|there(?:'s| is| are) also|"
+    r"one (?:big|more|other) (?:thing|one|reason)|one of the (?:big|main|key) (?:things|reasons)|"
+    r"a big thing|finally|lastly|the last thing|then last)(?!\w)",
+    re.IGNORECASE,
+)
+"""How a speaker marks the next item of what they enumerate."""
+ENUMERATION_WINDOW = 80
+"""The cue opens its sentence: it is looked for in the first characters only."""
+MIN_SEGMENTS = 4
+"""Fewer enumerated stretches than this are no enumeration."""
+SEGMENT_CHARS = 170
+"""Longest quote of a stretch's lead sentence."""
+
+
+def spoken_segments(units: Sequence[Unit]) -> list[list[int]]:
+    """A transcript's enumerated stretches: from each sentence a speaker opens with an
+    enumeration cue to the next one (indices into ``units``, which may be in any order)."""
+    spoken = sorted(
+        (i for i, u in enumerate(units) if is_spoken(u.passage.candidate.payload)),
+        key=lambda i: (units[i].doc_id, units[i].start),
+    )
+    segments: list[list[int]] = []
+    current: list[int] = []
+    for i in spoken:
+        unit = units[i]
+        cue = _ENUMERATION.search(unit.text[:ENUMERATION_WINDOW])
+        if cue or (current and units[current[0]].doc_id != unit.doc_id):
+            if current:
+                segments.append(current)
+            current = [i] if cue else []
+        elif current:
+            current.append(i)
+    if current:
+        segments.append(current)
+    return segments if len(segments) >= MIN_SEGMENTS else []
+
+
+SPREAD = 0.5
+"""A question whose terms run, on average, through this share of a talk's enumerated
+stretches asks about the whole enumeration, not one stretch of it."""
+
+
+def _spans(question: Question, segments: list[list[Unit]]) -> bool:
+    """Whether a question asks about the whole of an enumeration: the terms of it the
+    stretches hold are, on average, held by most of them ("why does China open-source its
+    AI?" over a talk listing its reasons), not by one or two ("… a non-CUDA software
+    stack, and what soft-power gains …")."""
+    if not segments:
+        return False
+    held = [frozenset().union(*(u.terms for u in members)) for members in segments]
+    shares = [
+        sum(1 for terms in held if forms & terms) / len(held)
+        for forms in question.terms.values()
+        if any(forms & terms for terms in held)
+    ]
+    return bool(shares) and sum(shares) / len(shares) >= SPREAD
 
 
 def _repeats(unit: Unit, chosen: Sequence[Unit]) -> bool:
