@@ -46,6 +46,9 @@ STRETCH_TOP = 5
 STRETCH_BONUS = 0.05
 RELATIVE_FLOOR = 0.72
 """A unit scoring below this share of the best unit's score is not worth a point."""
+TERMS_FLOOR = 0.3
+"""The same for a question the model cannot read: its units are scored by the terms
+they hold, which fall off faster than a cosine from the best to the next."""
 MAX_ITEMS = 12
 MIN_ITEM_CHARS = 100
 LIST_FLOOR = 0.75
@@ -83,6 +86,9 @@ def compose(
     mean = sum(idf.values()) / len(idf) if idf else 1.0
     weights = {term: value / mean for term, value in idf.items()}
     selection = _Selection(scored, budget, max_point_chars, weights, question.enumerative)
+    selection.readable = question.readable
+    if not question.readable_question:
+        selection.floor = TERMS_FLOOR
     if question.asks_cause or question.enumerative:
         segments = spoken_segments(selection.units)
         if _spans(question, [[selection.units[i] for i in m] for m in segments]):
@@ -229,6 +235,10 @@ class _Selection:
         self.chosen: list[Unit] = []
         self.used = 0
         self.lists_first = lists_first
+        self.floor = RELATIVE_FLOOR
+        """Share of the best unit's score a unit needs to be a point."""
+        self.readable: frozenset[str] | None = None
+        """Languages whose sentence vectors tell repeats apart (None: all)."""
         self.segments: list[list[int]] = []
         """A talk's enumerated stretches (indices into ``units``), each to be answered."""
         self.cues: Sequence[re.Pattern[str]] = ()
@@ -243,7 +253,7 @@ class _Selection:
         else:
             columns = scores[:, None]
         best = columns.max(axis=0)
-        floors = best - (1 - RELATIVE_FLOOR) * np.abs(best)
+        floors = best - (1 - self.floor) * np.abs(best)
         active = list(range(columns.shape[1]))
         if self.lists_first:
             self._take_best_list(float(floors.min()))
@@ -322,7 +332,11 @@ class _Selection:
         self.chosen.append(short)
         self.used += len(short.text) + 4
         self.open[i] = False
-        np.maximum(self.redundancy, _similarity(self.units[i], self.units), out=self.redundancy)
+        np.maximum(
+            self.redundancy,
+            _similarity(self.units[i], self.units, self.readable),
+            out=self.redundancy,
+        )
         return True
 
     def _members(self, head: Unit) -> list[Unit]:
@@ -441,16 +455,30 @@ def _repeats(unit: Unit, chosen: Sequence[Unit]) -> bool:
     )
 
 
-def _similarity(unit: Unit, units: Sequence[Unit]) -> np.ndarray:
+def _similarity(
+    unit: Unit, units: Sequence[Unit], readable: frozenset[str] | None = None
+) -> np.ndarray:
     """Similarity of ``unit`` to each of ``units``: cosine of sentence vectors where both
-    have one, else the share of the shorter one's terms they share."""
+    have one in a language the model reads (``readable``; None: any), else the share of
+    the shorter one's terms they share. (The model's vectors of text it cannot read are
+    alike whatever they say: two Chinese articles look like repeats.)"""
     result = np.zeros(len(units))
+    own = _readable(unit, readable)
     for i, other in enumerate(units):
-        if unit.vector is not None and other.vector is not None:
+        if (
+            own
+            and unit.vector is not None
+            and other.vector is not None
+            and _readable(other, readable)
+        ):
             result[i] = float(unit.vector @ other.vector)
         elif unit.terms and other.terms:
             result[i] = len(unit.terms & other.terms) / min(len(unit.terms), len(other.terms))
     return result
+
+
+def _readable(unit: Unit, readable: frozenset[str] | None) -> bool:
+    return readable is None or unit.passage.candidate.payload.get(PayloadKey.LANGUAGE) in readable
 
 
 def _reading_order(units: list[Unit]) -> list[Unit]:

@@ -69,6 +69,13 @@ _METADATA = re.compile(
 """A field of a metadata block ("Document Number: 2023-24283", "**Date:** October 30,
 2023", "Citation: 88 FR 75191"): a short label and a number, date or code. It files the
 document; it says nothing a reader asked about."""
+_STAMP_OR_SIGNATURES = re.compile(
+    r"\d{4}年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*\d{1,2}:\d{2}"
+    r"|(?:主任|部长|局长|主席|署长|总理)\s*\S{1,12}\s+\S{0,20}"
+    r"(?:主任|部长|局长|主席|署长|总理)"
+)
+"""A web page's dateline ("2023年07月13日 15:00 来源: …") or a block of signatures ("国家发展和
+改革委员会主任 郑栅洁 教育部部长 怀进鹏 …"): who signed and when, not what was decided."""
 _DANGLING = re.compile(  # a clause run that ends on these has left out what it is about
     r"\b(?:shall|must|should|will|may|to|the|of|by|and|or|for|with|that)[\s,;:]*$",
     re.IGNORECASE,
@@ -184,7 +191,11 @@ def units_of(passages: Sequence[Passage], boilerplate: frozenset[int] = frozense
                 continue
             start, end = piece
             body = text[start - base : end - base]
-            if _SECTION_HEADING.match(body) or _METADATA.match(body):
+            if (
+                _SECTION_HEADING.match(body)
+                or _METADATA.match(body)
+                or _STAMP_OR_SIGNATURES.search(body)
+            ):
                 continue
             role: Role = (
                 "intro" if _INTRO_END.search(body) else "item" if ITEM.match(body) else "text"

@@ -76,3 +76,26 @@ def test_enumeration_cues_open_stretches_only_at_a_sentence_start() -> None:
         ["There's also"],
         ["And then fin"],
     ]
+
+
+def test_sentences_the_model_cannot_read_are_compared_by_their_words() -> None:
+    """MiniLM's vectors of two different Chinese articles are nearly equal; they must not
+    count as one repeating the other."""
+    import numpy as np
+
+    from ingest.schema import PayloadKey
+    from service.compose import _similarity
+    from service.retrieval import Candidate
+    from service.units import Passage, Unit, terms_of
+
+    def unit(text: str, language: str, key: int) -> Unit:
+        payload = {PayloadKey.DOC_ID: "d", PayloadKey.LANGUAGE: language}
+        vector = np.ones(4, dtype=np.float32) / 2  # the same vector for both
+        passage = Passage(Candidate("p", payload), None, 0)
+        return Unit(passage, key, key + len(text), text, "text", vector, key, terms_of(text))
+
+    first = unit("第七条 提供者应当依法开展预训练活动。", "zh", 0)
+    second = unit("第八条 进行数据标注的，提供者应当制定标注规则。", "zh", 100)
+    assert _similarity(first, [second], frozenset({"en"}))[0] < 0.9
+    english = [unit("One sentence.", "en", 200), unit("Another sentence.", "en", 300)]
+    assert _similarity(english[0], [english[1]], frozenset({"en"}))[0] == 1.0
