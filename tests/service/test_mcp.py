@@ -94,15 +94,30 @@ async def span(session: ClientSession, doc_id: str, start: int, end: int) -> str
 
 def test_the_tools_are_listed_with_schemas_that_validate(base_url: str) -> None:
     async def body(session: ClientSession) -> Any:
-        return (await session.list_tools()).tools
+        listed = (await session.list_tools()).tools
+        every = (await call(session, "list_documents"))["documents"]
+        doc_id = every[0]["doc_id"]
+        arguments = {
+            "ask": {"question": MISSION, "top_k": 2},
+            "search": {"query": "export controls", "filters": {"kind": ["transcript"]}},
+            "get_document": {"doc_id": doc_id, "start_char": 100, "end_char": 400},
+            "list_documents": {"filters": {"date_to": "2030-01-01"}},
+        }
+        results = {name: await call(session, name, **args) for name, args in arguments.items()}
+        return listed, results, every
 
-    tools = {tool.name: tool for tool in run(base_url, body)}
+    listed, results, every = run(base_url, body)
+    tools = {tool.name: tool for tool in listed}
     assert set(tools) == TOOLS
     for tool in tools.values():
         assert tool.description and len(tool.description) > 60, tool.name
         jsonschema.Draft202012Validator.check_schema(tool.input_schema)
         assert tool.output_schema is not None, tool.name
         jsonschema.Draft202012Validator.check_schema(tool.output_schema)
+        jsonschema.validate(results[tool.name], tool.output_schema)
+        assert tool.annotations is not None and tool.annotations.read_only_hint
+    dated = [d for d in every if d["date"] and d["date"][:10] <= "2030-01-01"]
+    assert results["list_documents"]["documents"] == dated  # undated documents are not in range
     assert tools["ask"].input_schema["required"] == ["question"]
     assert tools["get_document"].input_schema["required"] == ["doc_id"]
     filters = tools["search"].input_schema["$defs"]["Filters"]
@@ -265,6 +280,15 @@ def test_tool_calls_are_counted_and_carry_the_request_id(base_url: str) -> None:
     )
     assert reply.status_code == 200 and reply.headers["x-request-id"] == "mcp-trace-1"
     assert 'route="/mcp"' in httpx.get(f"{base_url}/metrics").text
+
+
+def test_without_keys_only_local_host_names_reach_mcp(base_url: str) -> None:
+    rebound = httpx.post(
+        f"{base_url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        headers={"Host": "attacker.example", "Accept": "application/json, text/event-stream"},
+    )
+    assert rebound.status_code == 421
 
 
 def test_an_oversized_body_is_refused_before_it_reaches_a_session(base_url: str) -> None:
