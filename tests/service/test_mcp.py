@@ -216,6 +216,7 @@ def test_bad_arguments_are_tool_errors_that_say_what_is_wrong_and_the_session_go
         doc_id = (await call(session, "list_documents"))["documents"][0]["doc_id"]
         said = {
             "empty": await error_of(session, "ask", question="   "),
+            "long": await error_of(session, "ask", question="why? " * 1000),
             "filter": await error_of(session, "ask", question=MISSION, filters={"colour": "red"}),
             "date": await error_of(
                 session, "search", query="x", filters={"date_from": "2024-02-30"}
@@ -237,6 +238,9 @@ def test_bad_arguments_are_tool_errors_that_say_what_is_wrong_and_the_session_go
 
     said, still = run(base_url, body)
     assert said["empty"] == "ask: question: must not be empty or whitespace"
+    assert said["long"] == "ask: question is 4999 characters; the limit is 1000 " + (
+        "(POLICYQA_MAX_QUESTION_CHARS)"
+    )
     assert "unknown filter key(s) ['colour']" in said["filter"] and "publisher" in said["filter"]
     assert said["date"] == "search: filters.date_from: '2024-02-30' is not a date (YYYY-MM-DD)"
     assert (
