@@ -13,10 +13,11 @@ document's name accounts for is that document's name score, 0 to 1.
 from __future__ import annotations
 
 import math
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from ingest.manifest import ManifestEntry
 from ingest.outline import Section, outline
 from ingest.schema import PayloadKey, point_id_of
 from service.catalogue import Catalogue
+
+T = TypeVar("T")
 
 MONTHS = [
     "january",
@@ -109,31 +112,21 @@ class CorpusFacts:
         such as an executive order's "General Provisions", never an answer (and of the
         pieces a page break cuts such a sentence into)."""
         self.counts: Counter[str] = Counter(t for terms in self.terms.values() for t in terms)
-        self._document_terms: dict[tuple[str, str], frozenset[str]] = {}
-        self._outlines: dict[tuple[str, str], list[Section]] = {}
-        self._heading_vectors: dict[tuple[str, str], np.ndarray] = {}
-        self._chunk_spans: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+        self._derived: _Kept = _Kept(DERIVED_DOCUMENTS)
 
     def outline(self, doc_id: str, read: Callable[[str], str]) -> list[Section]:
         """A document's sections (``ingest.outline``; ``read`` fetches its text), kept for
         its current version."""
-        key = (doc_id, self.versions.get(doc_id, ""))
-        found = self._outlines.get(key)
-        if found is None:
-            found = outline(read(doc_id))
-            self._outlines[key] = found
-        return found
+        return self._derived.get(("outline", *self._version(doc_id)), lambda: outline(read(doc_id)))
 
     def heading_vectors(
         self, doc_id: str, sections: list[Section], embed: Callable[[list[str]], np.ndarray]
     ) -> np.ndarray:
         """Each section's heading (with the titles above it) embedded once per version."""
-        key = (doc_id, self.versions.get(doc_id, ""))
-        found = self._heading_vectors.get(key)
-        if found is None:
-            found = embed([f"{s.context} {s.heading}".strip() for s in sections])
-            self._heading_vectors[key] = found
-        return found
+        return self._derived.get(
+            ("headings", *self._version(doc_id)),
+            lambda: embed([f"{s.context} {s.heading}".strip() for s in sections]),
+        )
 
     def chunk_spans(
         self, doc_id: str, read: Callable[[str], Iterable[dict[str, Any]]]
@@ -141,26 +134,25 @@ class CorpusFacts:
         """Each chunk of a document's current version as (start, end, point id), in
         order (``read`` lists the document's chunk payloads)."""
         version = self.versions.get(doc_id, "")
-        key = (doc_id, version)
-        found = self._chunk_spans.get(key)
-        if found is None:
-            found = sorted(
+        return self._derived.get(
+            ("chunks", doc_id, version),
+            lambda: sorted(
                 (int(p[PayloadKey.START_CHAR]), int(p[PayloadKey.END_CHAR]), point_id_of(p))
                 for p in read(doc_id)
                 if str(p.get(PayloadKey.CONTENT_HASH) or "") in ("", version)
-            )
-            self._chunk_spans[key] = found
-        return found
+            ),
+        )
 
     def document_terms(self, doc_id: str, read: Callable[[str], str]) -> frozenset[str]:
         """Every index term of a document's text (``read`` fetches the text), kept for the
         document's current version."""
-        key = (doc_id, self.versions.get(doc_id, ""))
-        found = self._document_terms.get(key)
-        if found is None:
-            found = frozenset(sparse.tokenize(read(doc_id)))
-            self._document_terms[key] = found
-        return found
+        return self._derived.get(
+            ("terms", *self._version(doc_id)),
+            lambda: frozenset(sparse.tokenize(read(doc_id))),
+        )
+
+    def _version(self, doc_id: str) -> tuple[str, str]:
+        return doc_id, self.versions.get(doc_id, "")
 
     def serves(
         self,
@@ -204,3 +196,29 @@ class CorpusFacts:
             found = sum(w for w, variants in zip(weight, forms, strict=True) if variants & name)
             result[doc_id] = found / total
         return result
+
+
+DERIVED_DOCUMENTS = 256
+"""What is derived from a document's text (outline, heading vectors, chunk spans, terms)
+is kept for this many documents, the least recently used dropped first."""
+
+
+class _Kept:
+    """A small thread-safe least-recently-used store of values derived from documents."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._values: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                return cast(T, self._values[key])
+        value = make()  # outside the lock: reading a document may take a while
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self.limit * 4:  # four kinds of value per document
+                self._values.popitem(last=False)
+        return value
