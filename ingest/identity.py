@@ -18,7 +18,9 @@ document in this order:
 
 Records written before identities existed (doc id = file name + hash of its absolute
 path) keep their ids: the first ingest to open such a store records their text hash and
-location (``Identities.load``), and from then on they are matched like any other.
+location (``Identities.load``), and from then on they are matched like any other. Copies
+such a store holds twice (one file ingested from two folders) are merged into the first
+stored; the others' ids become its ``aliases``, so a citation of them still finds it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Known:
     identity: str | None
     text_hash: str | None
     locations: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    ingested_at: str = ""
 
     @property
     def catalogue_name(self) -> str | None:
@@ -117,7 +121,7 @@ class Identities:
             if known.text_hash is None:
                 known = _migrate(store, known)
             found.append(known)
-        return cls(found, uploads)
+        return cls(merge_copies(store, found), uploads)
 
     def remember(self, known: Known) -> None:
         """Add or replace a document's identity (after it is written)."""
@@ -164,6 +168,34 @@ class Identities:
         return any(self._is_upload(p) for p in known.locations)
 
 
+def merge_copies(store: PolicyStore, found: list[Known]) -> list[Known]:
+    """One document for each text under one file name: the others (copies stored before
+    identities) are merged into the one kept (catalogued first, then the earliest), their
+    places and ids kept by it. Its record is written before a copy is deleted, so a run
+    stopped between the two merges again next time."""
+    groups: dict[tuple[str, str], list[Known]] = {}
+    for known in found:
+        if known.text_hash:
+            groups.setdefault((known.text_hash, known.file_name), []).append(known)
+    dropped: set[str] = set()
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        kept, *copies = sorted(group, key=lambda k: (not k.catalogue_name, k.ingested_at))
+        for copy in copies:
+            kept.locations += [p for p in copy.locations if p not in kept.locations]
+            kept.aliases += [a for a in (copy.doc_id, *copy.aliases) if a not in kept.aliases]
+        store.update_document(
+            kept.doc_id,
+            {str(PayloadKey.LOCATIONS): kept.locations, str(PayloadKey.ALIASES): kept.aliases},
+        )
+        for copy in copies:
+            store.delete_document(copy.doc_id)
+            dropped.add(copy.doc_id)
+            logger.info("merged doc_id=%s into doc_id=%s", copy.doc_id, kept.doc_id)
+    return [k for k in found if k.doc_id not in dropped]
+
+
 def _known(record: dict[str, Any]) -> Known:
     identity = record.get(PayloadKey.IDENTITY)
     text_hash = record.get(PayloadKey.TEXT_HASH)
@@ -173,6 +205,8 @@ def _known(record: dict[str, Any]) -> Known:
         identity=str(identity) if identity else None,
         text_hash=str(text_hash) if text_hash else None,
         locations=locations_of(record),
+        aliases=[str(a) for a in record.get(PayloadKey.ALIASES) or []],
+        ingested_at=str(record.get(PayloadKey.INGESTED_AT) or ""),
     )
 
 

@@ -20,7 +20,6 @@ from ingest.identity import (
     Known,
     catalogue_identity,
     content_identity,
-    locations_of,
     text_hash_of,
     upload_root,
 )
@@ -28,6 +27,7 @@ from ingest.loaders import LoadError, iter_files, load_document
 from ingest.manifest import ManifestEntry
 from ingest.payloads import chunk_payloads, document_payload, sentence_spans
 from ingest.provenance import built_with, check_model, record_model
+from ingest.prune import prune_missing
 from ingest.schema import LoadedDocument, PayloadKey
 from ingest.settings import IngestSettings
 from ingest.store import PolicyStore, is_complete
@@ -77,6 +77,7 @@ def ingest_paths(
     progress: bool | None = None,
     catalogued: bool = True,
     prune_everywhere: bool = False,
+    origin: str | None = None,
 ) -> IngestSummary:
     """Ingest files and folders (recursively); unchanged files are skipped by hash.
 
@@ -85,6 +86,7 @@ def ingest_paths(
     ``catalogued``: a file named in ``catalog`` is that catalogue entry (uploads: only a
     file already stored as one takes its facts). ``prune``: documents whose every path
     under ``paths`` is gone are removed (``prune_everywhere``: anywhere in the store).
+    ``origin``: where a client read the file (``ingest --api``), recorded as a place too.
 
     A file that cannot be read or stored is reported by name in the summary and skipped;
     the others are ingested. A run stopped midway is safe to repeat: chunk ids are
@@ -109,7 +111,7 @@ def ingest_paths(
         except LoadError as exc:
             _fail(summary, str(path), exc)
     show = sys.stderr.isatty() if progress is None else progress
-    source = _Source(catalog or {}, catalogued, identities)
+    source = _Source(catalog or {}, catalogued, identities, [origin] if origin else [])
     for path in tqdm(files, desc="ingest", unit="doc", disable=not show):
         try:
             doc, doc_id, known = source.load(path, settings)
@@ -145,6 +147,7 @@ class _Source:
     catalog: dict[str, ManifestEntry]
     catalogued: bool
     identities: Identities
+    origins: list[str]
 
     def load(self, path: Path, settings: IngestSettings) -> tuple[LoadedDocument, str, Known]:
         """The file's text and facts, its doc id and its identity (a new one, or the
@@ -169,20 +172,31 @@ class _Source:
                 catalogue_identity(path.name) if entry else content_identity(path.name, text_hash)
             )
             doc_id = self.identities.new_doc_id(path, identity)
-            return doc, doc_id, Known(doc_id, doc.file_name, identity, text_hash, [where])
+            places = [where, *self.origins]
+            return doc, doc_id, Known(doc_id, doc.file_name, identity, text_hash, places)
         identity = catalogue_identity(path.name) if entry else found.identity
         stored_entry = self.catalog.get(found.catalogue_name or "")
         if entry is None and stored_entry is not None:  # an upload of a catalogued document
             doc = load_document(path, stored_entry)
             identity = found.identity
-        locations = [*(p for p in found.locations if p != where), where]
-        known = Known(found.doc_id, found.file_name, identity, found.text_hash, locations)
+        fresh = [where, *self.origins]
+        locations = [*(p for p in found.locations if p not in fresh), *fresh]
+        known = Known(
+            found.doc_id, found.file_name, identity, found.text_hash, locations, found.aliases
+        )
         return doc, found.doc_id, known
 
 
 def _identity_after(doc: LoadedDocument, doc_id: str, known: Known) -> Known:
     """A document's identity once this file is stored as it."""
-    return Known(doc_id, doc.file_name, known.identity, text_hash_of(doc.text), known.locations)
+    return Known(
+        doc_id,
+        doc.file_name,
+        known.identity,
+        text_hash_of(doc.text),
+        known.locations,
+        known.aliases,
+    )
 
 
 def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
@@ -218,6 +232,8 @@ def _ingest_one(
         str(PayloadKey.TEXT_HASH): text_hash_of(doc.text),
         str(PayloadKey.LOCATIONS): known.locations,
     }
+    if known.aliases:
+        identity[str(PayloadKey.ALIASES)] = known.aliases
     if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash and is_complete(existing):
         summary.unchanged += 1
         if any(existing.get(k) != v for k, v in identity.items()):
@@ -255,63 +271,3 @@ def write_embedded(
     store.write_chunks(
         payloads, dense, [sparse.encode_document(t, bigrams) for t in texts], sentences=sentences
     )
-
-
-def prune_missing(store: PolicyStore, paths: Iterable[Path] | None = None) -> int:
-    """Forget the paths under ``paths`` (None: anywhere) that no longer exist; remove the
-    documents left with no path, and chunks of versions no record holds (left by a run
-    stopped inside an update or a delete); returns the documents removed.
-
-    A document read from several places keeps the others: pruning one folder never
-    removes what was ingested from elsewhere.
-    """
-    gone, moved = missing_documents(store, paths)
-    for doc_id in gone:
-        store.delete_document(doc_id)
-        logger.info("pruned doc_id=%s", doc_id)
-    for doc_id, kept in moved.items():
-        store.update_document(doc_id, {str(PayloadKey.LOCATIONS): kept})
-    _drop_stray_chunks(store)
-    return len(gone)
-
-
-def missing_documents(
-    store: PolicyStore, paths: Iterable[Path] | None = None
-) -> tuple[list[str], dict[str, list[str]]]:
-    """What a prune would do: the doc ids left with no existing path under ``paths``
-    (None: anywhere), and the others' remaining paths where some are gone."""
-    roots = None if paths is None else [Path(p).resolve() for p in paths]
-    gone: list[str] = []
-    moved: dict[str, list[str]] = {}
-    for record in store.iter_documents():
-        locations = locations_of(record)
-        lost = [
-            p
-            for p in locations
-            if (roots is None or any(Path(p).is_relative_to(r) for r in roots))
-            and not Path(p).exists()
-        ]
-        if not lost:
-            continue
-        kept = [p for p in locations if p not in lost]
-        if kept:
-            moved[str(record[PayloadKey.DOC_ID])] = kept
-        else:
-            gone.append(str(record[PayloadKey.DOC_ID]))
-    return gone, moved
-
-
-def _drop_stray_chunks(store: PolicyStore) -> None:
-    live = {
-        str(r[PayloadKey.DOC_ID]): str(r.get(PayloadKey.CONTENT_HASH) or "")
-        for r in store.iter_documents()
-    }
-    stray = {
-        str(chunk[PayloadKey.DOC_ID])
-        for chunk in store.iter_chunks()
-        if chunk.get(PayloadKey.CONTENT_HASH)
-        and live.get(str(chunk[PayloadKey.DOC_ID])) != chunk.get(PayloadKey.CONTENT_HASH)
-    }
-    for doc_id in stray:
-        store.drop_chunks(doc_id, live.get(doc_id))
-        logger.info("dropped stray chunks doc_id=%s", doc_id)

@@ -54,6 +54,9 @@ class PayloadKey(StrEnum):
     """SHA-256 of the stored text: the same text under the same file name is the same document."""
     LOCATIONS = "locations"
     """Every absolute path the document was read from (a copy, a move, an upload)."""
+    ALIASES = "aliases"
+    """Doc ids of copies merged into this document (stores made before identities): they
+    still find it."""
 
 
 POINT_NAMESPACE = uuid.UUID("6f1e3c2a-6d0b-4a53-9a55-2f0c1b7d9e41")

@@ -13,11 +13,13 @@ import hashlib
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files
@@ -34,8 +36,9 @@ READ_BLOCK = 1 << 20
 
 def start_jobs(services: Services, metrics: Metrics) -> JobRunner:
     """The ingestion job runner (jobs kept in the data folder resume after a restart).
-    Uploaded files never take catalogue metadata: a name does not make a file the
-    official document."""
+    An uploaded file takes catalogue metadata only when the request says it is the
+    catalogue's document of its name (``catalogue=true``), or when it is a stored
+    catalogued document: a name alone does not make a file the official document."""
     uploads = uploads_dir(services).resolve()
 
     def counted(job: Job) -> None:
@@ -44,8 +47,11 @@ def start_jobs(services: Services, metrics: Metrics) -> JobRunner:
         metrics.chunks.inc(job.chunks_written)
 
     return JobRunner(
-        lambda path: services.library.ingest(
-            [path], progress=False, catalogued=not path.is_relative_to(uploads)
+        lambda path, catalogued, origin: services.library.ingest(
+            [path],
+            progress=False,
+            catalogued=catalogued or not path.is_relative_to(uploads),
+            origin=origin,
         ),
         on_done=counted,
         database=services.settings.data_dir / "jobs.sqlite3",
@@ -90,7 +96,13 @@ def uploads_dir(services: Services) -> Path:
                             "files": {
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},
-                            }
+                            },
+                            "catalogue": {
+                                "type": "string",
+                                "enum": ["true", "false"],
+                                "description": "`true`: files named in the catalogue are "
+                                "its documents and take its title, publisher and kind.",
+                            },
                         },
                     }
                 },
@@ -110,20 +122,54 @@ def uploads_dir(services: Services) -> Path:
 async def add_documents(request: Request) -> Job:
     """Start an ingestion job (admin key). Poll `GET /v1/jobs/{id}` for progress.
 
-    Either `multipart/form-data` with one or more `files` fields, or JSON
+    Either `multipart/form-data` with one or more `files` fields (and `catalogue=true`
+    when they are the catalogue's documents of their names, as `policyqa ingest --api`
+    sends them), or JSON
     `{"paths": ["relative/or/absolute", ...]}` naming files or folders under the server's
     `POLICYQA_INGEST_ROOT`. Refused, with nothing written: paths outside the root (413 for
     files over `POLICYQA_MAX_UPLOAD_BYTES`, 415 for unsupported types, 403 outside the root).
     """
     services = services_of(request)
     content_type = request.headers.get("content-type", "")
+    received = _Received([])
     if content_type.startswith("multipart/form-data"):
-        paths = await _receive_uploads(request, services)
+        received = await _receive_uploads(request, services)
     elif content_type.startswith("application/json"):
-        paths = _resolve_paths(await _json_paths(request), services)
+        received = _Received(_resolve_paths(await _json_paths(request), services))
     else:
         raise HTTPException(415, 'send multipart/form-data files or JSON {"paths": [...]}')
-    return request.app.state.jobs.submit(paths)  # type: ignore[no-any-return]
+    jobs = request.app.state.jobs
+    return jobs.submit(received.paths, received.catalogued, received.origins)  # type: ignore[no-any-return]
+
+
+class PruneRequest(BaseModel):
+    """What a client still has: the folders it sent from, and the files under them."""
+
+    paths: list[str] = Field(min_length=1, description="Absolute paths the client sent from.")
+    present: list[str] = Field(description="Absolute paths of the files it still has there.")
+
+
+class PruneResponse(BaseModel):
+    """What a prune removed."""
+
+    pruned: int
+    points_total: int
+
+
+@router.post("/v1/documents/prune", response_model=PruneResponse, responses=documented(401, 403))
+async def prune_documents(body: PruneRequest, request: Request) -> PruneResponse:
+    """Remove documents a client sent from `paths` (`policyqa ingest --api --prune`) whose
+    files are no longer among `present` there (admin key). A document also read from
+    elsewhere keeps its other places; the server's copies of the client's files do not
+    keep it. Runs between ingestion jobs."""
+    services = services_of(request)
+    uploads = uploads_dir(services).resolve()
+
+    def prune() -> int:
+        return services.library.prune([Path(p) for p in body.paths], body.present, uploads)
+
+    pruned = await run_in_threadpool(request.app.state.jobs.run_exclusive, prune)
+    return PruneResponse(pruned=pruned, points_total=services.library.count_chunks())
 
 
 @router.get("/v1/jobs/{job_id}", response_model=Job, responses=documented(401, 404))
@@ -198,10 +244,19 @@ def _check_file(path: Path, root: Path, limit: int, label: str) -> None:
         raise HTTPException(413, f"{label}: {path.name} is over the {limit}-byte limit")
 
 
-async def _receive_uploads(request: Request, services: Services) -> list[Path]:
+@dataclass
+class _Received:
+    paths: list[Path]
+    catalogued: bool = False
+    origins: list[str] | None = None
+
+
+async def _receive_uploads(request: Request, services: Services) -> _Received:
     """Stage every file, then move each to ``uploads/<sha256 prefix>/<name>``: the same
     bytes land in the same place (an unchanged re-upload writes nothing new), a new file
-    of an old name gets a place of its own. Nothing is kept when one file is refused."""
+    of an old name gets a place of its own. Nothing is kept when one file is refused.
+    Returns the files, whether the form says they are the catalogue's documents, and
+    where the client read each (``origin`` fields, one per file, in order)."""
     settings = services.settings
     try:
         form = await request.form(max_files=settings.max_upload_files)
@@ -209,7 +264,11 @@ async def _receive_uploads(request: Request, services: Services) -> list[Path]:
         raise
     except Exception as exc:  # starlette: too many files, a malformed body
         raise HTTPException(413 if "Too many files" in str(exc) else 400, str(exc)) from None
+    catalogued = str(form.get("catalogue", "")).lower() == "true"
     uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    origins = [str(o) for o in form.getlist("origin")] or None
+    if origins is not None and len(origins) != len(uploads):
+        raise invalid(["body", "origin"], "one `origin` per file, in the order of the files")
     if not uploads:
         raise invalid(["body", "files"], "no `files` in the form")
     names = [Path(u.filename or "").name for u in uploads]
@@ -227,7 +286,7 @@ async def _receive_uploads(request: Request, services: Services) -> list[Path]:
             destination.parent.mkdir(exist_ok=True)
             os.replace(path, destination)
             final.append(destination.resolve())
-        return final
+        return _Received(final, catalogued, origins)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

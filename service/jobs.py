@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -37,6 +37,8 @@ class FileResult(BaseModel):
     chunks: int = 0
     doc_id: str | None = None
     error: str | None = None
+    origin: str | None = None
+    """Where the client read the file (``ingest --api``), if it said."""
 
 
 class Job(BaseModel):
@@ -51,9 +53,16 @@ class Job(BaseModel):
     chunks_written: int = 0
     files: list[FileResult] = Field(default_factory=list)
     error: str | None = None
+    catalogued: bool = False
+    """The files are the catalogue's documents of their names (``catalogue=true``)."""
+    points_total: int = 0
+    """Chunks in the store after the last file."""
 
 
-IngestOne = Callable[[Path], IngestSummary]
+IngestOne = Callable[[Path, bool, str | None], IngestSummary]
+"""Ingests one file of a job: its path, whether its name makes it a catalogue entry, and
+where the client read it."""
+T = TypeVar("T")
 
 
 class JobRunner:
@@ -75,17 +84,32 @@ class JobRunner:
             logger.info("resuming ingest job job_id=%s files=%d", job.id, len(paths))
             self._start(job, paths)
 
-    def submit(self, paths: list[Path]) -> Job:
-        """Queue files for ingestion (kept on disk before this returns); returns the job."""
+    def submit(
+        self, paths: list[Path], catalogued: bool = False, origins: list[str] | None = None
+    ) -> Job:
+        """Queue files for ingestion (kept on disk before this returns); returns the job.
+
+        ``catalogued``: files named in the catalogue take its facts (see ``Library.ingest``);
+        ``origins``: where the client read each file.
+        """
         job = Job(
             id=uuid.uuid4().hex[:12],
             created_at=_now(),
             files_total=len(paths),
-            files=[FileResult(file=p.name) for p in paths],
+            files=[
+                FileResult(file=p.name, origin=o)
+                for p, o in zip(paths, origins or _nones(len(paths)), strict=True)
+            ],
+            catalogued=catalogued,
         )
         self._save(job, paths)
         self._start(job, paths)
         return job.model_copy(deep=True)
+
+    def run_exclusive(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the ingest worker, between jobs (a prune must not sweep the
+        chunks a running job has written and not yet committed), and return its result."""
+        return self._pool.submit(work).result()
 
     def get(self, job_id: str) -> Job | None:
         """A snapshot of a job's state."""
@@ -104,7 +128,7 @@ class JobRunner:
             for index, path in enumerate(paths):
                 if index < job.files_done:
                     continue  # done before a restart
-                summary = self._ingest_one(path)
+                summary = self._ingest_one(path, job.catalogued, job.files[index].origin)
                 self._record(job, index, summary)
             self._update(job, status="done", finished_at=_now())
         except Exception as exc:  # the job fails; the service keeps answering
@@ -129,6 +153,7 @@ class JobRunner:
         with self._lock:
             job.files_done = index + 1
             job.chunks_written += summary.chunks_written
+            job.points_total = summary.points_total
         self._save(job)
 
     def _update(self, job: Job, **changes: object) -> None:
@@ -180,6 +205,10 @@ def _open(path: Path) -> sqlite3.Connection:
     db.execute("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, body TEXT, paths TEXT)")
     db.commit()
     return db
+
+
+def _nones(count: int) -> list[str | None]:
+    return [None] * count
 
 
 def _now() -> str:

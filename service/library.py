@@ -10,6 +10,7 @@ from ingest.embedding import PolicyEmbedding
 from ingest.identity import locations_of
 from ingest.manifest import ManifestEntry
 from ingest.pipeline import IngestSummary, ingest_paths
+from ingest.prune import missing_documents, prune_missing
 from ingest.schema import PayloadKey
 from ingest.store import PolicyStore
 from ingest.timestamps import format_timestamp
@@ -42,12 +43,14 @@ class Library:
         progress: bool | None = None,
         catalogued: bool = True,
         prune_everywhere: bool = False,
+        origin: str | None = None,
     ) -> IngestSummary:
         """Ingest files and folders into this store (see :func:`ingest.pipeline.ingest_paths`).
 
         ``catalogued``: files named as in ``corpora/*.toml`` take its title, publisher
         and kind (not for uploads: a name does not make a file the official document,
-        though an upload of a stored catalogued document keeps its facts).
+        though an upload of a stored catalogued document keeps its facts). ``origin``:
+        where a client read the file (``ingest --api``), recorded as one of its places.
         """
         try:
             return ingest_paths(
@@ -60,7 +63,25 @@ class Library:
                 progress,
                 catalogued=catalogued,
                 prune_everywhere=prune_everywhere,
+                origin=origin,
             )
+        finally:
+            self._changed()
+
+    def missing(self, paths: Iterable[Path] | None = None) -> list[str]:
+        """Doc ids a prune of ``paths`` (None: the whole store) would remove."""
+        return missing_documents(self.store, paths)[0]
+
+    def prune(
+        self,
+        paths: Iterable[Path] | None = None,
+        present: Iterable[str] | None = None,
+        uploads: Path | None = None,
+    ) -> int:
+        """Remove documents with no file left under ``paths`` (None: anywhere); returns
+        how many (see :func:`ingest.pipeline.prune_missing`)."""
+        try:
+            return prune_missing(self.store, paths, present, uploads)
         finally:
             self._changed()
 
@@ -75,8 +96,9 @@ class Library:
         return sorted(docs, key=lambda d: (d.title.lower(), d.doc_id))
 
     def get_document(self, doc_id: str) -> DocumentDetail | None:
-        """A document's metadata and the stored text its citations point into."""
-        record = self.store.get_document(doc_id, with_text=True)
+        """A document's metadata and the stored text its citations point into (by its id,
+        or an id of a copy merged into it)."""
+        record = self.store.get_document(doc_id, with_text=True) or self._merged_into(doc_id)
         if record is None:
             return None
         return DocumentDetail(
@@ -93,6 +115,13 @@ class Library:
                 for start, end, page, speaker, seconds in record.get(PayloadKey.SEGMENTS) or []
             ],
         )
+
+    def _merged_into(self, doc_id: str) -> dict[str, Any] | None:
+        """The document a copy of this id was merged into (``ingest.identity``), if any."""
+        for record in self.store.iter_documents(with_text=False):
+            if doc_id in (record.get(PayloadKey.ALIASES) or []):
+                return self.store.get_document(str(record[PayloadKey.DOC_ID]), with_text=True)
+        return None
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove a document and its chunks."""

@@ -179,6 +179,38 @@ def test_a_store_from_before_identities_upgrades_in_place(
         services.close()
 
 
+def test_copies_a_store_from_before_identities_holds_twice_are_merged_and_still_found(
+    data: Path, real_embedder: PolicyEmbedding, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=data)
+    a, b = _checkout(tmp_path / "a"), _checkout(tmp_path / "b")
+    legacy_ids = _legacy_store(settings, real_embedder, a) + _legacy_store(
+        settings, real_embedder, b
+    )
+    services = build_services(settings, embedder=real_embedder)
+    try:
+        before = services.qa.answer(AskRequest(question=QUESTION, top_k=5)).citations
+        assert len({c.doc_id for c in before}) > 1, "the old store cites both copies"
+        summary = services.library.ingest([a], progress=False)
+        assert (summary.added, summary.unchanged) == (0, 2)
+        docs = services.library.list_documents()
+        assert sorted(d.file_name for d in docs) == sorted([SEED.name, "note.md"])
+        assert {d.doc_id for d in docs} < set(legacy_ids)
+        for citation in before:  # a citation made before still finds its passage
+            doc = services.library.get_document(citation.doc_id)
+            assert doc is not None
+            assert doc.text[citation.start_char : citation.end_char] == citation.quote
+        seed = next(d for d in docs if d.file_name == SEED.name)
+        record = services.store.get_document(seed.doc_id, with_text=False)
+        assert record is not None and len(record[PayloadKey.LOCATIONS]) == 2
+        after = {c.doc_id for c in services.qa.answer(AskRequest(question=QUESTION)).citations}
+        assert after <= {d.doc_id for d in docs}
+        assert services.library.ingest([b], progress=False).unchanged == 2
+        assert len(services.library.list_documents()) == 2
+    finally:
+        services.close()
+
+
 def test_a_store_built_with_one_model_refuses_another(
     services: Services, data: Path, real_embedder: PolicyEmbedding, tmp_path: Path
 ) -> None:

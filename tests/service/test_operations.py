@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from service.api import create_app
 from service.cli import app as cli_app
 from service.container import build_services
 from service.settings import Settings
-from tests.conftest import SEED, shared_or_skip
+from tests.conftest import SEED, serve_in_thread, shared_or_skip
 
 ADMIN = "admin-key-0123456789abcdef"
 READER = "reader-key-0123456789abcdef"
@@ -207,8 +208,72 @@ def test_cli_ingest_goes_through_a_running_service(client: TestClient, tmp_path:
     folder = tmp_path / "send"
     folder.mkdir()
     shutil.copy(SEED, folder / "talk.txt")
-    job = ingest_remote([folder], "http://testserver", ADMIN, poll_seconds=0.05, client=client)
-    assert job["status"] == "done" and job["files"][0]["status"] == "added"
+    summary = ingest_remote([folder], "http://testserver", ADMIN, poll_seconds=0.05, client=client)
+    assert (summary.added, summary.failed) == (1, 0) and summary.points_total > 0
+
+
+def test_ingest_api_prune_removes_only_what_was_sent_from_there_and_is_gone(
+    client: TestClient, tmp_path: Path
+) -> None:
+    from service.remote import ingest_remote
+
+    folder = tmp_path / "send"
+    folder.mkdir()
+    shutil.copy(SEED, folder / SEED.name)
+    (folder / "memo.md").write_text("# Memo\n\nData centres need permits.\n", encoding="utf-8")
+    job = client.post("/v1/documents", json={"paths": ["note.md"]}, headers=AUTH).json()
+    assert _wait(client, job["id"])["files"][0]["status"] == "added"  # from the server's root
+    sent = ingest_remote([folder], "http://testserver", ADMIN, poll_seconds=0.05, client=client)
+    assert sent.added == 2
+    (folder / "memo.md").unlink()
+    again = ingest_remote(
+        [folder], "http://testserver", ADMIN, poll_seconds=0.05, client=client, prune=True
+    )
+    assert (again.unchanged, again.pruned) == (1, 1)
+    names = sorted(d["file_name"] for d in client.get("/v1/documents", headers=AUTH).json())
+    assert names == sorted([SEED.name, "note.md"])
+    assert again.points_total == sum(
+        d["chunk_count"] for d in client.get("/v1/documents", headers=AUTH).json()
+    )
+
+
+def test_ingest_api_sends_the_official_corpus_in_requests_the_server_takes(
+    tmp_path: Path, real_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """24 files to a server taking 8 a request: all ingested, with their catalogue titles,
+    and the summary is the local command's."""
+    corpus = shared_or_skip("corpora")
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in corpus.iterdir():
+        if path.is_file() and path.suffix != ".json":
+            shutil.copy(path, folder / path.name)
+    names = sorted(p.name for p in folder.iterdir())
+    assert len(names) == 24
+    settings = Settings(data_dir=tmp_path / "data", api_keys=f"{ADMIN}:admin", max_upload_files=8)
+    services = build_services(settings, embedder=real_embedder)
+    server = serve_in_thread(services)
+    url = next(server)
+    monkeypatch.setenv("POLICYQA_CLIENT_API_KEY", ADMIN)
+    try:
+        sent = CliRunner().invoke(cli_app, ["ingest", str(folder), "--api", url, "--json"])
+        assert sent.exit_code == 0, sent.output
+        summary = json.loads(sent.stdout.strip().splitlines()[-1])
+        assert summary["documents"] == {
+            "added": 24,
+            "updated": 0,
+            "unchanged": 0,
+            "failed": 0,
+            "pruned": 0,
+        }
+        assert summary["points_total"] == services.library.count_chunks() > 24
+        titles = {d.file_name: d.title for d in services.library.list_documents()}
+        assert titles == {name: services.library.catalog[name].title for name in names}
+        again = CliRunner().invoke(cli_app, ["ingest", str(folder), "--api", url])
+        assert again.exit_code == 0 and "0 added, 0 updated, 24 unchanged" in again.stdout
+    finally:
+        next(server, None)
+        services.close()
 
 
 def test_two_files_of_one_name_in_one_request_are_refused_and_nothing_is_kept(
@@ -392,6 +457,7 @@ def test_every_route_has_a_rule(client: TestClient) -> None:
         ("GET", "/v1/documents/{doc_id}"): "reader",
         ("POST", "/v1/documents"): "admin",
         ("DELETE", "/v1/documents/{doc_id}"): "admin",
+        ("POST", "/v1/documents/prune"): "admin",
         ("GET", "/v1/jobs/{job_id}"): "reader",
         ("GET", "/v1/feedback"): "admin",
         ("GET", "/healthz"): "open",
@@ -444,7 +510,7 @@ def test_acknowledged_jobs_survive_a_restart(tmp_path: Path) -> None:
     database = tmp_path / "jobs.sqlite3"
     release = threading.Event()
 
-    def stuck(path: Path) -> IngestSummary:
+    def stuck(path: Path, catalogued: bool, origin: str | None) -> IngestSummary:
         release.wait(30)
         raise RuntimeError("the old process is gone")
 
@@ -454,7 +520,7 @@ def test_acknowledged_jobs_survive_a_restart(tmp_path: Path) -> None:
     # The process dies here: no shutdown, the jobs are only on disk.
     done: list[str] = []
 
-    def fine(path: Path) -> IngestSummary:
+    def fine(path: Path, catalogued: bool, origin: str | None) -> IngestSummary:
         done.append(path.name)
         return IngestSummary(added=1, chunks_written=3, doc_ids=[path.stem])
 
