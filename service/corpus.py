@@ -26,6 +26,7 @@ from ingest.manifest import ManifestEntry
 from ingest.outline import Section, outline
 from ingest.schema import PayloadKey, point_id_of
 from service.catalogue import Catalogue
+from service.sections import heading_terms_of
 
 T = TypeVar("T")
 
@@ -128,6 +129,13 @@ class CorpusFacts:
             lambda: embed([f"{s.context} {s.heading}".strip() for s in sections]),
         )
 
+    def heading_terms(self, doc_id: str, sections: list[Section]) -> list[frozenset[str]]:
+        """Each section heading's index terms, once per version."""
+        return self._derived.get(
+            ("heading terms", *self._version(doc_id)),
+            lambda: [heading_terms_of(s) for s in sections],
+        )
+
     def chunk_spans(
         self, doc_id: str, read: Callable[[str], Iterable[dict[str, Any]]]
     ) -> list[tuple[int, int, str]]:
@@ -219,6 +227,6 @@ class _Kept:
         value = make()  # outside the lock: reading a document may take a while
         with self._lock:
             self._values[key] = value
-            while len(self._values) > self.limit * 4:  # four kinds of value per document
+            while len(self._values) > self.limit * 5:  # five kinds of value per document
                 self._values.popitem(last=False)
         return value

@@ -177,7 +177,8 @@ def _section(
     if sections and embed is not None:
         similarity = [float(v @ vector) for v in corpus.heading_vectors(doc_id, sections, embed)]
     name = corpus.terms.get(doc_id, frozenset())
-    return best_section(question, sections, ranked, name, similarity)
+    terms = corpus.heading_terms(doc_id, sections)
+    return best_section(question, sections, ranked, name, similarity, terms)
 
 
 def _section_chunks(

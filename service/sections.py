@@ -44,12 +44,14 @@ def best_section(
     ranked: Sequence[Candidate],
     name: frozenset[str] = frozenset(),
     similarity: Sequence[float] | None = None,
+    heading_terms: Sequence[frozenset[str]] | None = None,
 ) -> Section | None:
     """The section of the document that answers the question, if one stands out.
 
     ``similarity``: each section heading's cosine to the question, which tells apart two
     headings holding the same words ("Entry into force and application" against
     "Application of a conformity assessment body" for "when does it apply?").
+    ``heading_terms``: each section's :func:`heading_terms`, when already known.
     """
     if not sections or not ranked:
         return None
@@ -73,6 +75,11 @@ def best_section(
         if score > best_score:
             best, best_score = section, score
     return best
+
+
+def heading_terms_of(section: Section) -> frozenset[str]:
+    """Index terms of a section's heading and the titles above it."""
+    return frozenset(sparse.tokenize(f"{section.context} {section.heading}"))
 
 
 def _matching(forms: dict[str, frozenset[str]], heading: frozenset[str]) -> frozenset[str]:
