@@ -325,3 +325,25 @@ def test_with_api_keys_mcp_needs_one(seeded: Services) -> None:
         assert not answer["abstained"] and answer["citations"]
     finally:
         next(server, None)
+
+
+def test_a_failure_inside_a_tool_says_nothing_of_it_and_the_session_goes_on(
+    base_url: str, seeded: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = seeded.library.get_document
+
+    def failing(doc_id: str) -> Any:
+        if doc_id == "explode":
+            raise RuntimeError("disk error at /srv/policyqa/secret")
+        return read(doc_id)
+
+    monkeypatch.setattr(seeded.library, "get_document", failing)
+
+    async def body(session: ClientSession) -> Any:
+        failed = await error_of(session, "get_document", doc_id="explode")
+        doc_id = (await call(session, "list_documents"))["documents"][0]["doc_id"]
+        return failed, doc_id, await span(session, doc_id, 0, 13)
+
+    failed, doc_id, head = run(base_url, body)
+    assert failed == "Error executing tool get_document"  # nothing of the failure leaks
+    assert head == read(doc_id).text[:13]
