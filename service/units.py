@@ -33,6 +33,9 @@ MODAL_BONUS = 1.0
 """Cutting a long sentence: keeping the verb a modal governs ("shall issue", or "identify"
 in "shall, consistent with …, identify") counts as much as a question term of average
 weight..."""
+ITEM_START_BONUS = 2.0
+"""...an item under an introduction keeps its opening (its point: "Safeguarding privacy
+and the protection of personal data …") over words the question shares with the list..."""
 START_BONUS = 0.5
 """...and keeping its start (its subject) half as much..."""
 LABEL_BONUS = 5.0
@@ -287,7 +290,7 @@ def compact(
         weights = {t: w for t, w in weights.items() if t not in common}
         begin = _distinct_start(text, begin, common)
     if stop - begin > limit:
-        lead = LABEL_BONUS if labelled else START_BONUS
+        lead = LABEL_BONUS if labelled else (ITEM_START_BONUS if introduced else START_BONUS)
         modal = 0.0 if introduced else MODAL_BONUS
         begin, stop = _window(text, begin, limit, weights, lead, modal)
         if _DANGLING.search(text, begin, stop):  # "(b) The Administrator shall…" says nothing
