@@ -4,8 +4,8 @@ The first ingest into a store records the model's name, its vectors' dimension, 
 fingerprint of its weights (its vector for a fixed probe sentence: another model, or the
 same name with other weights, gives another) and the chunking settings. Ingesting or
 serving with another model is then refused, naming both, rather than comparing vectors
-of two models. A store made before this record existed takes the model of its next
-ingest.
+of two models (``policyqa reindex`` re-embeds it). A store made before this record
+existed takes the model of its next ingest.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ PROBE = "PolicyQA embedding fingerprint: the agency shall publish its rules on o
 SAME_WEIGHTS = 0.98
 """Least cosine between the probe's recorded and current vectors for the same weights
 (torch, ONNX fp32 and int8 runs of one model agree above it; two models do not)."""
+
+
+REINDEXING = "reindexing"
+"""Set in the record while ``policyqa reindex`` re-embeds the store."""
 
 
 class ModelMismatchError(ValueError):
@@ -51,6 +55,11 @@ def check_model(store: PolicyStore, current: dict[str, Any], settings: IngestSet
         ModelMismatchError: the store's vectors come from another model.
     """
     stored = store.read_meta()
+    if stored.get(REINDEXING):
+        raise ModelMismatchError(
+            f"a reindex of the store to model {stored.get('model')!r} was stopped before "
+            "it finished: run `policyqa reindex` again (with that model)"
+        )
     problem = _difference(stored, current) if stored else None
     if problem:
         raise ModelMismatchError(_message(stored, current, problem, settings))
@@ -87,7 +96,8 @@ def _message(
     return (
         f"the store (collection {settings.collection!r} in {settings.data_dir}) was built with "
         f"{what}: its vectors cannot be compared with this model's. Set "
-        f"POLICYQA_EMBEDDING_MODEL back to {stored.get('model')!r}, or re-embed: set "
-        "POLICYQA_COLLECTION to a new name (or POLICYQA_DATA_DIR to a new folder) and run "
-        "`policyqa ingest` on the documents again (doc ids stay the same)."
+        f"POLICYQA_EMBEDDING_MODEL back to {stored.get('model')!r}, or re-embed every "
+        "stored document with this model: `policyqa reindex` (vectors of the same size), "
+        "or set POLICYQA_COLLECTION to a new name (or POLICYQA_DATA_DIR to a new folder) "
+        "and run `policyqa ingest` on the documents again (doc ids stay the same)."
     )

@@ -95,7 +95,7 @@ def finetune(
     """Fine-tune the embedding model on question → passage pairs of your domain.
 
     Starts from POLICYQA_EMBEDDING_MODEL and prints a JSON report. Use the result with
-    POLICYQA_EMBEDDING_MODEL=OUT, then re-ingest (the model is part of every chunk's hash).
+    POLICYQA_EMBEDDING_MODEL=OUT, then `policyqa reindex` (the store records its model).
     """
     from lab.finetune import TrainingDataError, finetune, from_beir, from_jsonl
 

@@ -3,11 +3,13 @@ identities and another embedding model, on the real pipeline (packaged model, Qd
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from ingest.embedding import HashEmbedding, PolicyEmbedding, SentenceTransformerEmbedding
 from ingest.identity import legacy_doc_id
@@ -16,8 +18,10 @@ from ingest.manifest import load_catalog
 from ingest.payloads import chunk_payloads, document_payload
 from ingest.pipeline import content_hash_of, ingest_paths, write_embedded
 from ingest.provenance import ModelMismatchError
+from ingest.reindex import reindex_store
 from ingest.schema import PayloadKey
 from ingest.store_factory import build_store
+from service.cli import app as cli_app
 from service.container import Services, build_services, catalog_dir
 from service.settings import Settings
 from service.types import AskRequest
@@ -245,3 +249,80 @@ def test_a_store_built_with_one_model_refuses_another(
     services = build_services(settings, embedder=real_embedder)  # the same model: served
     assert _cited(services)
     services.close()
+
+
+def test_reindex_moves_a_store_to_another_model_keeping_doc_ids_and_citations(
+    services: Services,
+    data: Path,
+    real_embedder: PolicyEmbedding,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    folder = _checkout(tmp_path / "docs")
+    services.library.ingest([folder], progress=False)
+    ids, cited = _ids(services), _cited(services)
+    services.close()
+    settings = Settings(data_dir=data)
+    other = SentenceTransformerEmbedding(real_embedder._model, "models/mine", 8)
+
+    def stopped(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt("power cut")
+
+    store = build_store(settings)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr("ingest.reindex.write_embedded", stopped)
+            with pytest.raises(KeyboardInterrupt):
+                reindex_store(store, other, settings, progress=False)
+    finally:
+        store.close()
+    for embedder in (real_embedder, other):
+        with pytest.raises(ModelMismatchError, match="run `policyqa reindex` again"):
+            build_services(settings, embedder=embedder)
+
+    store = build_store(settings)
+    try:
+        summary = reindex_store(store, other, settings, progress=False)
+    finally:
+        store.close()
+    assert summary.updated == 2 and summary.points_total > 0
+    moved = build_services(settings, embedder=other)
+    try:
+        assert moved.store.read_meta()["model"] == "models/mine"
+        assert _ids(moved) == ids and _cited(moved) == cited
+    finally:
+        moved.close()
+    with pytest.raises(ModelMismatchError, match="built with model 'models/mine'"):
+        build_services(settings, embedder=real_embedder)
+
+
+def test_policyqa_reindex_re_embeds_the_store(
+    services: Services, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.library.ingest([_checkout(tmp_path / "docs")], progress=False)
+    services.close()
+    monkeypatch.setenv("POLICYQA_DATA_DIR", str(data))
+    result = CliRunner().invoke(cli_app, ["reindex", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["documents"]["updated"] == 2 and summary["points_total"] > 0
+
+
+def test_prune_everywhere_says_how_many_and_asks_before_it_deletes(
+    services: Services, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = _checkout(tmp_path / "mine")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    (gone / "memo.md").write_text("# Memo\n\nData centres need permits.\n", encoding="utf-8")
+    services.library.ingest([mine, gone], progress=False)
+    services.close()
+    shutil.rmtree(gone)
+    monkeypatch.setenv("POLICYQA_DATA_DIR", str(data))
+    runner = CliRunner()
+    kept = runner.invoke(cli_app, ["ingest", str(mine), "--prune-everywhere"], input="n\n")
+    assert "1 document(s) have no file left anywhere" in kept.output
+    assert "0 pruned" in kept.stdout
+    pruned = runner.invoke(cli_app, ["ingest", str(mine), "--prune-everywhere", "--yes", "--json"])
+    assert pruned.exit_code == 0, pruned.output
+    assert json.loads(pruned.stdout.strip().splitlines()[-1])["documents"]["pruned"] == 1
