@@ -8,6 +8,7 @@ the protocol.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -284,11 +285,12 @@ class QdrantStore:
         if not self.client.collection_exists(self.collection):
             return {}
         found = (self.client.get_collection(self.collection).config.metadata or {}).get(_BUILT_WITH)
-        return dict(found) if isinstance(found, dict) else {}
+        return dict(json.loads(found)) if isinstance(found, str) else {}
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        """Replace what the store records about itself."""
-        self.client.update_collection(self.collection, metadata={_BUILT_WITH: meta})
+        """Replace what the store records about itself (as one JSON string: Qdrant merges
+        collection metadata, and a key left out of a merged object would stay)."""
+        self.client.update_collection(self.collection, metadata={_BUILT_WITH: json.dumps(meta)})
 
     # -- search ----------------------------------------------------------------------------
 

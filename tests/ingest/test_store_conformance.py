@@ -256,3 +256,6 @@ def test_the_store_keeps_the_model_it_was_built_with_across_a_reopen(engine: Eng
     engine.store.write_meta({**built, "model": "another"})
     engine.reopen()
     assert engine.store.read_meta()["model"] == "another"
+    engine.store.write_meta({"model": "third", "reindexing": True})
+    engine.store.write_meta({"model": "third"})
+    assert engine.store.read_meta() == {"model": "third"}, "replaced, not merged"
