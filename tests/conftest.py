@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
+import anyio
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -15,6 +18,7 @@ from service.container import Services, build_services
 from service.settings import Settings
 from tests.hostile_support import ingest_document
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED = SEEDS / "000_98262f875ff92a8b.txt"
@@ -90,6 +94,14 @@ def corpus(
     assert summary.failed == 0 and summary.added == 25
     yield services
     services.close()
+
+
+def run_async(main: Callable[[], Awaitable[T]]) -> T:
+    """Run an async test body on an event loop of its own, in a thread: a session-wide
+    fixture may keep a loop running in the main thread (Playwright's sync API does), where
+    ``asyncio.run`` refuses to start another."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, main).result()
 
 
 def serve_in_thread(services: Services) -> Iterator[str]:

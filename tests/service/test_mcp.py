@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from pydantic import SecretStr
 
 from service.container import Services
-from tests.conftest import serve_in_thread
+from tests.conftest import run_async, serve_in_thread
 
 MISSION = "Why does China open-source its AI models?"
 ABSENT = "What quota does the Baltic Sea fisheries agreement set for cod?"
@@ -67,7 +67,7 @@ def run(
             async with connected(url, key, statuses) as session:
                 return await body(session)
 
-    return anyio.run(main)
+    return run_async(main)
 
 
 async def call(session: ClientSession, tool: str, **arguments: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from ingest.embedding import PolicyEmbedding
 from service.container import build_services
 from service.settings import Settings
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, run_async
 
 MISSION = "Why does China open-source its AI models?"
 PUBLIC = "http://127.0.0.1:8000"
@@ -78,7 +78,7 @@ def test_an_assistant_starts_policyqa_mcp_and_asks_the_mission_question(data_dir
                 again = await session.call_tool("list_documents", {})
                 return init, tools, answer.structured_content, checks, wrong, again
 
-    init, tools, answer, checks, wrong, again = anyio.run(main)
+    init, tools, answer, checks, wrong, again = run_async(main)
     assert init.server_info.name == "policyqa"
     assert tools == {"ask", "search", "get_document", "list_documents"}
     assert not answer["abstained"] and answer["citations"]
