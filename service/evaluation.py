@@ -159,30 +159,48 @@ def evaluate(
     return evaluate_retrieval(questions, ask)
 
 
+Asked = list[tuple[EvalQuestion, AskResponse]]
+
+
+def _ask_all(
+    questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse], top_k: int = 5
+) -> Asked:
+    """Every question asked as ``POST /v1/ask`` with the question (and ``top_k``) only."""
+    return [(q, ask(AskRequest(question=q.question, top_k=top_k))) for q in questions]
+
+
+def _abstention(asked: Asked) -> float | None:
+    """Share of questions whose ``abstained`` is right."""
+    right = sum(r.abstained != q.answerable for q, r in asked)
+    return round(right / len(asked), 4) if asked else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
 def evaluate_retrieval(
     questions: Iterable[EvalQuestion], ask: Callable[[AskRequest], AskResponse]
 ) -> dict[str, Any]:
     """Ask every question (top 10): hit@5, MRR@10 and abstention accuracy."""
-    hits = rr = correct = answerable = total = 0.0
+    asked = _ask_all(questions, ask, top_k=10)
+    hits: list[float] = []
+    reciprocal: list[float] = []
     details = []
-    for q in questions:
-        response = ask(AskRequest(question=q.question, top_k=10))
-        total += 1
-        correct += response.abstained != q.answerable
+    for q, response in asked:
         rank = None
         if q.answerable:
-            answerable += 1
             rank = first_hit_rank(response.citations, q.gold, 10)
-            hits += rank is not None and rank <= 5
-            rr += 1 / rank if rank else 0.0
+            hits.append(float(rank is not None and rank <= 5))
+            reciprocal.append(1 / rank if rank else 0.0)
         details.append(
             {"id": q.id, "abstained": response.abstained, "rank": rank, **response.evidence}
         )
     return {
-        "questions": int(total),
-        "hit@5": round(hits / answerable, 4) if answerable else None,
-        "mrr@10": round(rr / answerable, 4) if answerable else None,
-        "abstention_accuracy": round(correct / total, 4) if total else None,
+        "questions": len(asked),
+        "hit@5": _mean(hits),
+        "mrr@10": _mean(reciprocal),
+        "abstention_accuracy": _abstention(asked),
         "details": details,
     }
 
@@ -193,27 +211,24 @@ def evaluate_answers(
     """Ask every question as ``POST /v1/ask`` with only the question: nugget recall,
     abstention accuracy, and how often the answer's document is among the first 5
     citations (``doc@5``)."""
+    asked = _ask_all(questions, ask)
     recalls: list[float] = []
-    doc_hits = correct = total = 0
+    doc_hits: list[float] = []
     details = []
-    for q in questions:
-        response = ask(AskRequest(question=q.question))
-        total += 1
-        correct += response.abstained != q.answerable
+    for q, response in asked:
         covered = covered_nuggets(response, q.nuggets)
         row: dict[str, Any] = {"id": q.id, "abstained": response.abstained}
         if q.answerable:
             recalls.append(len(covered) / len(q.nuggets) if q.nuggets else 0.0)
-            names = [Path(c.source).name for c in response.citations[:5]]
-            doc_hits += q.doc in names
+            doc_hits.append(float(q.doc in [Path(c.source).name for c in response.citations[:5]]))
             row |= {"recall": round(recalls[-1], 4), "covered": covered}
             row["missed"] = [n.id for n in q.nuggets if n.id not in covered]
         details.append(row)
     return {
-        "questions": total,
-        "nugget_recall": round(sum(recalls) / len(recalls), 4) if recalls else None,
-        "abstention_accuracy": round(correct / total, 4) if total else None,
-        "doc@5": round(doc_hits / len(recalls), 4) if recalls else None,
+        "questions": len(asked),
+        "nugget_recall": _mean(recalls),
+        "abstention_accuracy": _abstention(asked),
+        "doc@5": _mean(doc_hits),
         "details": details,
     }
 
@@ -223,15 +238,12 @@ def evaluate_documents(
 ) -> dict[str, Any]:
     """Ask every question as ``POST /v1/ask`` with only the question: doc@1, doc share,
     quote@5 and abstention accuracy (``shared/eval/README.md``, docs sets)."""
+    asked = _ask_all(questions, ask)
     firsts: list[float] = []
     shares: list[float] = []
     quotes: list[float] = []
-    correct = total = 0
     details = []
-    for q in questions:
-        response = ask(AskRequest(question=q.question))
-        total += 1
-        correct += response.abstained != q.answerable
+    for q, response in asked:
         row: dict[str, Any] = {"id": q.id, "abstained": response.abstained}
         if q.answerable:
             names = [Path(c.source).name for c in response.citations]
@@ -250,16 +262,12 @@ def evaluate_documents(
             row |= {"doc@1": bool(firsts[-1]), "first": first, "quote@5": quoted}
             row["naming"] = q.naming
         details.append(row)
-
-    def mean(values: list[float]) -> float | None:
-        return round(sum(values) / len(values), 4) if values else None
-
     return {
-        "questions": total,
-        "doc@1": mean(firsts),
-        "doc_share": mean(shares),
-        "quote@5": mean(quotes),
-        "abstention_accuracy": round(correct / total, 4) if total else None,
+        "questions": len(asked),
+        "doc@1": _mean(firsts),
+        "doc_share": _mean(shares),
+        "quote@5": _mean(quotes),
+        "abstention_accuracy": _abstention(asked),
         "details": details,
     }
 
@@ -278,14 +286,12 @@ def evaluate_comparisons(
 ) -> dict[str, Any]:
     """Ask every question as ``POST /v1/ask``: nugget recall over all sides, side
     coverage, all sides covered, abstention accuracy (``shared/eval/README.md``)."""
+    asked = _ask_all(questions, ask)
     recalls: list[float] = []
     coverage: list[float] = []
-    complete = correct = total = 0
+    complete: list[float] = []
     details = []
-    for q in questions:
-        response = ask(AskRequest(question=q.question))
-        total += 1
-        correct += response.abstained != q.answerable
+    for q, response in asked:
         row: dict[str, Any] = {"id": q.id, "abstained": response.abstained}
         if q.answerable and q.sides:
             nuggets = [n for side in q.sides for n in side.nuggets]
@@ -293,16 +299,15 @@ def evaluate_comparisons(
             sides = [any(n.id in covered for n in side.nuggets) for side in q.sides]
             recalls.append(len(covered) / len(nuggets) if nuggets else 0.0)
             coverage.append(sum(sides) / len(sides))
-            complete += all(sides)
+            complete.append(float(all(sides)))
             row |= {"recall": round(recalls[-1], 4), "sides": sides, "covered": sorted(covered)}
         details.append(row)
-    answered = len(recalls)
     return {
-        "questions": total,
-        "nugget_recall": round(sum(recalls) / answered, 4) if answered else None,
-        "side_coverage": round(sum(coverage) / answered, 4) if answered else None,
-        "all_sides": round(complete / answered, 4) if answered else None,
-        "abstention_accuracy": round(correct / total, 4) if total else None,
+        "questions": len(asked),
+        "nugget_recall": _mean(recalls),
+        "side_coverage": _mean(coverage),
+        "all_sides": _mean(complete),
+        "abstention_accuracy": _abstention(asked),
         "details": details,
     }
 

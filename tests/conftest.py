@@ -54,17 +54,28 @@ def fake_services(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Se
     services.close()
 
 
+def _ingested(
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: PolicyEmbedding,
+    name: str,
+    files: list[Path],
+    documents: int,
+) -> Iterator[Services]:
+    """Services over a store of their own with ``files`` ingested (``documents`` added)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp(name))
+    services = build_services(settings, embedder=embedder)
+    summary = services.library.ingest(files, progress=False)
+    assert summary.added == documents and summary.failed == 0
+    yield services
+    services.close()
+
+
 @pytest.fixture(scope="session")
 def seeded(
     tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
 ) -> Iterator[Services]:
     """The real pipeline: packaged model + embedded Qdrant, with the seed transcript ingested."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("seeded"))
-    services = build_services(settings, embedder=real_embedder)
-    summary = services.library.ingest([SEEDS], progress=False)
-    assert summary.added == 1 and summary.failed == 0
-    yield services
-    services.close()
+    yield from _ingested(tmp_path_factory, real_embedder, "seeded", [SEEDS], 1)
 
 
 @pytest.fixture(scope="session")
@@ -87,13 +98,8 @@ def corpus(
     """The real pipeline over the seeds and every shared corpus document (as `make eval`
     ingests them; skipped without ../shared)."""
     corpora = shared_or_skip("corpora")
-    settings = Settings(data_dir=tmp_path_factory.mktemp("corpus"))
-    services = build_services(settings, embedder=real_embedder)
     files = [SEEDS, *sorted(corpora.glob("*.txt")), *sorted(corpora.glob("*.md"))]
-    summary = services.library.ingest(files, progress=False)
-    assert summary.failed == 0 and summary.added == 25
-    yield services
-    services.close()
+    yield from _ingested(tmp_path_factory, real_embedder, "corpus", files, 25)
 
 
 def run_async(main: Callable[[], Awaitable[T]]) -> T:
