@@ -128,6 +128,7 @@ const PolicyQA = (() => {
 
   function where(item) {
     const parts = [];
+    if (item.section) parts.push(item.section);
     if (item.speaker) parts.push(`speaker ${item.speaker}`);
     if (item.timestamp) parts.push(item.timestamp);
     if (item.page) parts.push(`p. ${item.page}`);
