@@ -63,7 +63,7 @@ def _point_lines(row: dict[str, Any]) -> list[str]:
     lines = []
     for point in points:
         quote = escape_markdown(point.text)
-        place = escape_markdown(point.location())
+        place = escape_markdown(point.place())
         span = f"chars {point.start_char}–{point.end_char}"
         indent = "   " if point.level else ""
         lines.append(

@@ -61,7 +61,7 @@ def _short(text: str) -> str:
 
 def _point_line(point: Point) -> str:
     """One key point as a bullet: the quote, where it is, and its [n]."""
-    place = escape_mrkdwn(point.location())
+    place = escape_mrkdwn(point.place())
     where = f" _({place})_" if place else ""
     bullet = "    ◦" if point.level else "•"
     return f"{bullet} {_short(point.text)}{where} *[{point.citation}]*"

@@ -153,13 +153,15 @@ class Point(BaseModel):
     timestamp: str | None = Field(None, description="m:ss; '~' marks an estimate.")
 
     def location(self) -> str:
-        """Where in the source: its section, speaker and time for transcripts, page for
-        PDFs ("Article 5, p. 12")."""
-        parts = [self.section] if self.section else []
-        parts += [f"speaker {self.speaker}"] if self.speaker else []
+        """Where in the source: speaker and time for transcripts, page for PDFs."""
+        parts = [f"speaker {self.speaker}"] if self.speaker else []
         parts += [self.timestamp] if self.timestamp else []
         parts += [f"p. {self.page}"] if self.page else []
         return ", ".join(parts)
+
+    def place(self) -> str:
+        """Where a reader finds it: its section, then its location ("Article 5, p. 12")."""
+        return ", ".join(part for part in (self.section, self.location()) if part)
 
 
 class LinkedDocument(BaseModel):
