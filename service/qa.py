@@ -15,6 +15,7 @@ import numpy as np
 
 from ingest import sparse
 from ingest.embedding import PolicyEmbedding
+from ingest.loaders import detect_language
 from ingest.manifest import ManifestEntry
 from ingest.schema import PayloadKey
 from ingest.store import PolicyStore
@@ -293,15 +294,22 @@ class QA:
     def _silent_on(self, question: str, doc_id: str, corpus: CorpusFacts) -> str | None:
         """Why a question asking what one document says about a topic ("what does the
         talk say about hospitals?") cannot be answered: a third or more of the topic's
-        terms (its document's own name aside) never occur in that document."""
+        terms (its document's own name aside; across languages, those the glossary
+        translates) never occur in that document."""
         topic = asked_topic(question)
         if topic is None:
             return None
         name = corpus.terms.get(doc_id, frozenset())
-        wanted = {t: forms for t, forms in sparse.question_terms(topic).items() if t not in name}
+        entry = corpus.catalogue.entries.get(doc_id)
+        # Across languages only a term the glossary translates can be looked for.
+        crossing = entry is not None and entry.language != detect_language(question)
+        wanted = {
+            t: forms
+            for t, forms in sparse.question_terms(topic).items()
+            if t not in name and (len(forms) > 1 or not crossing)
+        }
         if not wanted:
             return None
-
         held = corpus.document_terms(doc_id, self._read)
         missing = [
             t
@@ -310,10 +318,7 @@ class QA:
         ]
         if len(missing) * MISSING_TOPIC_SHARE < len(wanted):
             return None
-        title = (
-            corpus.catalogue.entries[doc_id].title if doc_id in corpus.catalogue.entries else doc_id
-        )
-        return answer.silent_on(title, topic)
+        return answer.silent_on(entry.title if entry else doc_id, topic)
 
     def _dense_languages(self) -> Sequence[str] | None:
         """Languages the dense side judges; None (all) when BM25 is off and it is alone."""

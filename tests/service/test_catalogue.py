@@ -211,3 +211,16 @@ def test_a_question_about_an_article_is_answered_from_that_article(corpus: Servi
     assert any(
         "machine-based system" in p.text and p.section == "Article 3" for p in defined.points
     )
+
+
+@pytest.mark.slow
+def test_a_topic_asked_in_english_of_a_chinese_document_is_looked_for_through_the_glossary(
+    corpus: Services,
+) -> None:
+    """'poor explainability' is not English text in TC260's framework, but 可解释性 is."""
+    response = _ask(
+        corpus,
+        "What does China's AI safety governance framework say about poor explainability of "
+        "algorithms?",
+    )
+    assert not response.abstained, response.answer
