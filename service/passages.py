@@ -175,7 +175,7 @@ def _section(
     sections = corpus.outline(doc_id, read)
     similarity = None
     if sections and embed is not None:
-        similarity = [float(v @ vector) for v in corpus.heading_vectors(doc_id, sections, embed)]
+        similarity = (corpus.heading_vectors(doc_id, sections, embed) @ vector).tolist()
     name = corpus.terms.get(doc_id, frozenset())
     terms = corpus.heading_terms(doc_id, sections)
     return best_section(question, sections, ranked, name, similarity, terms)

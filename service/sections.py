@@ -56,9 +56,9 @@ def best_section(
     if not sections or not ranked:
         return None
     forms = {t: f for t, f in sparse.question_terms(question).items() if t not in name}
-    headings = [
-        _matching(forms, frozenset(sparse.tokenize(f"{s.context} {s.heading}"))) for s in sections
-    ]
+    known = heading_terms if heading_terms is not None else [heading_terms_of(s) for s in sections]
+    found = _matching(forms, frozenset().union(*known))
+    headings = [frozenset(t for t, held in found.items() if held & terms) for terms in known]
     n = len(sections)
     weights = {t: math.log(1 + n / (0.5 + sum(1 for h in headings if t in h))) for t in forms}
     total_weight = sum(weights.values()) or 1.0
@@ -82,19 +82,24 @@ def heading_terms_of(section: Section) -> frozenset[str]:
     return frozenset(sparse.tokenize(f"{section.context} {section.heading}"))
 
 
-def _matching(forms: dict[str, frozenset[str]], heading: frozenset[str]) -> frozenset[str]:
-    """The question terms a heading holds, a stem matching its longer or shorter form
-    ("define" → "defin" and "Definitions" → "definit"; "apply" and "application")."""
-    found = set()
-    for term, variants in forms.items():
-        for held in heading:
-            if held in variants or (
+def _matching(
+    forms: dict[str, frozenset[str]], vocabulary: frozenset[str]
+) -> dict[str, frozenset[str]]:
+    """Each question term → the heading terms that are the same word: itself, a
+    translation, or a stem matching its longer or shorter form ("define" → "defin" and
+    "Definitions" → "definit"; "apply" and "application")."""
+    return {
+        term: frozenset(
+            held
+            for held in vocabulary
+            if held in variants
+            or (
                 min(len(held), len(term)) >= MIN_STEM
                 and (held.startswith(term) or term.startswith(held))
-            ):
-                found.add(term)
-                break
-    return frozenset(found)
+            )
+        )
+        for term, variants in forms.items()
+    }
 
 
 def section_at(sections: Sequence[Section], offset: int) -> str | None:
