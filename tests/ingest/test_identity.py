@@ -102,14 +102,20 @@ def test_a_moved_checkout_keeps_its_documents_ids_and_answers(
     assert _ids(services) == ids
 
 
+def _two_folders(services: Services, tmp_path: Path, other: str) -> tuple[Path, Path]:
+    """A checkout and another folder holding a memo, both ingested."""
+    mine = _checkout(tmp_path / "mine")
+    folder = tmp_path / other
+    folder.mkdir()
+    (folder / "memo.md").write_text("# Memo\n\nData centres need permits.\n", encoding="utf-8")
+    services.library.ingest([mine, folder], progress=False)
+    return mine, folder
+
+
 def test_prune_removes_only_what_is_gone_under_the_paths_of_the_run(
     services: Services, tmp_path: Path
 ) -> None:
-    mine = _checkout(tmp_path / "mine")
-    theirs = tmp_path / "theirs"
-    theirs.mkdir()
-    (theirs / "memo.md").write_text("# Memo\n\nData centres need permits.\n", encoding="utf-8")
-    services.library.ingest([mine, theirs], progress=False)
+    mine, theirs = _two_folders(services, tmp_path, "theirs")
     shutil.rmtree(theirs)  # an unmounted drive, a folder cleaned up by someone else
     (mine / "note.md").unlink()
     summary = services.library.ingest([mine], prune=True, progress=False)
@@ -311,11 +317,7 @@ def test_policyqa_reindex_re_embeds_the_store(
 def test_prune_everywhere_says_how_many_and_asks_before_it_deletes(
     services: Services, data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    mine = _checkout(tmp_path / "mine")
-    gone = tmp_path / "gone"
-    gone.mkdir()
-    (gone / "memo.md").write_text("# Memo\n\nData centres need permits.\n", encoding="utf-8")
-    services.library.ingest([mine, gone], progress=False)
+    mine, gone = _two_folders(services, tmp_path, "gone")
     services.close()
     shutil.rmtree(gone)
     monkeypatch.setenv("POLICYQA_DATA_DIR", str(data))

@@ -89,19 +89,14 @@ def test_nuggets_count_from_the_first_2000_characters_without_markers() -> None:
 
 
 def _response(points_doc: str | None, sources: list[str], abstained: bool = False):
-    from service.types import AskResponse, Citation, Point
+    from service.types import Point
+    from tests.factories import citation, response
 
     citations = [
-        Citation(
-            n=n,
-            doc_id=f"d{n}",
+        citation(
+            n,
             source=f"/corpus/{name}",
-            title="t",
             text="the passage holds the verbatim phrase here",
-            quote="q",
-            start_char=0,
-            end_char=1,
-            passage_start_char=0,
             passage_end_char=40,
             score=0.1,
         )
@@ -111,15 +106,7 @@ def _response(points_doc: str | None, sources: list[str], abstained: bool = Fals
     if points_doc is not None:
         n = next(c.n for c in citations if c.source.endswith(points_doc))
         points = [Point(text="x", citation=n, start_char=0, end_char=1)]
-    return AskResponse(
-        answer="- x [1]",
-        abstained=abstained,
-        citations=citations,
-        points=points,
-        model="m",
-        settings_hash="h",
-        timings_ms={},
-    )
+    return response(citations, points, abstained=abstained)
 
 
 def test_docs_sets_score_the_first_points_document_and_quotes_in_the_first_five() -> None:

@@ -21,7 +21,8 @@ from ingest.embedding import PolicyEmbedding
 from service.generation import AnswerWriter, Evidence, ModelError, evidence_of, load_prompt
 from service.settings import LLMSettings, Settings
 from service.support import Checker, check, written_sentences
-from service.types import AskResponse, Citation, Point
+from service.types import AskResponse, Point
+from tests.factories import citation, response
 
 EVIDENCE = [
     Evidence(
@@ -130,30 +131,10 @@ def test_markers_naming_no_evidence_are_removed_and_too_few_kept_falls_back(
 
 
 def _response() -> AskResponse:
-    citation = Citation(
-        n=1,
-        doc_id="talk",
-        source="talk.txt",
-        title="Talk",
-        text="t",
-        quote="q",
-        start_char=0,
-        end_char=1,
-        passage_start_char=0,
-        passage_end_char=1,
-        score=1.0,
-    )
-    second = citation.model_copy(update={"n": 2, "doc_id": "act", "title": "EU AI Act"})
+    first = citation(1, doc_id="talk", source="talk.txt", title="Talk")
+    second = first.model_copy(update={"n": 2, "doc_id": "act", "title": "EU AI Act"})
     points = [Point(text=e.text, citation=e.citation, start_char=0, end_char=10) for e in EVIDENCE]
-    return AskResponse(
-        answer="- extractive [1]",
-        abstained=False,
-        citations=[citation, second],
-        points=points,
-        model="m",
-        settings_hash="h",
-        timings_ms={"total": 1.0},
-    )
+    return response([first, second], points, answer="- extractive [1]", timings_ms={"total": 1.0})
 
 
 def _streamed(writer: AnswerWriter, pieces: list[str]) -> tuple[list[str], AskResponse]:

@@ -56,21 +56,9 @@ def test_a_point_is_located_in_its_section() -> None:
 def test_a_points_section_is_shown_in_slack_and_in_batch_reports() -> None:
     from service.reports import render_markdown
     from service.slack_blocks import answer_blocks
-    from service.types import AskResponse, Citation, Point
+    from service.types import Point
+    from tests.factories import citation, response
 
-    citation = Citation(
-        n=1,
-        doc_id="act",
-        source="act.md",
-        title="AI Act",
-        text="1. The following AI practices shall be prohibited:",
-        quote="q",
-        start_char=0,
-        end_char=10,
-        passage_start_char=0,
-        passage_end_char=50,
-        score=1.0,
-    )
     point = Point(
         text="The following AI practices shall be prohibited",
         citation=1,
@@ -78,16 +66,8 @@ def test_a_points_section_is_shown_in_slack_and_in_batch_reports() -> None:
         end_char=49,
         section="Article 5",
     )
-    response = AskResponse(
-        answer="- x [1]",
-        abstained=False,
-        citations=[citation],
-        points=[point],
-        model="m",
-        settings_hash="h",
-        timings_ms={},
-    )
-    slack = str(answer_blocks("Which practices are prohibited?", response, None))
+    answer = response([citation(1, title="AI Act")], [point])
+    slack = str(answer_blocks("Which practices are prohibited?", answer, None))
     assert "shall be prohibited _(Article 5)_" in slack
     meta = {
         "input": "q.txt",
@@ -103,5 +83,5 @@ def test_a_points_section_is_shown_in_slack_and_in_batch_reports() -> None:
         "latency_ms_p50": 1,
         "latency_ms_p95": 1,
     }
-    row = {"id": "q1", "question": "Which?", **response.model_dump()}
+    row = {"id": "q1", "question": "Which?", **answer.model_dump()}
     assert "(Article 5, chars 3–49)" in render_markdown([row], meta)

@@ -44,16 +44,21 @@ def recorder() -> Iterator[Recorder]:
     rec.close()
 
 
-@pytest.fixture
-def client(seeded: Services, recorder: Recorder, tmp_path: Path) -> Iterator[TestClient]:
-    slack = SlackSettings(
+def _slack(recorder: Recorder, **fields: object) -> SlackSettings:
+    """The bot's settings against the recorder (``fields`` added)."""
+    return SlackSettings(
         bot_token="xoxb-test",
         signing_secret=SECRET,
         api_base_url=f"{recorder.url}/api/",
         team_id="T1",
         bot_user_id="UBOT",
-        allowed_channels=["C1", "C2"],
+        **fields,
     )
+
+
+@pytest.fixture
+def client(seeded: Services, recorder: Recorder, tmp_path: Path) -> Iterator[TestClient]:
+    slack = _slack(recorder, allowed_channels=["C1", "C2"])
     settings = Settings(data_dir=tmp_path, slack=slack)
     services = Services(
         settings,
@@ -276,13 +281,7 @@ def hostile_client(
     hostile: Services, recorder: Recorder, tmp_path: Path, real_embedder
 ) -> Iterator[TestClient]:
     """The bot over the hostile document, with a model that repeats its evidence."""
-    slack = SlackSettings(
-        bot_token="xoxb-test",
-        signing_secret=SECRET,
-        api_base_url=f"{recorder.url}/api/",
-        team_id="T1",
-        bot_user_id="UBOT",
-    )
+    slack = _slack(recorder)
     with echo_model() as model:
         services = dataclasses.replace(
             hostile,
