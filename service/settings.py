@@ -41,10 +41,12 @@ class AnswerSettings(BaseModel):
     focus_share: float = Field(
         0.35,
         ge=0,
-        le=1,
+        le=3,
         description=(
-            "When one document holds this share of the top passages' fused score, the "
-            "answer's evidence is gathered inside it (1 turns focusing off)."
+            "Gather the answer's evidence inside one document once its claim reaches this: "
+            "its share of the top passages' fused score plus twice the share of the "
+            "question its name covers (a claim runs from 0 to 3; 3 turns focusing off). A "
+            "document the question names is the focus whatever this says."
         ),
     )
 

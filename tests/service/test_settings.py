@@ -36,3 +36,12 @@ def test_settings_are_frozen_and_changed_by_copy() -> None:
     retrieval = settings.retrieval.model_copy(update={"translation_weight": 0.0})
     changed = settings.model_copy(update={"retrieval": retrieval})
     assert changed.settings_hash() != before and settings.settings_hash() == before
+
+
+def test_focus_share_takes_the_whole_range_of_a_claim() -> None:
+    """A claim runs from 0 to 3 (the README's table): every value of it is accepted."""
+    from service.settings import AnswerSettings
+
+    assert AnswerSettings(focus_share=3).focus_share == 3
+    with pytest.raises(ValueError):
+        AnswerSettings(focus_share=3.5)
