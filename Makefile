@@ -69,17 +69,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy ingest service lab
 
-# Score the dev question set, the answer set, then the cross-lingual ones, over seeds +
-# the shared corpus (needs ../shared).
+# Score every dev file over seeds + the shared corpus (needs ../shared).
 eval: install
 	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa ingest seeds $(wildcard ../shared/corpora/*.txt) $(wildcard ../shared/corpora/*.md)
-	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/dev.jsonl
-	# Answer set: the key points ("nuggets") the answer text holds, and refusals.
-	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/answers-dev.jsonl
-	# English questions with Chinese evidence and back (written for this project).
-	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval benchmarks/crosslingual.jsonl
-	# Held out: written from randomly drawn passages after the glossary and thresholds were set.
-	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval benchmarks/crosslingual_holdout.jsonl
+	# Every dev file, one JSON line each: passages (dev), key points (answers-dev), which
+	# document (docs-dev), comparisons (compare-dev); then English questions with Chinese
+	# evidence and back (written for this project) and their hold-out (written from randomly
+	# drawn passages after the glossary and thresholds were set).
+	POLICYQA_DATA_DIR=$(DATA_DIR)/eval $(BIN)/policyqa eval ../shared/eval/dev.jsonl \
+		../shared/eval/answers-dev.jsonl ../shared/eval/docs-dev.jsonl \
+		../shared/eval/compare-dev.jsonl benchmarks/crosslingual.jsonl \
+		benchmarks/crosslingual_holdout.jsonl
 
 # ObliQA with the regulatory profile (README, "Retrieval quality"): MiniLM adapted on the
 # dev split (about an hour on two cores, once), then the test split scored (needs ../shared).

@@ -11,6 +11,7 @@ that finish it.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -168,17 +169,19 @@ def _section(
 ) -> Section | None:
     """The section of the focus document that answers the question (``service.sections``)."""
 
-    def read(doc: str) -> str:
-        record = store.get_document(doc, with_text=True)
-        return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
-
-    sections = corpus.outline(doc_id, read)
+    sections = corpus.outline(doc_id, functools.partial(document_text, store))
     similarity = None
     if sections and embed is not None:
         similarity = (corpus.heading_vectors(doc_id, sections, embed) @ vector).tolist()
     name = corpus.terms.get(doc_id, frozenset())
     terms = corpus.heading_terms(doc_id, sections)
     return best_section(question, sections, ranked, name, similarity, terms)
+
+
+def document_text(store: PolicyStore, doc_id: str) -> str:
+    """A document's stored text (empty when it is gone)."""
+    record = store.get_document(doc_id, with_text=True)
+    return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
 
 
 def _section_chunks(

@@ -26,7 +26,7 @@ from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
 from service.generation import load_prompt
-from service.passages import gather
+from service.passages import document_text, gather
 from service.questions import Question, asked_topic, split_facets
 from service.retrieval import Candidate, diversify, fuse_and_smooth, search_lists
 from service.sections import section_at
@@ -285,8 +285,7 @@ class QA:
             point.section = section_at(sections, point.start_char)
 
     def _read(self, doc_id: str) -> str:
-        record = self.store.get_document(doc_id, with_text=True)
-        return str((record or {}).get(PayloadKey.DOC_TEXT) or "")
+        return document_text(self.store, doc_id)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.embedder.get_text_embedding_batch(texts), dtype=np.float32)
