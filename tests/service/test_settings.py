@@ -45,3 +45,17 @@ def test_focus_share_takes_the_whole_range_of_a_claim() -> None:
     assert AnswerSettings(focus_share=3).focus_share == 3
     with pytest.raises(ValueError):
         AnswerSettings(focus_share=3.5)
+
+
+def test_repr_never_shows_credentials_inside_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POLICYQA_QDRANT_URL", "https://qd-user:qd-pass@qdrant.example:6333")
+    monkeypatch.setenv("POLICYQA_LLM__BASE_URL", "http://llm-user:llm-pass@127.0.0.1:8080/v1")
+    monkeypatch.setenv("POLICYQA_SLACK__BOT_TOKEN", "xoxb-secret-token")
+    settings = Settings()
+    for shown in (repr(settings), str(settings), repr(settings.llm)):
+        for secret in ("qd-user", "qd-pass", "llm-user", "llm-pass", "xoxb-secret-token"):
+            assert secret not in shown
+    assert "https://***@qdrant.example:6333" in repr(settings)
+    assert "http://***@127.0.0.1:8080/v1" in repr(settings)
+    # The values themselves are untouched: the client still connects with them.
+    assert settings.qdrant_url == "https://qd-user:qd-pass@qdrant.example:6333"
