@@ -53,6 +53,8 @@ class Citer:
             quote = answer.choose_quote(cand, question_vector, stored[cand.point_id], terms)
             citation = answer.to_citation(n, cand, quote)
             citation.source = public_source(citation.source, self.settings)
+            citation.publisher = cand.payload.get(PayloadKey.PUBLISHER) or None
+            citation.date = cand.payload.get(PayloadKey.DATE) or None
             citations.append(citation)
             quotes.append(quote)
         return citations, quotes

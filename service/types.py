@@ -113,6 +113,8 @@ class Citation(BaseModel):
     timestamp: str | None = Field(None, description="m:ss; '~' marks an estimate.")
     language: str | None = None
     kind: str | None = None
+    publisher: str | None = Field(None, description="The document's publisher.")
+    date: str | None = Field(None, description="The document's date (YYYY-MM-DD).")
     quotes: list[QuoteSpan] = Field(
         default_factory=list,
         description="The answer's points cited as [n], each a verbatim span of the document.",

@@ -14,6 +14,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from service.container import Services
+from tests.browser.conftest import ORDER
 from tests.conftest import serve_in_thread
 from tests.hostile_support import (
     HOSTILE_QUESTION,
@@ -125,6 +126,13 @@ def test_filters_narrow_the_documents_an_answer_cites(
     assert sent.value.post_data_json["filters"] == {"kind": "official", "date_from": "2025-01-01"}
     assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {pdf_id}
     expect(page.locator("#citations > li").first).to_contain_text("Model Registry Order")
+    # Each card names the document's publisher and date, as the API's citation does.
+    assert {(c["publisher"], c["date"]) for c in answer["citations"]} == {
+        (ORDER.publisher, ORDER.date)
+    }
+    expect(page.locator("#citations .card-facts").first).to_contain_text(
+        f"{ORDER.publisher} · {ORDER.date}"
+    )
 
     # A filter that rules out every document is answered as not covered.
     page.get_by_label("Dated from").fill("2030-01-01")
