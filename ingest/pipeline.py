@@ -227,13 +227,7 @@ def _ingest_one(
     content_hash = content_hash_of(doc, settings)
     summary.doc_ids.append(doc_id)
     existing = store.get_document(doc_id, with_text=False)
-    identity = {
-        str(PayloadKey.IDENTITY): known.identity,
-        str(PayloadKey.TEXT_HASH): text_hash_of(doc.text),
-        str(PayloadKey.LOCATIONS): known.locations,
-    }
-    if known.aliases:
-        identity[str(PayloadKey.ALIASES)] = known.aliases
+    identity = _identity_fields(doc, known)
     if existing and existing.get(PayloadKey.CONTENT_HASH) == content_hash and is_complete(existing):
         summary.unchanged += 1
         if any(existing.get(k) != v for k, v in identity.items()):
@@ -241,15 +235,32 @@ def _ingest_one(
         return
     payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
     write_embedded(store, embedder, payloads, texts, settings.retrieval.bigrams)
-    store.commit_document(
-        {**document_payload(doc, doc_id, content_hash, len(payloads)), **identity}
-    )
+    store.commit_document(document_record(doc, doc_id, content_hash, len(payloads), known))
     summary.chunks_written += len(payloads)
     if existing:
         summary.updated += 1
     else:
         summary.added += 1
     logger.info("ingested doc_id=%s chunks=%d", doc_id, len(payloads))
+
+
+def document_record(
+    doc: LoadedDocument, doc_id: str, content_hash: str, n_chunks: int, known: Known
+) -> dict[str, Any]:
+    """The record ``commit_document`` makes current once a version's chunks are written:
+    the document's metadata, chunk count, stored text, fingerprints and identity."""
+    return {**document_payload(doc, doc_id, content_hash, n_chunks), **_identity_fields(doc, known)}
+
+
+def _identity_fields(doc: LoadedDocument, known: Known) -> dict[str, Any]:
+    identity: dict[str, Any] = {
+        str(PayloadKey.IDENTITY): known.identity,
+        str(PayloadKey.TEXT_HASH): text_hash_of(doc.text),
+        str(PayloadKey.LOCATIONS): known.locations,
+    }
+    if known.aliases:
+        identity[str(PayloadKey.ALIASES)] = known.aliases
+    return identity
 
 
 def write_embedded(
