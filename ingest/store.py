@@ -126,6 +126,10 @@ class PolicyStore(Protocol):
     def get_chunks(self, point_ids: Sequence[str]) -> list[StoredChunk]:
         """These chunks' payloads and sentence vectors; ids not stored are left out."""
 
+    def export_chunks(self, point_ids: Sequence[str]) -> list[ChunkRow]:
+        """These chunks whole (payload, dense, BM25 and sentence vectors), as a backup
+        keeps them; ids not stored are left out."""
+
     def commit_document(self, record: dict[str, Any]) -> None:
         """Make a document version current, then drop the chunks of its other versions.
 

@@ -26,6 +26,7 @@ from ingest.store import (
     SENTENCES,
     SPARSE,
     TEXT_FIELDS,
+    ChunkRow,
     CollectionLayout,
     Hit,
     SparseQuery,
@@ -220,6 +221,29 @@ class QdrantStore:
             vectors = self.client.get_collection(self.collection).config.params.vectors
             self._sentences = isinstance(vectors, dict) and SENTENCES in vectors
         return self._sentences
+
+    def export_chunks(self, point_ids: Sequence[str]) -> list[ChunkRow]:
+        """These chunks whole, as a backup keeps them; ids not stored are left out."""
+        if not point_ids:
+            return []
+        wanted = [DENSE, SPARSE, SENTENCES] if self._has_sentences() else [DENSE, SPARSE]
+        records = self.client.retrieve(
+            self.collection, list(point_ids), with_payload=True, with_vectors=wanted
+        )
+        rows = []
+        for r in records:
+            named: dict[str, Any] = r.vector if isinstance(r.vector, dict) else {}
+            bm25, sentences = named.get(SPARSE), named.get(SENTENCES)
+            rows.append(
+                ChunkRow(
+                    point_id=str(r.id),
+                    dense=[float(x) for x in named.get(DENSE) or []],
+                    sparse=(list(bm25.indices), list(bm25.values)) if bm25 else ([], []),
+                    sentences=[list(map(float, row)) for row in sentences] if sentences else None,
+                    payload=dict(r.payload or {}),
+                )
+            )
+        return rows
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document version as current, drop its older chunks, then mark it

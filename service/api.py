@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from service.api_answers import router as answers_router
+from service.api_backup import router as backup_router
 from service.api_chat import router as chat_router
 from service.api_documents import router as documents_router
 from service.api_documents import start_jobs
@@ -64,6 +65,7 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.state.metrics = Metrics()
     for router in (
         answers_router,
+        backup_router,
         chat_router,
         documents_router,
         feedback_router,

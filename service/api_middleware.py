@@ -38,7 +38,7 @@ def _required_role(request: Request) -> Role | None:
         path == "/v1/documents" or path.startswith("/v1/documents/")
     ):
         return "admin"
-    if path == "/v1/feedback":
+    if path in ("/v1/feedback", "/v1/backup"):
         return "admin"
     return "reader"
 

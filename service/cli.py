@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from ingest.store import FilterError
+from service.cli_backup import backup, restore
 from service.cli_batch import batch, batch_diff
 from service.cli_common import JsonFlag, open_services
 from service.cli_ingest import ingest
@@ -193,6 +194,8 @@ app.command(name="ingest")(ingest)
 app.command(name="batch")(batch)
 app.command(name="reindex")(reindex)
 app.command(name="batch-diff")(batch_diff)
+app.command(name="backup")(backup)
+app.command(name="restore")(restore)
 
 
 @app.command(name="mcp")

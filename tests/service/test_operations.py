@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -346,6 +347,45 @@ def test_an_upload_named_like_a_catalogued_document_is_not_presented_as_it(
     assert "White House" not in doc["title"]
 
 
+def test_a_file_over_the_limit_is_refused_before_the_rest_of_the_form_is_sent(
+    tmp_path: Path, real_embedder
+) -> None:
+    """Over real HTTP: the 413 naming the file arrives while the client still has most of
+    its declared body to send (a server that spooled the whole form first would wait)."""
+    settings = Settings(
+        data_dir=tmp_path / "data", api_keys=f"{ADMIN}:admin", max_upload_bytes=200_000
+    )
+    services = build_services(settings, embedder=real_embedder)
+    try:
+        base = next(server := serve_in_thread(services))
+        host, port = base.removeprefix("http://").split(":")
+        head = (
+            b"--b0undary\r\n"
+            b'Content-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+            b"Content-Type: text/plain\r\n\r\n"
+        )
+        declared = 3_000_000  # within the body limit of 20 files of 200 kB
+        request = (
+            "POST /v1/documents HTTP/1.1\r\n"
+            f"Host: {host}\r\nAuthorization: Bearer {ADMIN}\r\n"
+            "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+            f"Content-Length: {declared}\r\n\r\n"
+        ).encode()
+        with socket.create_connection((host, int(port)), timeout=60) as sock:
+            sock.sendall(request + head + b"x" * 260_000)  # a tenth of the body
+            reply = b""
+            while not reply.endswith(b"}") and (more := sock.recv(65536)):
+                reply += more
+        assert reply.startswith(b"HTTP/1.1 413"), reply[:200]
+        assert b"big.txt: over the 200000-byte upload limit" in reply
+        assert not (tmp_path / "data" / "uploads").exists() or not any(
+            (tmp_path / "data" / "uploads").rglob("*.txt")
+        )
+        next(server, None)
+    finally:
+        services.close()
+
+
 def test_too_many_files_and_oversized_bodies_are_refused_before_they_are_read(
     client: TestClient,
 ) -> None:
@@ -460,6 +500,7 @@ def test_every_route_has_a_rule(client: TestClient) -> None:
         ("POST", "/v1/documents/prune"): "admin",
         ("GET", "/v1/jobs/{job_id}"): "reader",
         ("GET", "/v1/feedback"): "admin",
+        ("POST", "/v1/backup"): "admin",
         ("GET", "/healthz"): "open",
         ("GET", "/readyz"): "open",
         ("GET", "/metrics"): "open",
