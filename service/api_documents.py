@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, Headers, UploadFile
+from starlette.formparsers import MultiPartParser
 
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files
 from service.api_deps import services_of
@@ -254,16 +256,63 @@ class _Received:
 async def _receive_uploads(request: Request, services: Services) -> _Received:
     """Stage every file, then move each to ``uploads/<sha256 prefix>/<name>``: the same
     bytes land in the same place (an unchanged re-upload writes nothing new), a new file
-    of an old name gets a place of its own. Nothing is kept when one file is refused.
+    of an old name gets a place of its own. Nothing is kept when one file is refused; a
+    file over the size limit is refused as it streams, before the rest is read.
     Returns the files, whether the form says they are the catalogue's documents, and
     where the client read each (``origin`` fields, one per file, in order)."""
     settings = services.settings
+    parser = _SizedParser(
+        request.headers,
+        request.stream(),
+        max_files=settings.max_upload_files,
+        max_file_bytes=settings.max_upload_bytes,
+    )
     try:
-        form = await request.form(max_files=settings.max_upload_files)
+        form = await parser.parse()
     except HTTPException:
         raise
     except Exception as exc:  # starlette: too many files, a malformed body
         raise HTTPException(413 if "Too many files" in str(exc) else 400, str(exc)) from None
+    try:
+        return await _keep_uploads(form, services)
+    finally:
+        await form.close()
+
+
+class _SizedParser(MultiPartParser):
+    """Starlette's multipart parser, refusing a file part as soon as it goes over
+    ``max_file_bytes`` (a 413 naming it), before the rest of the form is read or spooled."""
+
+    def __init__(
+        self,
+        headers: Headers,
+        stream: AsyncGenerator[bytes, None],
+        *,
+        max_files: int,
+        max_file_bytes: int,
+    ) -> None:
+        super().__init__(headers, stream, max_files=max_files)
+        self.max_file_bytes = max_file_bytes
+        self._file_bytes = 0
+
+    def on_part_begin(self) -> None:
+        super().on_part_begin()
+        self._file_bytes = 0
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        upload = self._current_part.file
+        if upload is not None:
+            self._file_bytes += end - start
+            if self._file_bytes > self.max_file_bytes:
+                name = Path(upload.filename or "").name
+                raise HTTPException(
+                    413, f"{name}: over the {self.max_file_bytes}-byte upload limit"
+                )
+        super().on_part_data(data, start, end)
+
+
+async def _keep_uploads(form: FormData, services: Services) -> _Received:
+    settings = services.settings
     catalogued = str(form.get("catalogue", "")).lower() == "true"
     uploads = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
     origins = [str(o) for o in form.getlist("origin")] or None

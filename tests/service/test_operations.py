@@ -371,7 +371,7 @@ def test_a_file_over_the_limit_is_refused_before_the_rest_of_the_form_is_sent(
             "Content-Type: multipart/form-data; boundary=b0undary\r\n"
             f"Content-Length: {declared}\r\n\r\n"
         ).encode()
-        with socket.create_connection((host, int(port)), timeout=60) as sock:
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
             sock.sendall(request + head + b"x" * 260_000)  # a tenth of the body
             reply = b""
             while not reply.endswith(b"}") and (more := sock.recv(65536)):
