@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from ingest.store import FilterError
 from service.cli_backup import backup, restore
@@ -22,6 +22,8 @@ from service.qa import QuestionTooLongError
 from service.security import is_loopback
 from service.settings import Settings
 from service.types import AskRequest
+
+logger = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="PolicyQA: cited answers from AI-policy documents.",
@@ -76,17 +78,21 @@ def serve(
         )
         raise typer.Exit(2)
     services = open_services()
-    typer.echo(
-        f"PolicyQA on http://{host}:{port}/  (open it in a browser to ask; API docs: /docs)\n"
-        f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
-        '-d \'{"question": "Why does China open-source its AI models?"}\''
-    )
+    if settings.log_json:  # every line of the output is then one JSON object
+        logger.info("serving url=http://%s:%d/", host, port)
+    else:
+        typer.echo(
+            f"PolicyQA on http://{host}:{port}/  (open it in a browser to ask; API docs: /docs)\n"
+            f"try: curl -s http://{host}:{port}/v1/ask -H 'content-type: application/json' "
+            '-d \'{"question": "Why does China open-source its AI models?"}\''
+        )
     try:
         uvicorn.run(
             create_app(services),
             host=host,
             port=port,
             log_level="info",
+            log_config=None,  # uvicorn's loggers keep PolicyQA's handler (service/logs.py)
             timeout_graceful_shutdown=30,
         )
     finally:
@@ -228,5 +234,13 @@ def main() -> None:
     """Console entry point."""
     serving = len(sys.argv) > 1 and sys.argv[1] == "serve"
     level = logging.INFO if serving or "-v" in sys.argv else logging.WARNING
-    configure_logging(level, as_json=os.environ.get("POLICYQA_LOG_JSON", "").lower() == "true")
+    try:
+        settings = Settings()
+    except ValidationError:  # the command itself reports it
+        settings = None
+    configure_logging(
+        level,
+        as_json=bool(settings and settings.log_json),
+        log_questions=bool(settings and settings.log_questions),
+    )
     app()

@@ -1,4 +1,7 @@
-"""Logging: a request id on every line, optionally as one JSON object a line."""
+"""Logging: a request id on every line, optionally as one JSON object a line; uvicorn's
+own loggers (start-up, errors, access) go through the same handler, and its access lines
+lose their query strings (the web page's ``/?q=`` holds a question) unless questions may
+be logged."""
 
 from __future__ import annotations
 
@@ -31,8 +34,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def configure_logging(level: int, as_json: bool) -> None:
-    """Root logging for the CLI and the server."""
+class _WithoutQueryString(logging.Filter):
+    """uvicorn's access line (``'%s - "%s %s HTTP/%s" %d'``) with the path's query string
+    left out."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].partition("?")[0], *args[3:])
+        return True
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+
+def configure_logging(level: int, as_json: bool, log_questions: bool = False) -> None:
+    """Root logging for the CLI and the server, uvicorn's loggers included (serve them
+    with ``log_config=None`` so that uvicorn keeps these)."""
     handler = logging.StreamHandler()
     handler.addFilter(_RequestIdFilter())
     handler.setFormatter(
@@ -40,6 +58,16 @@ def configure_logging(level: int, as_json: bool) -> None:
         if as_json
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     )
+    if as_json:  # the model libraries' progress bars would be lines of another shape
+        from huggingface_hub import disable_progress_bars
+
+        disable_progress_bars()
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [] if log_questions else [_WithoutQueryString()]
