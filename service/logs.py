@@ -59,7 +59,7 @@ def configure_logging(level: int, as_json: bool, log_questions: bool = False) ->
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     )
     if as_json:  # the model libraries' progress bars would be lines of another shape
-        from huggingface_hub import disable_progress_bars
+        from huggingface_hub.utils.tqdm import disable_progress_bars
 
         disable_progress_bars()
     root = logging.getLogger()
