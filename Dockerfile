@@ -25,5 +25,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN mkdir -p /data && chown policyqa /data
 USER policyqa
 EXPOSE 8000
-# Ingest the mounted seeds (idempotent: unchanged files write nothing), then serve.
-CMD ["sh", "-c", "policyqa ingest /app/seeds && policyqa serve --host 0.0.0.0 --port 8000"]
+# Ingest the mounted seeds (idempotent: unchanged files write nothing), then serve. `exec`:
+# the server replaces the shell as PID 1, so `docker stop`'s SIGTERM reaches it (a clean
+# shutdown, exit 0) instead of a shell that dies and leaves it to be killed.
+CMD ["sh", "-c", "policyqa ingest /app/seeds && exec policyqa serve --host 0.0.0.0 --port 8000"]

@@ -343,11 +343,13 @@ class EdgeStore:
         return split_lists(lists, dense is not None)
 
     def close(self) -> None:
-        """Flush and close both shards, then release the folder."""
-        for shard in (self._chunks, self._documents):
-            if shard is not None:
-                shard.close()
-        self._chunks = self._documents = None
+        """Flush and close both shards (after a write in progress: a job abandoned at
+        shutdown may still be writing), then release the folder."""
+        with self._write_lock:
+            for shard in (self._chunks, self._documents):
+                if shard is not None:
+                    shard.close()
+            self._chunks = self._documents = None
         if not self._lock_file.closed:
             self._lock_file.close()
 

@@ -57,6 +57,7 @@ def start_jobs(services: Services, metrics: Metrics) -> JobRunner:
         ),
         on_done=counted,
         database=services.settings.data_dir / "jobs.sqlite3",
+        grace_s=services.settings.shutdown_grace_s,
     )
 
 

@@ -65,9 +65,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
 ) -> None:
     """Serve the HTTP API (/v1/ask, /v1/documents, /healthz, /readyz, /docs)."""
-    import uvicorn
-
     from service.api import create_app
+    from service.serving import run_server
 
     settings = Settings()
     if not is_loopback(host) and not settings.parsed_api_keys() and not settings.allow_open_bind:
@@ -87,13 +86,13 @@ def serve(
             '-d \'{"question": "Why does China open-source its AI models?"}\''
         )
     try:
-        uvicorn.run(
+        run_server(
             create_app(services),
             host=host,
             port=port,
+            grace_s=settings.shutdown_grace_s,
             log_level="info",
             log_config=None,  # uvicorn's loggers keep PolicyQA's handler (service/logs.py)
-            timeout_graceful_shutdown=30,
         )
     finally:
         services.close()  # the app does not own services it was given

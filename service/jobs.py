@@ -5,17 +5,23 @@ One worker thread ingests file after file into the store the service already has
 Jobs are kept in SQLite under the data folder: a job acknowledged with 202 survives a
 shutdown or a crash, and the next start runs what was queued or cut short (ingesting is
 idempotent, so a file done twice writes nothing new).
+
+Shutdown is bounded (``shutdown_grace_s``): the running job stops after the file it is
+writing, its progress kept, and resumes at the next start; a file still writing when the
+grace ends is abandoned with its thread (a daemon) and redone then, as after a crash.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -73,12 +79,18 @@ class JobRunner:
         ingest_one: IngestOne,
         on_done: Callable[[Job], None] | None = None,
         database: Path | None = None,
+        grace_s: float = 30.0,
     ) -> None:
         self._ingest_one = ingest_one
         self._on_done = on_done
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-job")
+        self._grace_s = grace_s
+        self._stopping = threading.Event()
+        self._deadline = 0.0
+        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._serve, name="ingest-job", daemon=True)
+        self._worker.start()
         self._db = _open(database) if database else None
         for job, paths in self._unfinished():
             logger.info("resuming ingest job job_id=%s files=%d", job.id, len(paths))
@@ -109,7 +121,18 @@ class JobRunner:
     def run_exclusive(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the ingest worker, between jobs (a prune must not sweep the
         chunks a running job has written and not yet committed), and return its result."""
-        return self._pool.submit(work).result()
+        done: Future[T] = Future()
+
+        def run() -> None:
+            try:
+                done.set_result(work())
+            except BaseException as exc:  # handed to the caller
+                done.set_exception(exc)
+
+        if self._stopping.is_set():
+            raise RuntimeError("the service is shutting down")
+        self._work.put(run)
+        return done.result()
 
     def get(self, job_id: str) -> Job | None:
         """A snapshot of a job's state."""
@@ -120,7 +143,11 @@ class JobRunner:
     def _start(self, job: Job, paths: list[Path]) -> None:
         with self._lock:
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, paths)
+        self._work.put(lambda: self._run(job, paths))
+
+    def _serve(self) -> None:
+        while (work := self._work.get()) is not None:
+            work()  # a job queued before a shutdown pauses before its first file
 
     def _run(self, job: Job, paths: list[Path]) -> None:
         self._update(job, status="running")
@@ -128,6 +155,10 @@ class JobRunner:
             for index, path in enumerate(paths):
                 if index < job.files_done:
                     continue  # done before a restart
+                if self._stopping.is_set():
+                    logger.info("ingest job paused job_id=%s at file %d", job.id, index)
+                    self._update(job, status="queued")  # resumes at the next start
+                    return
                 summary = self._ingest_one(path, job.catalogued, job.files[index].origin)
                 self._record(job, index, summary)
             self._update(job, status="done", finished_at=_now())
@@ -135,7 +166,7 @@ class JobRunner:
             logger.exception("ingest job failed job_id=%s", job.id)
             self._update(job, status="failed", error=str(exc), finished_at=_now())
         finally:
-            if self._on_done:
+            if self._on_done and job.status != "queued":
                 self._on_done(job)
 
     def _record(self, job: Job, index: int, summary: IngestSummary) -> None:
@@ -163,9 +194,9 @@ class JobRunner:
         self._save(job)
 
     def _save(self, job: Job, paths: list[Path] | None = None) -> None:
-        if self._db is None:
-            return
         with self._lock:
+            if self._db is None:
+                return  # shut down: what was saved last resumes at the next start
             body = job.model_dump_json()
             if paths is None:
                 self._db.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
@@ -189,13 +220,38 @@ class JobRunner:
                 self._jobs[job.id] = job  # finished jobs stay pollable
         return found
 
-    def shutdown(self) -> None:
-        """Finish the running job; queued ones stay on disk for the next start."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._db is not None:
-            with self._lock:
+    @property
+    def writing(self) -> bool:
+        """A job's file is still being written (after a shutdown's grace period)."""
+        return self._stopping.is_set() and self._worker.is_alive()
+
+    def begin_shutdown(self) -> None:
+        """Take no new work; the running job stops after its current file. The grace
+        period starts now (on SIGTERM, while in-flight requests finish)."""
+        if not self._stopping.is_set():
+            self._deadline = time.monotonic() + self._grace_s
+            self._stopping.set()
+            self._work.put(None)
+
+    def shutdown(self) -> bool:
+        """Stop within the grace period: the running job finishes the file it is writing
+        (its progress kept, the rest resumed at the next start); queued jobs stay on disk.
+        Returns False when a file was still being written at the end of the grace period
+        (it is redone at the next start)."""
+        self.begin_shutdown()
+        self._worker.join(timeout=max(0.0, self._deadline - time.monotonic()))
+        finished = not self._worker.is_alive()
+        if not finished:
+            logger.warning(
+                "ingest job still writing after the %.0f s grace period: it resumes at the "
+                "next start",
+                self._grace_s,
+            )
+        with self._lock:
+            if self._db is not None:
                 self._db.close()
                 self._db = None
+        return finished
 
 
 def _open(path: Path) -> sqlite3.Connection:

@@ -144,6 +144,15 @@ class Settings(IngestSettings):
         ge=1024,
         description="Largest request body other than file uploads (JSON, Slack events).",
     )
+    shutdown_grace_s: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description=(
+            "On SIGTERM, the longest wait for in-flight requests and the running ingestion "
+            "job's current file; the job's other files resume at the next start."
+        ),
+    )
     log_json: bool = Field(False, description="Structured JSON logs (one object a line).")
     log_questions: bool = Field(False, description="Include question text in logs.")
     answer: AnswerSettings = Field(default_factory=AnswerSettings)

@@ -91,9 +91,11 @@ def test_the_image_command_starts_with_the_compose_environment(tmp_path: Path) -
     """The Dockerfile's CMD, run as the container would (its ENV and the compose file's
     environment, a fresh data folder; no Qdrant server here, so the embedded store):
     it must ingest the seeds and answer /readyz, and titles come from the catalog."""
+    import contextlib
     import json
     import os
     import re
+    import signal
     import socket
     import subprocess
     import sys
@@ -128,7 +130,12 @@ def test_the_image_command_starts_with_the_compose_environment(tmp_path: Path) -
     env.pop("POLICYQA_API_KEYS", None)
     shell = [here(part).replace("--port 8000", f"--port {port}") for part in command]
     server = subprocess.Popen(
-        shell, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        shell,
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own group: whatever it starts is ended below
     )
     try:
         deadline = time.monotonic() + 240
@@ -145,8 +152,18 @@ def test_the_image_command_starts_with_the_compose_environment(tmp_path: Path) -
             raise AssertionError("the container command never became ready")
         docs = httpx.get(f"http://127.0.0.1:{port}/v1/documents", timeout=10).json()
         assert docs[0]["title"] == "Why China open-sources its AI (talk transcript)"
-    finally:
+        # `docker stop`: SIGTERM to PID 1 must stop the server itself, cleanly
         server.terminate()
+        assert server.wait(timeout=60) == 0, "the command did not exit 0 on SIGTERM"
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        except httpx.TransportError:
+            pass  # nothing listens: the server itself got the signal
+        else:
+            raise AssertionError("the server is still listening after its PID 1 was stopped")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
         server.wait(timeout=60)
 
 
