@@ -3,17 +3,20 @@
 ``PolicyVectorStore`` wraps any ``PolicyStore`` (Qdrant Edge, or qdrant-client for a server)
 behind llama-index's ``BasePydanticVectorStore``, so llama-index indexes, retrievers and
 query engines can read and write the same collection PolicyQA serves: the same payloads,
-the same public filters (as ``MetadataFilters``), the same BM25 sparse vectors and the
-same weighted RRF fusion.
+the same public filters (as ``MetadataFilters``) and the same BM25 sparse vectors.
 
     store = PolicyVectorStore(build_store(settings), settings=settings)
     index = VectorStoreIndex.from_vector_store(store, embed_model=embedder)
     index.as_retriever(vector_store_query_mode="hybrid").retrieve("why open source?")
 
-Given the ``settings``, hybrid and BM25 queries cross languages as ``/v1/ask`` does
-(``service.retrieval.search_lists``): glossary translations join the BM25 query, and the
-dense list only votes for passages in ``settings.embedding_languages``. Without them the
-store is monolingual, for an embedding model PolicyQA knows nothing about.
+Given the ``settings``, hybrid and BM25 queries are ``/v1/ask``'s
+(``service.retrieval.search_lists`` and ``fuse_and_smooth``): the same BM25 query with
+its glossary translations, the same lists fused with the same method, weights
+(``sparse_weight``), cross-lingual votes and neighbour smoothing, so a hybrid query ranks
+passages as ``/v1/ask`` does before it takes a few per document; a query's ``alpha``
+replaces the weights (dense ``2 * alpha``, BM25 ``2 - 2 * alpha``). Without them the
+store is monolingual (weighted RRF, BM25 without translations), for an embedding model
+PolicyQA knows nothing about.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from pydantic import ConfigDict, PrivateAttr
 from ingest import sparse
 from ingest.schema import PayloadKey, point_id_of
 from ingest.store import FILTER_KEYS, FilterError, Hit, PolicyStore
-from service.retrieval import fuse, search_lists, smooth_neighbours
+from service.retrieval import bm25_query, fuse, fuse_and_smooth, search_lists
 from service.settings import Settings
 
 _RANGE = {FilterOperator.GTE: "date_from", FilterOperator.LTE: "date_to"}
@@ -100,7 +103,8 @@ class PolicyVectorStore(BasePydanticVectorStore):
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Dense (default), BM25 (sparse) or fused (hybrid) search with PolicyQA's filters.
 
-        In hybrid mode ``alpha`` weighs the dense list against BM25 (0.5: equal weights).
+        In hybrid mode ``alpha`` weighs the dense list against BM25 (0.5: equal weights);
+        unset, the store's settings weigh them as ``/v1/ask`` does.
         """
         mode = query.mode
         if query.query_embedding is None and mode != VectorStoreQueryMode.SPARSE:
@@ -110,11 +114,15 @@ class PolicyVectorStore(BasePydanticVectorStore):
             filters["doc_id"] = list(query.doc_ids)
         limit = max(self.candidates, query.similarity_top_k)
         dense_hits, sparse_hits, languages = self._lists(query, limit, filters or None)
-        alpha = 0.5 if query.alpha is None else query.alpha
-        method = self._settings.retrieval.fusion if self._settings else "rrf"
-        ranked = fuse(dense_hits, sparse_hits, 2 * alpha, 2 - 2 * alpha, languages, method)
-        if self._settings:
-            ranked = smooth_neighbours(ranked, self._settings.retrieval.neighbour_weight)
+        alpha = query.alpha
+        weights = None if alpha is None else (2 * alpha, 2 - 2 * alpha)
+        if self._settings is not None:
+            question = query.query_str or ""
+            ranked = fuse_and_smooth(
+                dense_hits, sparse_hits, self._settings, languages, question, weights
+            )
+        else:
+            ranked = fuse(dense_hits, sparse_hits, *(weights or (1.0, 1.0)))
         top = ranked[: query.similarity_top_k]
         nodes = [
             TextNode(
@@ -141,9 +149,7 @@ class PolicyVectorStore(BasePydanticVectorStore):
         text = query.query_str or ""
         settings = self._settings
         if query.mode == VectorStoreQueryMode.SPARSE:
-            weight = settings.retrieval.translation_weight if settings else 0.0
-            bigrams = bool(settings and settings.retrieval.bigrams)
-            query_vector = sparse.encode_query(text, weight, bigrams)
+            query_vector = bm25_query(text, settings) if settings else sparse.encode_query(text)
             return (
                 [],
                 self.client.search(None, query_vector, limit, filters)[1],

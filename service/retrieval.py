@@ -63,13 +63,20 @@ def search_lists(
     if not (cfg.hybrid if hybrid is None else hybrid):
         return store.search(vector, None, limit, filters)[0], [], None
     readable = detect_language(question) in settings.embedding_languages
-    weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0
-    dense_hits, sparse_hits = store.search(
-        vector, sparse.encode_query(question, weight, cfg.bigrams), limit, filters
-    )
+    dense_hits, sparse_hits = store.search(vector, bm25_query(question, settings), limit, filters)
     if not readable:
         return [], sparse_hits, None
     return dense_hits, sparse_hits, settings.embedding_languages
+
+
+def bm25_query(question: str, settings: Settings) -> tuple[list[int], list[float]]:
+    """The question's BM25 query with its glossary translations: they weigh
+    ``translation_weight``, or as much as its own words when the embedding model cannot
+    read the question (BM25 alone then answers it, in both languages)."""
+    cfg = settings.retrieval
+    readable = detect_language(question) in settings.embedding_languages
+    weight = cfg.translation_weight if readable or not cfg.translation_weight else 1.0
+    return sparse.encode_query(question, weight, cfg.bigrams)
 
 
 def fuse_and_smooth(
@@ -78,18 +85,21 @@ def fuse_and_smooth(
     settings: Settings,
     dense_languages: Collection[str] | None = None,
     question: str | None = None,
+    weights: tuple[float, float] | None = None,
 ) -> list[Candidate]:
     """The two lists fused as the settings say, with neighbouring-chunk smoothing.
 
     Given the question, a passage the embedding model cannot read earns its stand-in
     dense vote by how much of the question its words (through the glossary) cover.
+    ``weights`` (dense, BM25) replace the settings' (1 and ``sparse_weight``).
     """
     cfg = settings.retrieval
     earned = None
     if question is not None and dense_languages is not None:
         others = [h for h in sparse if _language(h) not in dense_languages]
         earned = _coverage_of(question, others)
-    fused = fuse(dense, sparse, 1.0, cfg.sparse_weight, dense_languages, cfg.fusion, earned)
+    dense_weight, sparse_weight = weights or (1.0, cfg.sparse_weight)
+    fused = fuse(dense, sparse, dense_weight, sparse_weight, dense_languages, cfg.fusion, earned)
     return smooth_neighbours(fused, cfg.neighbour_weight)
 
 

@@ -18,6 +18,7 @@ from ingest.store import FilterError
 from ingest.store_factory import build_store
 from service.container import Services
 from service.llama_store import PolicyVectorStore, to_policy_filters
+from service.qa import QA
 from service.settings import Settings
 from service.types import SearchRequest
 
@@ -37,6 +38,29 @@ def test_llama_index_retriever_finds_what_policyqa_finds(
         nodes[0].node.get_content() in ours[0].text or ours[0].text in nodes[0].node.get_content()
     )
     assert nodes[0].node.metadata["speaker"] == "A"
+
+
+def test_with_settings_a_hybrid_query_ranks_as_v1_ask_does(
+    seeded: Services, real_embedder: PolicyEmbedding
+) -> None:
+    # Settings away from the defaults, so that a store fusing its own way would differ.
+    settings = seeded.settings.model_copy(
+        update={
+            "retrieval": seeded.settings.retrieval.model_copy(
+                update={"sparse_weight": 3.0, "neighbour_weight": 0.4, "fusion": "minmax"}
+            )
+        }
+    )
+    qa = QA(settings, seeded.store, real_embedder)
+    index = VectorStoreIndex.from_vector_store(
+        PolicyVectorStore(seeded.store, settings=settings), embed_model=real_embedder
+    )
+    retriever = index.as_retriever(similarity_top_k=10, vector_store_query_mode="hybrid")
+    for question in (QUESTION, "open-source models", "开源模型"):
+        nodes = retriever.retrieve(question)
+        _, _, fused = qa._retrieve(question, 10, None, {})
+        assert [n.node.node_id for n in nodes] == [c.point_id for c in fused[:10]], question
+        assert [n.score for n in nodes] == pytest.approx([c.fused for c in fused[:10]])
 
 
 def _two_languages() -> list[TextNode]:
