@@ -134,6 +134,9 @@ class QdrantStore:
                     self.client.create_payload_index(
                         self.collection, str(key), models.PayloadSchemaType.KEYWORD
                     )
+                self.client.create_payload_index(
+                    self.collection, str(PayloadKey.DATE), models.PayloadSchemaType.DATETIME
+                )
         if not self.client.collection_exists(self.documents):
             self.client.create_collection(self.documents, vectors_config={})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 
 import yaml
@@ -17,6 +18,10 @@ def test_compose_runs_a_pinned_qdrant_with_a_volume_and_health_check() -> None:
     qdrant = _compose()["services"]["qdrant"]
     image, tag = qdrant["image"].split(":")
     assert image == "qdrant/qdrant" and tag not in {"latest", ""}
+    # qdrant-client warns when the server is more than one minor version away from it.
+    client = version("qdrant-client").split(".")
+    server = tag.removeprefix("v").split(".")
+    assert server[0] == client[0] and abs(int(server[1]) - int(client[1])) <= 1, (tag, client)
     assert any(v.endswith(":/qdrant/storage") for v in qdrant["volumes"])
     assert qdrant["healthcheck"]["test"]
 
@@ -58,7 +63,7 @@ def test_slack_manifest_points_every_url_at_the_events_endpoint() -> None:
     )
 
 
-def test_compose_file_is_valid_against_the_compose_specification() -> None:
+def test_compose_file_is_valid_against_the_compose_specification(tmp_path: Path) -> None:
     """check-jsonschema's vendored Compose-spec schema (offline); and it does reject a bad
     file."""
     import shutil
@@ -73,17 +78,14 @@ def test_compose_file_is_valid_against_the_compose_specification() -> None:
         timeout=60,
     )
     assert good.returncode == 0, good.stdout + good.stderr
-    broken = ROOT.parent / "broken-compose.yml"
-    try:
-        broken.write_text("services:\n  api:\n    image: x\n    portz: ['1:1']\n")
-        bad = subprocess.run(
-            [tool, "--builtin-schema", "vendor.compose-spec", str(broken)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        broken.unlink(missing_ok=True)
+    broken = tmp_path / "broken-compose.yml"
+    broken.write_text("services:\n  api:\n    image: x\n    portz: ['1:1']\n")
+    bad = subprocess.run(
+        [tool, "--builtin-schema", "vendor.compose-spec", str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode != 0
 
 

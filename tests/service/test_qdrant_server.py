@@ -36,6 +36,16 @@ def server_services(tmp_path: Path, real_embedder) -> Iterator[Services]:
     services.close()
 
 
+def test_the_server_collection_indexes_the_filter_keys_and_the_date(
+    server_services: Services,
+) -> None:
+    info = server_services.store.client.get_collection(server_services.settings.collection)
+    schema = {key: str(field.data_type).lower() for key, field in info.payload_schema.items()}
+    assert schema["date"].endswith("datetime")
+    for key in ("doc_id", "language", "kind", "publisher"):
+        assert schema[key].endswith("keyword"), key
+
+
 def test_ingest_is_idempotent_and_answers_cite_exact_offsets(server_services: Services) -> None:
     first = server_services.library.ingest([SEEDS], progress=False)
     second = server_services.library.ingest([SEEDS], progress=False)
