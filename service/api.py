@@ -24,6 +24,7 @@ from service.api_slack import slack_app
 from service.container import Services, build_services
 from service.mcp_http import mcp_route, mcp_sessions
 from service.metrics import Metrics
+from service.ratelimit import RateLimit
 from service.security import KeyChecker
 from service.settings import Settings
 
@@ -78,5 +79,6 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.mount("/static", static_files, name="static")
     app.mount("/static-docs", docs_static, name="static-docs")
     app.add_middleware(BodyLimit)
+    app.add_middleware(RateLimit)  # inside the key check: a key is known before it counts
     app.add_middleware(RequestMiddleware)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
@@ -47,6 +47,19 @@ class Metrics:
         )
         self.mcp_errors = Counter(
             "policyqa_mcp_errors", "MCP tool calls answered with a tool error", ["tool"], registry=r
+        )
+
+        self.rate_limited = Counter(
+            "policyqa_rate_limited",
+            "Requests refused with 429, by bucket (ask, heavy)",
+            ["bucket"],
+            registry=r,
+        )
+        self.rate_limit = Gauge(
+            "policyqa_rate_limit",
+            "Each client's limit by bucket: per_second (0: none) and burst",
+            ["bucket", "kind"],
+            registry=r,
         )
 
     def observe_answer(self, abstained: bool, timings_ms: dict[str, float]) -> None:

@@ -9,7 +9,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -115,6 +115,34 @@ class SlackSettings(BaseModel):
         return bool(self.bot_token.get_secret_value() and self.signing_secret.get_secret_value())
 
 
+class RateLimitSettings(BaseModel):
+    """Per-client token buckets (a client is its API key, or its address without keys):
+    questions, searches and reads draw from `ask`; ingestion, batches, chat completions
+    and backups from `heavy`. A rate of 0 turns a bucket's limit off."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ask_per_s: float = Field(
+        0.0, ge=0, le=10_000, description="Requests a second one client may make (0: no limit)."
+    )
+    ask_burst: int = Field(
+        20, ge=1, le=100_000, description="Requests one client may make at once."
+    )
+    heavy_per_s: float = Field(
+        0.0,
+        ge=0,
+        le=10_000,
+        description="Ingest, batch, chat-completion and backup requests a second (0: no limit).",
+    )
+    heavy_burst: int = Field(5, ge=1, le=100_000, description="Heavy requests at once.")
+
+    def of(self, bucket: Literal["ask", "heavy"]) -> tuple[float, int]:
+        """A bucket's (rate a second, burst)."""
+        if bucket == "heavy":
+            return self.heavy_per_s, self.heavy_burst
+        return self.ask_per_s, self.ask_burst
+
+
 class Settings(IngestSettings):
     """PolicyQA configuration (env prefix ``POLICYQA_``)."""
 
@@ -155,6 +183,7 @@ class Settings(IngestSettings):
     )
     log_json: bool = Field(False, description="Structured JSON logs (one object a line).")
     log_questions: bool = Field(False, description="Include question text in logs.")
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
