@@ -18,6 +18,8 @@ from service.container import Services, build_services
 from service.settings import Settings
 from tests.hostile_support import ingest_document
 
+pytest_plugins = ["tests.leftovers"]  # the session fails on a process or file left behind
+
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
