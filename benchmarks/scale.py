@@ -1,30 +1,31 @@
-"""Latency and memory at 10k / 100k / 1M chunks, over HTTP, on the embedded (Edge) store.
+"""Latency and memory of composed answers at 10k / 100k / 1M chunks, over HTTP, on the
+embedded (Edge) store; the run fails when the store does not actually answer.
 
 Two steps, each printing one JSON line:
 
     python benchmarks/scale.py build DIR --chunks 100000     # synthesise and index a store
     python benchmarks/scale.py serve DIR [--requests 300]    # serve it, time /v1/search and /v1/ask
 
-How the store is synthesised (nobody can embed a million passages on a 2-core laptop
-in a session): every passage of ../shared/bench/obliqa (13.7k regulatory passages, ~15k
-chunks) is chunked by the real pipeline and embedded by the real model once (vectors cached in
-DIR/../scale-cache). The store is then filled with copies of those chunks until it holds
-``--chunks`` points: copy r of a chunk keeps its text, payload and BM25 vector, gets
-doc id ``<doc>~r``, and a dense vector that is the original plus Gaussian noise
-(cosine ≈ 0.95 to it), renormalised. So the store has the size, payload weight and vector
-distribution of real chunks, and every query meets many near-duplicates (a hard case for
-HNSW). Queries are real: the dev questions and ObliQA's questions.
+How the store is made (``lab.scale``): ObliQA's 40 regulations (../shared/bench/obliqa,
+13.7k passages) are chunked and embedded by the real pipeline once (vectors cached in
+DIR/../scale-cache), then copied, whole documents in turn, until the store holds
+``--chunks`` chunks. Each copy is stored as an ingest stores a document: its chunks, then
+its record (version, title, chunk count, text, identity) committed, so searches serve it.
+A copy's dense vectors are jittered (cosine ≈ 0.95 to the original). Questions are
+ObliQA's, each answerable from the corpus.
 
-``build`` reports write and index time, the store's size on disk and the time to reopen
-it. ``serve`` starts ``policyqa serve`` on 127.0.0.1, reports its cold start, then sends
-``--requests`` sequential requests to each endpoint (hybrid retrieval on), and the
-server's resident memory (VmRSS, VmHWM) after the run.
+``build`` reports write, commit and index time, the store's size on disk and the time to
+reopen it. ``serve`` starts ``policyqa serve`` on 127.0.0.1, reports its cold start, sends
+``--requests`` sequential requests to each endpoint (after a warm-up), and reports p50/p95,
+results per search, the abstention rate, the server's split (embed, search, answer) and
+its memory. It then stops the server and asks ``--stage-questions`` in-process to split
+the answer step (focus search and section choice, composition, citing). It exits 1, saying
+why, when a search returns nothing or more than ``--max-abstain`` of the questions abstain.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import statistics
@@ -34,117 +35,46 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from scale_stages import stage_times
 from serving import percentile, start_server, stop
 
-from ingest import sparse
 from ingest.embedding import build_embedder
-from ingest.payloads import sentence_spans
-from ingest.schema import PayloadKey
+from ingest.provenance import built_with, record_model
 from ingest.store_factory import build_store
-from lab.bench import record_chunks
+from lab.scale import embed_sources, fill_store, obliqa_documents, served_problems
 from service.settings import Settings
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-SOURCES = ("obliqa",)
-NOISE = 0.017  # per dimension: |noise| ≈ 0.33, cosine to the original ≈ 0.95
-WRITE_BATCH = 2000
-
-
-Source = tuple[list[dict[str, Any]], np.ndarray, list[np.ndarray | None], list[Any]]
-
-
-def _source_chunks(cache: Path) -> Source:
-    """Payloads, dense, per-sentence and BM25 vectors of every bench passage (cached)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    payload_file, vector_file = cache / "payloads.jsonl", cache / "dense.npy"
-    rows_file, counts_file = cache / "sentences.npy", cache / "sentence_counts.npy"
-    if payload_file.exists() and counts_file.exists():
-        payloads = [json.loads(line) for line in payload_file.read_text().splitlines()]
-        texts = [p.pop("_embedded") for p in payloads]
-        rows, counts = np.load(rows_file).astype(np.float32), np.load(counts_file)
-        bounds = np.concatenate([[0], np.cumsum(counts)])
-        sentences = [rows[a:b] if b > a else None for a, b in itertools.pairwise(bounds)]
-        bm25 = [sparse.encode_document(t) for t in texts]
-        return payloads, np.load(vector_file), sentences, bm25
-    settings = Settings()
-    embedder = build_embedder(settings)
-    payloads, texts = [], []
-    for name in SOURCES:
-        corpus = SHARED / "bench" / name / "corpus.jsonl"
-        for line in corpus.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            doc_payloads, doc_texts = record_chunks(
-                record, f"{name}-{record['_id']}", settings, embedder
-            )
-            payloads += doc_payloads
-            texts += doc_texts
-    started = time.perf_counter()
-    dense_parts, sentences = [], []
-    for start in range(0, len(texts), 512):
-        batch = texts[start : start + 512]
-        spans = [
-            sentence_spans(t, str(p[PayloadKey.TEXT]))
-            for t, p in zip(batch, payloads[start : start + 512], strict=True)
-        ]
-        dense, rows = embedder.embed_passages(batch, spans)
-        dense_parts.append(dense)
-        sentences += rows
-    vectors = np.concatenate(dense_parts)
-    print(
-        json.dumps({"embedded": len(texts), "seconds": round(time.perf_counter() - started, 1)}),
-        file=sys.stderr,
-    )
-    np.save(vector_file, vectors)
-    counts = np.asarray([0 if r is None else len(r) for r in sentences])
-    np.save(counts_file, counts)
-    np.save(rows_file, np.concatenate([r for r in sentences if r is not None]).astype(np.float16))
-    with payload_file.open("w", encoding="utf-8") as out:
-        for payload, text in zip(payloads, texts, strict=True):
-            out.write(json.dumps({**payload, "_embedded": text}) + "\n")
-    return payloads, vectors, sentences, [sparse.encode_document(t) for t in texts]
+OBLIQA = SHARED / "bench" / "obliqa"
 
 
 def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
-    payloads, vectors, sentences, bm25 = _source_chunks(folder.parent / "scale-cache")
-    rng = np.random.default_rng(seed)
+    """Synthesise a store of at least ``chunks`` chunks in ``folder`` and index it."""
     settings = Settings(data_dir=folder)
-    store = build_store(settings)
-    store.ensure_collections(vectors.shape[1])
     started = time.perf_counter()
-    written = 0
-    while written < chunks:
-        n = min(WRITE_BATCH, chunks - written)
-        rows = [(written + i) % len(payloads) for i in range(n)]
-        copy = [(written + i) // len(payloads) for i in range(n)]
-        dense = vectors[rows]
-        if copy[0] or copy[-1]:
-            noisy = dense + rng.normal(0.0, NOISE, dense.shape).astype(np.float32)
-            mask = np.asarray(copy)[:, None] > 0
-            dense = np.where(mask, noisy, dense)
-            dense /= np.linalg.norm(dense, axis=1, keepdims=True)
-        batch = []
-        for row, r in zip(rows, copy, strict=True):
-            payload = dict(payloads[row])
-            if r:
-                payload[PayloadKey.DOC_ID] = f"{payload[PayloadKey.DOC_ID]}~{r}"
-            batch.append(payload)
-        store.write_chunks(
-            batch, dense, [bm25[row] for row in rows], [sentences[row] for row in rows]
-        )
-        written += n
+    embedder = build_embedder(settings)
+    sources = embed_sources(
+        obliqa_documents(OBLIQA / "corpus.jsonl"), settings, embedder, folder.parent / "scale-cache"
+    )
+    sources_s = time.perf_counter() - started
+    store = build_store(settings)
+    store.ensure_collections(embedder.dimension)
+    record_model(store, built_with(embedder, settings))  # as ingest_paths does
+    started = time.perf_counter()
+    count = fill_store(store, sources, chunks, seed)
     write_s = time.perf_counter() - started
     started = time.perf_counter()
     store.finish_writes()
     index_s = time.perf_counter() - started
-    count = store.count_chunks()
+    assert store.count_chunks() == count, (store.count_chunks(), count)
+    documents = sum(1 for _ in store.iter_documents())
     store.close()
     started = time.perf_counter()
     reopened = build_store(settings)
-    reopened.ensure_collections(vectors.shape[1])
+    reopened.ensure_collections(embedder.dimension)
     assert reopened.count_chunks() == count
     reopen_s = time.perf_counter() - started
     reopened.close()
@@ -152,7 +82,10 @@ def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
     return {
         "step": "build",
         "chunks": count,
-        "source_chunks": len(payloads),
+        "documents": documents,
+        "source_documents": len(sources),
+        "source_chunks": sum(len(s.payloads) for s in sources),
+        "sources_s": round(sources_s, 1),
         "write_s": round(write_s, 1),
         "write_chunks_per_s": round(count / write_s),
         "index_s": round(index_s, 1),
@@ -161,15 +94,10 @@ def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
     }
 
 
-def _questions() -> list[str]:
-    questions = [
-        json.loads(line)["question"]
-        for line in (SHARED / "eval" / "dev.jsonl").read_text().splitlines()
-    ]
-    for name in SOURCES:
-        lines = (SHARED / "bench" / name / "queries.jsonl").read_text().splitlines()
-        questions += [json.loads(line)["text"] for line in lines[:400]]
-    return questions
+def questions(limit: int = 400) -> list[str]:
+    """ObliQA's dev questions (every one has its gold passages in the corpus)."""
+    lines = (OBLIQA / "queries.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines[:limit]]
 
 
 def _memory_mb(pid: int) -> dict[str, int]:
@@ -181,46 +109,57 @@ def _memory_mb(pid: int) -> dict[str, int]:
     return fields
 
 
-def serve(folder: Path, requests: int) -> dict[str, Any]:
+def _timed(
+    client: httpx.Client, endpoint: str, asked: list[str]
+) -> tuple[dict[str, Any], list[Any]]:
+    """p50/p95 of one endpoint over ``asked``, and each response's JSON."""
+    field = "question" if endpoint == "/v1/ask" else "query"
+    latencies, bodies = [], []
+    for question in asked:
+        sent = time.perf_counter()
+        response = client.post(endpoint, json={field: question})
+        latencies.append((time.perf_counter() - sent) * 1000)
+        response.raise_for_status()
+        bodies.append(response.json())
+    return {"p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95)}, bodies
+
+
+def serve(folder: Path, requests: int, max_abstain: float, stage_questions: int) -> dict[str, Any]:
+    """Serve the store, time both endpoints, and check that it answered."""
     proc, base, ready_s = start_server(folder)
-    result: dict[str, Any] = {"step": "serve"}
+    result: dict[str, Any] = {"step": "serve", "cold_start_s": round(ready_s, 2)}
+    asked = [q for _, q in zip(range(requests), _cycle(questions()), strict=False)]
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
-            result["cold_start_s"] = round(ready_s, 2)
             result["chunks"] = client.get("/readyz").json().get("chunks")
+            result["documents"] = len(client.get("/v1/documents").json())
             result["rss_after_start_mb"] = _memory_mb(proc.pid)["VmRSS"]
-            questions = _questions()
-            for warm in questions[:5]:
-                client.post("/v1/ask", json={"question": warm})
-            for endpoint in ("/v1/search", "/v1/ask"):
-                latencies, server_ms = [], []
-                for i in range(requests):
-                    body = {
-                        "question" if endpoint == "/v1/ask" else "query": questions[
-                            i % len(questions)
-                        ]
-                    }
-                    sent = time.perf_counter()
-                    response = client.post(endpoint, json=body)
-                    latencies.append((time.perf_counter() - sent) * 1000)
-                    response.raise_for_status()
-                    if endpoint == "/v1/ask":
-                        server_ms.append(response.json()["timings_ms"])
-                stats: dict[str, Any] = {
-                    "p50_ms": percentile(latencies, 50),
-                    "p95_ms": percentile(latencies, 95),
-                }
-                if server_ms:
-                    for stage in ("embed", "search", "answer"):
-                        stats[f"{stage}_p50_ms"] = round(
-                            statistics.median(t.get(stage, 0.0) for t in server_ms), 1
-                        )
-                result[endpoint] = stats
+            for warm in asked[:10]:
+                client.post("/v1/ask", json={"question": warm}).raise_for_status()
+            result["/v1/search"], searches = _timed(client, "/v1/search", asked)
+            result["/v1/ask"], answers = _timed(client, "/v1/ask", asked)
             result["memory_mb"] = _memory_mb(proc.pid)
     finally:
         stop(proc)
+    per_search = [len(body["results"]) for body in searches]
+    abstained = [bool(body["abstained"]) for body in answers]
+    for stage in ("embed", "search", "answer"):
+        values = [body["timings_ms"].get(stage, 0.0) for body in answers]
+        result["/v1/ask"][f"server_{stage}_p50_ms"] = round(statistics.median(values), 1)
+    result["results_per_search"] = {"min": min(per_search), "mean": statistics.mean(per_search)}
+    result["abstention_rate"] = round(sum(abstained) / len(abstained), 3)
     result["requests"] = requests
+    if stage_questions:
+        result["stages_p50_ms"] = stage_times(folder, asked[:stage_questions])
+    result["problems"] = served_problems(per_search, abstained, max_abstain)
+    if not result["documents"]:
+        result["problems"].append("/v1/documents lists no document")
     return result
+
+
+def _cycle(items: list[str]) -> Any:
+    while True:
+        yield from items
 
 
 def main() -> None:
@@ -230,13 +169,20 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--max-abstain", type=float, default=0.10, help="share of questions allowed to abstain"
+    )
+    parser.add_argument("--stage-questions", type=int, default=100)
     args = parser.parse_args()
     if args.step == "build":
         if (args.dir / "edge").exists():
             parser.error(f"{args.dir} already holds a store; pick a new folder")
         print(json.dumps(build(args.dir, args.chunks, args.seed)))
-    else:
-        print(json.dumps(serve(args.dir, args.requests)))
+        return
+    result = serve(args.dir, args.requests, args.max_abstain, args.stage_questions)
+    print(json.dumps(result))
+    if result["problems"]:
+        sys.exit("scale.py: the store did not answer: " + "; ".join(result["problems"]))
 
 
 if __name__ == "__main__":
