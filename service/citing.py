@@ -68,26 +68,21 @@ class Citer:
     ) -> tuple[list[Citation], list[Point], list[tuple[bool, bool]]]:
         """The ranked passages as citations, and the answer's points cited by them.
 
-        A point cites the passage holding it, else the nearest cited passage of its
-        document (its own span and location still say exactly where it is). A point
-        from a document no citation comes from takes the place of the last citation
-        that no point uses.
+        Every point cites a passage that holds it, so following ``[n]`` always leads to
+        the point's words: a ranked passage holding it if there is one, else the passage
+        it was read from, added after the ranked ones.
         """
         cited = list(ranked)
+        number = {c.point_id: n for n, c in enumerate(cited, start=1)}
         intros = {u.ident for u in units if u.role == "intro"}
         points: list[Point] = []
         cut: list[tuple[bool, bool]] = []
-        used: set[int] = set()
         for unit in units:
-            n = citation_for(unit, cited)
-            if n is None:
-                spare = [i for i in range(len(cited)) if i + 1 not in used]
-                if not spare:
-                    continue
-                cited[spare[-1]] = unit.passage.candidate
-                n = spare[-1] + 1
-            used.add(n)
-            point = point_of(unit, n)
+            holder = holding(unit, ranked) or unit.passage.candidate
+            if holder.point_id not in number:
+                cited.append(holder)
+                number[holder.point_id] = len(cited)
+            point = point_of(unit, number[holder.point_id])
             point.level = int(unit.parent is not None and (unit.doc_id, unit.parent) in intros)
             points.append(point)
             cut.append(unit.trimmed)
@@ -145,15 +140,9 @@ def quote_points(citations: list[Citation]) -> list[Point]:
     ]
 
 
-def citation_for(unit: Unit, cited: list[Candidate]) -> int | None:
-    """The n of the cited passage holding the unit, else of the nearest one of its
-    document."""
-    same = [
-        (abs(c.span[0] - unit.start), n)
-        for n, c in enumerate(cited, start=1)
-        if c.doc_id == unit.doc_id
-    ]
-    for n, c in enumerate(cited, start=1):
+def holding(unit: Unit, cited: list[Candidate]) -> Candidate | None:
+    """The first of ``cited`` whose passage holds the unit's span."""
+    for c in cited:
         if c.doc_id == unit.doc_id and c.span[0] <= unit.start and unit.end <= c.span[1]:
-            return n
-    return min(same)[1] if same else None
+            return c
+    return None

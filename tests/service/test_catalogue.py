@@ -224,3 +224,28 @@ def test_a_topic_asked_in_english_of_a_chinese_document_is_looked_for_through_th
         "algorithms?",
     )
     assert not response.abstained, response.answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did Biden's AI executive order require frontier developers to report about "
+        "their model weights?",
+        "Does NIST's July 2024 generative AI risk profile cover hypothetical dangers from "
+        "future frontier systems?",
+        "Why does China open-source its AI models?",
+        "What does the UK's AI Opportunities Action Plan recommend on compute?",
+    ],
+)
+def test_every_point_cites_a_passage_that_holds_its_words(corpus: Services, question: str) -> None:
+    """Following [n] leads to the point: the cited passage's span holds the point's span
+    (a point read from a passage retrieval did not rank cites that passage, added after
+    the ranked ones, not the nearest ranked passage of its document)."""
+    response = _ask(corpus, question)
+    assert response.points
+    citations = {c.n: c for c in response.citations}
+    for point in response.points:
+        cited = citations[point.citation]
+        assert cited.passage_start_char <= point.start_char < point.end_char, point.text
+        assert point.end_char <= cited.passage_end_char, point.text
