@@ -29,8 +29,15 @@ _LABEL = re.compile(
     r"|第[一二三四五六七八九十百零〇\d]+[章节条编部分]"
     r"|[一二三四五六七八九十]+、|（[一二三四五六七八九十]+）)"
 )
-_NUMBERED = re.compile(r"(?:[A-Z]\.)?\d{1,2}(?:\.\d{1,2}){0,3}\.?\s+[A-Z][^.!?;:]{2,110}")
+_NUMBERED = re.compile(
+    r"(?:[A-Z]\.)?\d{1,2}(?:\.\d{1,2}){0,3}\.?(?:\s+[A-Z][^.!?;:]{2,110}|\s*[\u4e00-\u9fff][^。；：！？]{1,60})"
+)
 _TERMINAL = tuple(".;:,!?。；：，")
+_REFERENCE = re.compile(r"\s*(?:[a-z(]|of\b)")
+"""After a label, a lowercase word or a bracket makes it a reference ("Article 19 of the
+Regulation", "Section 4(b) shall"), not a heading."""
+_LEADERS = re.compile(r"^(?P<title>\S.*?)\s*(?:\.{4,}|…{2,}|·{4,})\s*(?:\d{1,3}|[ivxlc]{1,5})\s*$")
+"""A table of contents entry: its title, dot leaders and a page number."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +65,14 @@ def _heading(line: str) -> tuple[str, bool] | None:
     """A heading line's text, and whether its section's body may start on the same line
     ("Sec. 5. Efficient Environmental Reviews. (a) Within 10 days …")."""
     stripped = line.strip()
-    if not stripped or len(stripped) > 400:
-        return None
+    if not stripped or len(stripped) > 400 or _LEADERS.match(stripped):
+        return None  # a table of contents' entry is not the heading itself
     markdown = _MARKDOWN.fullmatch(stripped)
     if markdown:
         return markdown.group(1).strip("*` "), False
     label = _LABEL.match(stripped)
+    if label and _REFERENCE.match(stripped, label.end()) and label.group()[0].isascii():
+        return None
     if label:
         if len(stripped) <= MAX_HEADING:
             return stripped, False
@@ -74,13 +83,61 @@ def _heading(line: str) -> tuple[str, bool] | None:
     return None
 
 
+def _contents(lines: list[str]) -> tuple[dict[str, str], int]:
+    """The headings a table of contents lists (each by its first line, whitespace
+    folded, mapping to the whole title), and the index of its last line (-1: none)."""
+    titles: dict[str, str] = {}
+    last = -1
+    for i, line in enumerate(lines):
+        entry = _LEADERS.match(line.strip())
+        if entry is None:
+            continue
+        title = " ".join(entry.group("title").split())
+        first = title
+        before = lines[i - 1].strip() if i else ""
+        if last >= 0 and before and not _LEADERS.match(before) and len(before) < MAX_HEADING:
+            first = " ".join(before.split())  # a title wrapped onto the entry's line
+            title = f"{first} {title}"
+        if len(title) >= 4:
+            titles[first] = title
+            last = i
+    return titles, last
+
+
+def _next_text(lines: list[str], i: int) -> str:
+    for line in lines[i + 1 : i + 4]:
+        if line.strip():
+            return line.strip()
+    return ""
+
+
 def outline(text: str) -> list[Section]:
-    """The document's sections in order, each from its heading to the next heading."""
+    """The document's sections in order, each from its heading to the next heading.
+
+    A table of contents says which lines are headings: a line after it that reads as one
+    of its entries opens a section (the Action Plan's "Encourage Open-Source and
+    Open-Weight AI" has no number or label). A numbered line that the next line goes on
+    in lowercase, or that goes on from a line ending mid-sentence, is a wrapped sentence,
+    not a heading.
+    """
     heads: list[tuple[int, str]] = []
     offset = 0
     previous_label = -1
-    for line in text.splitlines(keepends=True):
+    lines = text.splitlines(keepends=True)
+    contents, contents_end = _contents(lines)
+    for i, line in enumerate(lines):
         found = _heading(line)
+        folded = " ".join(line.split())
+        if found is None and i > contents_end and folded in contents:
+            found = contents[folded], False
+        elif (
+            found is not None
+            and _NUMBERED.fullmatch(line.strip())
+            and not _LABEL.match(line.strip())
+        ):
+            before = lines[i - 1].rstrip() if i else ""
+            if _next_text(lines, i)[:1].islower() or before[-1:].islower() or before.endswith(","):
+                found = None  # a sentence wrapped across lines, not a heading
         bold = _BOLD.fullmatch(line.strip())
         if found is not None:
             heads.append((offset + len(line) - len(line.lstrip()), found[0]))

@@ -50,3 +50,51 @@ def test_chinese_articles_and_numbered_headings() -> None:
 def test_a_numbered_sentence_is_not_a_heading() -> None:
     text = f"1. The following practices shall be prohibited: {BODY}\n2. This applies to all. {BODY}"
     assert outline(text) == []
+
+
+def test_a_table_of_contents_names_unnumbered_headings() -> None:
+    """The US AI Action Plan's headings carry no number or label; its contents list them
+    (one wrapped over two lines), and the contents' own entries are not sections."""
+    text = (
+        "Table of Contents\n"
+        "Remove Red Tape and Onerous Regulation ........................ 3\n"
+        "Create Streamlined Permitting for Data Centers, Semiconductor Manufacturing\n"
+        "Facilities, and Energy Infrastructure ..................... 14\n\n"
+        f"Remove Red Tape and Onerous Regulation\n{BODY}\n"
+        "Create Streamlined Permitting for Data Centers, Semiconductor Manufacturing\n"
+        f"Facilities, and Energy Infrastructure\n{BODY}\n"
+    )
+    sections = outline(text)
+    assert [s.heading for s in sections] == [
+        "Remove Red Tape and Onerous Regulation",
+        "Create Streamlined Permitting for Data Centers, Semiconductor Manufacturing "
+        "Facilities, and Energy Infrastructure",
+    ]
+    assert text[sections[0].start :].startswith("Remove Red Tape and Onerous Regulation\nThe")
+
+
+def test_chinese_numbered_headings_need_no_space() -> None:
+    text = f"1. 人工智能安全治理原则\n{BODY}\n6.2 人工智能服务提供者安全指引\n{BODY}"
+    assert [s.heading for s in outline(text)] == [
+        "1. 人工智能安全治理原则",
+        "6.2 人工智能服务提供者安全指引",
+    ]
+
+
+def test_wrapped_sentences_and_references_are_not_headings() -> None:
+    """A footnote or a sentence wrapped so that a line opens with a number, and a line
+    opening with a reference to an article, do not cut the section they are in."""
+    text = (
+        f"11. Bring AI into play for climate and environment\n{BODY}\n"
+        "24 Member States, Norway and Iceland signed a declaration to accelerate the use\n"
+        f"of green and digital technologies. {BODY}\n"
+        "Article 19 of the Regulation (EU) 2021/241 of the European Parliament applies.\n"
+        f"{BODY}\nresolutions 78/213 of 19 December 2023 and 77/211 of\n"
+        f"15 December 2022 on the right to privacy in the digital age\n{BODY}\n"
+        f"12. Use the next generation of AI to improve health\n{BODY}"
+    )
+    assert [s.heading for s in outline(text)] == [
+        "11. Bring AI into play for climate and environment",
+        "12. Use the next generation of AI to improve health",
+    ]
+    assert "26FEN1" not in [s.heading for s in outline(f"26FEN1\n{BODY}")]
