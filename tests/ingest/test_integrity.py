@@ -48,6 +48,13 @@ def _verified(services: Services, question: str) -> int:
     return len(answer.citations) + len(found)
 
 
+def _served_texts(services: Services, question: str) -> list[str]:
+    """The passages and points an answer and a search serve for ``question``."""
+    answer = services.qa.answer(AskRequest(question=question, top_k=5))
+    found = services.qa.search(SearchRequest(query=question, top_k=10)).results
+    return [c.text for c in [*answer.citations, *found]] + [p.text for p in answer.points]
+
+
 def _chunks_of(services: Services, doc_id: str) -> list[dict[str, object]]:
     return list(services.store.iter_chunks(doc_id))
 
@@ -113,9 +120,15 @@ def test_an_update_stopped_after_its_record_serves_only_the_new_version_and_resu
         _crash_in_drop_chunks(patch, fake_services, "killed while dropping the old chunks")
         summary = library.ingest([rules], progress=False)
     assert summary.failed == 1 and summary.failures[0]["file"] == "rules.txt"
-    # Old and new chunks are both stored; only the record's version is served.
+    # Old and new chunks are both stored; only the record's version is served: even a
+    # question only the old text answers gets passages of the new one, or none.
     assert _verified(fake_services, "What shall the agency publish?") >= 0
     assert _verified(fake_services, "What must providers label?") > 0
+    for question in ("What shall the agency publish?", "What must providers label?"):
+        served = _served_texts(fake_services, question)
+        assert all("Providers must label" in text for text in served), question
+        assert not any("agency shall publish" in text for text in served), question
+    assert _served_texts(fake_services, "What must providers label?")
 
     # Not "unchanged": the commit was not complete.
     summary = library.ingest([rules], progress=False)

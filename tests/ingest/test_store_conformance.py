@@ -231,20 +231,37 @@ def test_a_reopened_store_keeps_its_data_and_refuses_vectors_of_another_size(
         engine.store.ensure_collections(8)
 
 
-def test_searches_are_served_while_a_document_is_written(engine: Engine) -> None:
-    """The API searches from several threads while an ingest job writes."""
+def test_searches_are_served_while_a_document_is_written(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API searches from several threads while an ingest job writes: the write waits,
+    its chunks stored but its document not yet committed, until a search has been
+    answered meanwhile (a store that made reads wait for the write would time out)."""
     engine.ingest(SEED)
     vector = engine.embedder.get_query_embedding("why does China open-source its AI")
     errors: list[BaseException] = []
+    writing, read_while_writing, done = threading.Event(), threading.Event(), threading.Event()
+    original = engine.store.write_chunks
+
+    def write_chunks(*args: object, **kwargs: object) -> None:
+        original(*args, **kwargs)
+        writing.set()
+        if not read_while_writing.wait(20):
+            raise AssertionError("no search was answered while a document was being written")
 
     def search() -> None:
         try:
-            for _ in range(20):
+            while not done.is_set():
+                during = writing.is_set()
                 dense, _ = engine.store.search(vector, sparse.encode_query("open source"), 5)
                 assert dense
+                if during:
+                    read_while_writing.set()
         except BaseException as exc:
             errors.append(exc)
+            read_while_writing.set()
 
+    monkeypatch.setattr(engine.store, "write_chunks", write_chunks)
     threads = [threading.Thread(target=search) for _ in range(4)]
     for thread in threads:
         thread.start()
@@ -253,9 +270,11 @@ def test_searches_are_served_while_a_document_is_written(engine: Engine) -> None
             (engine.docs / f"n{i}.md").write_text(f"# Note {i}\n\nChips and licences, part {i}.\n")
         engine.ingest(engine.docs)
     finally:
+        done.set()
         for thread in threads:
             thread.join()
     assert errors == []
+    assert read_while_writing.is_set()
     assert engine.store.count_chunks() > 30 + 4
 
 

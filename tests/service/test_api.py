@@ -111,7 +111,13 @@ def test_search_ranks_passages_with_filters(client: TestClient) -> None:
         "/v1/search",
         json={"query": "Llama before DeepSeek", "top_k": 3, "filters": {"kind": "transcript"}},
     ).json()
-    assert 1 <= len(body["results"]) <= 3
+    results = body["results"]
+    assert len(results) == 3
+    # Best first: scores fall, and the one passage that names Llama comes first.
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1]
+    assert "Llama" in results[0]["text"]
+    assert not any("Llama" in r["text"] for r in results[1:])
     none = client.post(
         "/v1/search", json={"query": "Llama", "filters": {"kind": "official"}}
     ).json()

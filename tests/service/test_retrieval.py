@@ -32,10 +32,12 @@ def test_weights_shift_the_balance() -> None:
 def test_diversity_caps_a_document_while_others_compete() -> None:
     hits = [_hit(f"x{i}", 1 - i / 10, "big", i * 200, i * 200 + 150) for i in range(5)]
     hits.append(_hit("y", 0.1, "other"))
+    hits.append(_hit("z", 0.05, "third"))
     chosen = diversify(fuse(hits, []), limit=4, max_per_document=2)
     docs = [c.doc_id for c in chosen]
     assert chosen[0].point_id == "x0", "the best passage always stays"
-    assert "other" in docs, "a weaker passage of another document gets a place"
+    assert docs.count("big") == 2, "no more than the cap from one document"
+    assert [c.point_id for c in chosen] == ["x0", "x1", "y", "z"], "weaker ones of others"
 
 
 def test_overlapping_neighbour_chunks_are_not_cited_twice() -> None:
