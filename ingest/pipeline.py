@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ingest import sparse
+from ingest import diskspace, sparse
 from ingest.embedding import PolicyEmbedding
 from ingest.identity import (
     Identities,
@@ -121,12 +121,14 @@ def ingest_paths(
         try:
             _ingest_one(doc, doc_id, known, store, embedder, settings, summary)
             identities.remember(_identity_after(doc, doc_id, known))
+        except diskspace.DiskFullError as exc:
+            _fail(summary, path.name, RuntimeError(f"not stored: {exc.strerror}"))
         except Exception as exc:  # one bad document (a store error, a huge upsert) skips it
             logger.exception("ingest failed file=%s", path.name)
             _fail(summary, path.name, RuntimeError(f"could not be stored: {exc}"))
     if prune or prune_everywhere:
         summary.pruned = prune_missing(store, None if prune_everywhere else paths)
-    store.finish_writes()
+    _finish_writes(store, settings)
     summary.points_total = store.count_chunks()
     summary.seconds = time.perf_counter() - started
     logger.info(
@@ -199,6 +201,19 @@ def _identity_after(doc: LoadedDocument, doc_id: str, known: Known) -> Known:
     )
 
 
+def _finish_writes(store: PolicyStore, settings: IngestSettings) -> None:
+    """Optimize the store's segments, when there is room to rewrite them (a merge writes
+    the merged segment before it drops the old ones); else leave them as they are (still
+    searched, a little slower) and say so."""
+    folder = diskspace.store_folder(settings)
+    try:
+        diskspace.ensure_space(folder, diskspace.folder_bytes(folder), "optimizing the store")
+    except diskspace.DiskFullError as exc:
+        logger.warning("store not optimized: %s", exc.strerror)
+        return
+    store.finish_writes()
+
+
 def _fail(summary: IngestSummary, name: str, exc: Exception) -> None:
     logger.warning("skipped file=%s reason=%s", name, exc)
     summary.failed += 1
@@ -234,6 +249,8 @@ def _ingest_one(
             store.update_document(doc_id, identity)  # a new location, or a catalogue entry
         return
     payloads, texts = chunk_payloads(doc, doc_id, content_hash, settings, embedder)
+    needed = diskspace.bytes_for_document(len(payloads), len(doc.text))
+    diskspace.ensure_space(diskspace.store_folder(settings), needed, doc.file_name)
     write_embedded(store, embedder, payloads, texts, settings.retrieval.bigrams)
     store.commit_document(document_record(doc, doc_id, content_hash, len(payloads), known))
     summary.chunks_written += len(payloads)

@@ -55,6 +55,9 @@ class Metrics:
             ["bucket"],
             registry=r,
         )
+        self.free_bytes = Gauge(
+            "policyqa_data_free_bytes", "Free bytes on the data folder's file system", registry=r
+        )
         self.rate_limit = Gauge(
             "policyqa_rate_limit",
             "Each client's limit by bucket: per_second (0: none) and burst",

@@ -172,6 +172,14 @@ class Settings(IngestSettings):
         ge=1024,
         description="Largest request body other than file uploads (JSON, Slack events).",
     )
+    min_free_bytes: int = Field(
+        1024**3,
+        ge=0,
+        description=(
+            "Below this much free space on the data folder's file system, /readyz reports "
+            '`"disk": "low"` (and logs a warning) before ingestion fails for want of space.'
+        ),
+    )
     shutdown_grace_s: float = Field(
         30.0,
         gt=0,
