@@ -63,6 +63,34 @@ class _SeenEvents:
             return True
 
 
+class _Threads:
+    """The last question answered in each thread (bounded, in memory), so that a
+    follow-up there ("why that one?") is asked with the question it follows."""
+
+    def __init__(self, size: int = SEEN_EVENTS) -> None:
+        self._questions: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def in_context(self, channel: str, thread: str | None, question: str, limit: int) -> str:
+        """The question with the thread's earlier one before it (cut from its start to
+        keep within ``limit`` characters); alone outside a thread or in a new one."""
+        with self._lock:
+            earlier = self._questions.get((channel, thread)) if thread else None
+        room = limit - len(question) - 1
+        if not earlier or room <= 0:
+            return question
+        return f"{earlier[-room:].lstrip()} {question}"
+
+    def remember(self, channel: str, threads: list[str | None], question: str) -> None:
+        with self._lock:
+            for thread in filter(None, threads):
+                self._questions[(channel, thread)] = question
+                self._questions.move_to_end((channel, thread))
+            while len(self._questions) > self._size:
+                self._questions.popitem(last=False)
+
+
 def build_slack_app(services: Services) -> App:
     """The Bolt app for the configured installation (settings must have Slack enabled)."""
     cfg = services.settings.slack
@@ -168,6 +196,18 @@ def _register_command(app: App, services: Services, cfg: SlackSettings) -> None:
 
 
 def _register_events(app: App, services: Services, cfg: SlackSettings) -> None:
+    threads = _Threads()
+    limit = services.settings.max_question_chars
+
+    def answer_in_thread(
+        say: Any, event: dict[str, Any], question: str, channel: str, thread: str | None
+    ) -> None:
+        """Answer in ``thread``; a reply in a thread is asked with its earlier question."""
+        asked = threads.in_context(channel, event.get("thread_ts"), question, limit)
+        posted = say(thread_ts=thread, **_reply(services, asked, channel, event.get("user"), False))
+        ts = posted.get("ts") if hasattr(posted, "get") else None
+        threads.remember(channel, [thread, ts], asked)
+
     @app.event("app_mention")
     def on_mention(event: dict[str, Any], say: Any) -> None:
         channel = str(event.get("channel", ""))
@@ -179,7 +219,7 @@ def _register_events(app: App, services: Services, cfg: SlackSettings) -> None:
         if not question:
             say(text=EMPTY, thread_ts=thread)
             return
-        say(thread_ts=thread, **_reply(services, question, channel, event.get("user"), False))
+        answer_in_thread(say, event, question, channel, thread)
 
     @app.event("message")
     def on_message(event: dict[str, Any], say: Any) -> None:
@@ -193,7 +233,7 @@ def _register_events(app: App, services: Services, cfg: SlackSettings) -> None:
             if not answer_here or _MENTION.search(text) or not text.endswith("?"):
                 return  # mentions arrive as app_mention; other chatter is not for us
         thread = event.get("thread_ts") or (None if is_dm else event.get("ts"))
-        say(thread_ts=thread, **_reply(services, _plain(text), channel, event.get("user"), False))
+        answer_in_thread(say, event, _plain(text), channel, thread)
 
 
 def _register_actions(app: App, services: Services) -> None:
