@@ -168,7 +168,9 @@ def slack(
 ) -> None:
     """Run the Slack bot over Socket Mode (no public URL needed; needs POLICYQA_SLACK__APP_TOKEN).
 
-    Without --socket the bot is served by `policyqa serve` at /slack/events.
+    Without --socket the bot is served by `policyqa serve` at /slack/events. This command
+    opens the store itself: with the embedded store it cannot run beside `policyqa serve`
+    (run it instead, or point both at a Qdrant server with POLICYQA_QDRANT_URL).
     """
     if not socket:
         typer.echo("The HTTP bot runs inside `policyqa serve` (/slack/events); use --socket.")
