@@ -224,10 +224,14 @@ def test_settings_hash_covers_the_model_and_the_prompt_but_no_secret() -> None:
 
 class _Endpoint:
     """A chat-completions endpoint answering ``reply`` (a JSON body, or raw bytes) after
-    ``delay`` seconds, keeping what it was sent."""
+    ``delay`` seconds (or, with ``hold``, once the test releases it), keeping what it was
+    sent."""
 
-    def __init__(self, reply: str | bytes, delay: float = 0.0) -> None:
+    def __init__(self, reply: str | bytes, delay: float = 0.0, hold: bool = False) -> None:
         self.requests: list[dict[str, object]] = []
+        self.released = threading.Event()
+        if not hold:
+            self.released.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -235,6 +239,7 @@ class _Endpoint:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 outer.requests.append(json.loads(body))
                 time.sleep(delay)
+                outer.released.wait(120)
                 raw = (
                     reply
                     if isinstance(reply, bytes)
@@ -263,12 +268,13 @@ class _Endpoint:
 def endpoint() -> Iterator[type[_Endpoint]]:
     started: list[_Endpoint] = []
 
-    def make(reply: str | bytes, delay: float = 0.0) -> _Endpoint:
-        started.append(_Endpoint(reply, delay))
+    def make(reply: str | bytes, delay: float = 0.0, hold: bool = False) -> _Endpoint:
+        started.append(_Endpoint(reply, delay, hold))
         return started[-1]
 
     yield make  # type: ignore[misc]
     for one in started:
+        one.released.set()
         one.server.shutdown()
 
 
@@ -286,10 +292,12 @@ def test_an_answer_from_the_model_is_checked_and_cited(
 def test_a_slow_broken_or_absent_model_falls_back(
     real_embedder: PolicyEmbedding, endpoint: type[_Endpoint]
 ) -> None:
-    started = time.perf_counter()
-    slow = endpoint("late [1]", delay=2).writer(real_embedder, timeout_s=0.5)
-    response = slow.write(QUESTION, _response())
-    assert time.perf_counter() - started < 1.9
+    # The endpoint answers only once the writer has given up: a writer that waited
+    # for it would get its answer (no clock is read; the machine may be slow).
+    late = endpoint("late [1]", hold=True)
+    response = late.writer(real_embedder, timeout_s=0.5).write(QUESTION, _response())
+    late.released.set()
+    assert late.requests, "the model was asked"
     assert response.mode == "extractive" and response.answer == "- extractive [1]"
     assert "took over 0.5 s" in str(response.fallback_reason)
     garbage = endpoint(b"<html>502 Bad Gateway</html>").writer(real_embedder)

@@ -566,8 +566,13 @@ def test_acknowledged_jobs_survive_a_restart(tmp_path: Path) -> None:
         return IngestSummary(added=1, chunks_written=3, doc_ids=[path.stem])
 
     second = JobRunner(fine, database=database)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(done) < 3:
+
+    def finished(job_id: str) -> bool:  # as the runner committed it, not as `fine` saw it
+        job = second.get(job_id)
+        return job is not None and job.status in ("done", "failed")
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not all(map(finished, (running.id, queued.id))):
         time.sleep(0.02)
     for job_id in (running.id, queued.id):
         job = second.get(job_id)

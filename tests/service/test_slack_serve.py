@@ -21,7 +21,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_slash_command_to_a_running_server_answers_within_slacks_limit(tmp_path: Path) -> None:
+def test_slash_command_to_a_running_server_is_acked_and_answered_once(tmp_path: Path) -> None:
+    """The ack does not wait for the answer: tests/service/test_slack.py holds the answer
+    to show it (a wall-clock bound here would flake on a busy machine)."""
     recorder = Recorder()
     port = _free_port()
     env = {
@@ -52,13 +54,12 @@ def test_slash_command_to_a_running_server_answers_within_slacks_limit(tmp_path:
                 time.sleep(0.2)
         body = slash_command("Why does China open-source its AI models?", f"{recorder.url}/r/1")
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign(body)}
-        started = time.monotonic()
-        response = httpx.post(f"{base}/slack/events", content=body, headers=headers, timeout=10)
-        elapsed = time.monotonic() - started
+        response = httpx.post(f"{base}/slack/events", content=body, headers=headers, timeout=30)
         assert response.status_code == 200
-        assert elapsed < 3, f"Slack needs an ack within 3 s; took {elapsed:.2f}s"
         calls = recorder.wait_for(1, timeout=60)
-        time.sleep(1)
+        # Stopped, the server has finished whatever its bot was still doing.
+        server.terminate()
+        server.wait(timeout=60)
         assert len(recorder.calls) == 1, "exactly one answer post"
         blocks = calls[0]["body"]["blocks"]
         # The answer's key points, verbatim, each with its [n].
