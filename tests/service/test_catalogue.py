@@ -249,3 +249,17 @@ def test_every_point_cites_a_passage_that_holds_its_words(corpus: Services, ques
         cited = citations[point.citation]
         assert cited.passage_start_char <= point.start_char < point.end_char, point.text
         assert point.end_char <= cited.passage_end_char, point.text
+
+
+@pytest.mark.slow
+def test_the_distinct_points_of_one_section_are_all_kept(corpus: Services) -> None:
+    """TC260's guidance for developers is a list of alike sentences ("研发者应……"); nearness
+    short of a repeat does not keep them out (with a soft similarity penalty the answer
+    stopped after two points, neither of them guidance)."""
+    response = _ask(
+        corpus,
+        "What guidance does China's AI safety governance framework give to model and "
+        "algorithm developers?",
+    )
+    assert len(response.points) >= 6, response.answer
+    assert sum("研发者应" in p.text for p in response.points) >= 1, response.answer
