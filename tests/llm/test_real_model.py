@@ -96,6 +96,43 @@ def test_a_planted_instruction_in_a_document_changes_nothing(services: Services)
     _assert_checked(services.ask(question), extractive)
 
 
+def test_the_model_is_called_and_every_sentence_it_writes_is_checked(
+    model_url: str, real_embedder: PolicyEmbedding, tmp_path
+) -> None:
+    """SmolLM2-135M writes no `[n]` markers, so no packaged model can show a generated
+    sentence kept (README, "Measured with real small models"). What must hold whatever
+    it writes: the model is called (its name and time are reported), each sentence it
+    wrote went through the checks (kept, or counted as dropped), and a reader gets kept
+    sentences only, or the extractive answer with the checks' reason. One short piece of
+    evidence and a short answer keep the call quick on a busy machine."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "registry-order.txt").write_text(
+        "Model Registry Order.\n\nSection 2. Agency heads shall register every frontier "
+        "model with the Model Registry within 30 days.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(
+        data_dir=tmp_path / "store",
+        llm=LLMSettings(base_url=model_url, model="smollm2", timeout_s=300, max_tokens=60),
+    )
+    built = build_services(settings, embedder=real_embedder)
+    try:
+        assert built.library.ingest([folder], progress=False).failed == 0
+        question = AskRequest(question="Within how many days must agency heads register a model?")
+        extractive = built.qa.answer(question)
+        response = built.ask(question)
+    finally:
+        built.close()
+    assert not extractive.abstained
+    report = response.generation
+    assert report is not None and report.model == "smollm2" and report.latency_ms > 0
+    assert len(report.sentences) + report.dropped >= 1, "the model's output was not checked"
+    _assert_checked(response, extractive)
+    if response.mode == "extractive":
+        assert "sentence" in str(response.fallback_reason), "the checks' reason"
+
+
 def test_no_model_call_when_policyqa_abstains(services: Services) -> None:
     response = services.ask(
         AskRequest(question="What does Canada's Artificial Intelligence and Data Act require?")
