@@ -1,6 +1,9 @@
 """Crash safety: kill -9 ingestion at random points, run it again, compare the stores.
 
-Usage: python reliability/crash.py [--cli-trials 20] [--server-trials 5] [--seed 0]
+Usage: python reliability/crash.py [--cli-trials 20] [--server-trials 5] [--seed 0] [--synthetic]
+
+``--synthetic`` writes short generated documents instead of reading the shared corpus's
+executive orders (CI's short trial: .ci/run).
 
 A folder of documents is ingested (version 1), then changed: documents updated, added
 and deleted. Applying the change without interruption gives the reference store. Each
@@ -56,27 +59,27 @@ QUESTIONS = [
 PARAGRAPH = "The agency shall report on open models, data centers and compute every year. "
 
 
-def _text(name: str, fallback_words: int) -> str:
+def _text(name: str, fallback_words: int, shared: bool) -> str:
     path = SHARED / "corpora" / name
-    if path.exists():
+    if shared and path.exists():
         return path.read_text(encoding="utf-8")
     return f"{name}. " + PARAGRAPH * fallback_words
 
 
-def version_one(folder: Path) -> None:
+def version_one(folder: Path, shared: bool = True) -> None:
     shutil.copy(ROOT / "seeds" / "000_98262f875ff92a8b.txt", folder / "talk.txt")
     for name in (
         "us-eo-14179-removing-barriers-ai-2025.md",
         "us-eo-14319-preventing-woke-ai-2025.txt",
         "us-eo-14320-export-american-ai-stack-2025.txt",
     ):
-        (folder / name).write_text(_text(name, 60), encoding="utf-8")
+        (folder / name).write_text(_text(name, 60, shared), encoding="utf-8")
     (folder / "report.txt").write_text(
         "Risks named in the report.\n\n" + PARAGRAPH * 80, encoding="utf-8"
     )
 
 
-def version_two(folder: Path) -> list[str]:
+def version_two(folder: Path, shared: bool = True) -> list[str]:
     """Change version 1 in place; returns the files to send to a server."""
     talk = folder / "talk.txt"
     talk.write_text(talk.read_text(encoding="utf-8") + "\n" + PARAGRAPH * 10, encoding="utf-8")
@@ -89,7 +92,7 @@ def version_two(folder: Path) -> list[str]:
         "us-nist-sp-800-218a-ssdf-genai-dual-use-foundation-models-2024.txt",
     ]
     for name in added:
-        (folder / name).write_text(_text(name, 300), encoding="utf-8")
+        (folder / name).write_text(_text(name, 300, shared), encoding="utf-8")
     (folder / "new-note.txt").write_text("A new note.\n\n" + PARAGRAPH * 50, encoding="utf-8")
     return ["talk.txt", woke.name, *added, "new-note.txt"]
 
@@ -209,16 +212,19 @@ def main() -> None:
     parser.add_argument("--cli-trials", type=int, default=20)
     parser.add_argument("--server-trials", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--synthetic", action="store_true", help="short generated documents, not ../shared's"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     work = Path(tempfile.mkdtemp(prefix="policyqa-crash-"))
     try:
         source = work / "source"
         source.mkdir()
-        version_one(source)
+        version_one(source, shared=not args.synthetic)
         first = work / "v1"
         ingest(first, str(source))
-        files = version_two(source)
+        files = version_two(source, shared=not args.synthetic)
         deleted = "us-eo-14320-export-american-ai-stack-2025.txt"
 
         reference = work / "reference"
