@@ -92,12 +92,15 @@ bench-obliqa: install
 	POLICYQA_EMBEDDING_MODEL=$(OBLIQA_MODEL) \
 	$(BIN)/policyqa-lab bench beir $(OBLIQA) --split test --group-by DocumentID
 
-# The long hostile tests (RELIABILITY.md): about 20 minutes on two cores, loopback only.
+# The long hostile tests (RELIABILITY.md): about 35 minutes on two cores, loopback only.
 reliability: install
 	cd reliability && ../$(PY) hostile_files.py
 	cd reliability && ../$(PY) fuzz.py --examples 100
 	cd reliability && ../$(PY) load.py --clients 50 --seconds 60
 	cd reliability && ../$(PY) crash.py --cli-trials 20 --server-trials 5
+	cd reliability && ../$(PY) roundtrip.py --trials 3
+	cd reliability && ../$(PY) shutdown.py --trials 3
+	cd reliability && ../$(PY) flood.py --flooders 32 --polite 100
 
 fetch: install
 	$(BIN)/policyqa fetch corpora/ai-policy.toml

@@ -1,13 +1,14 @@
 """Fuzzing the HTTP API from its own OpenAPI document with schemathesis.
 
-Usage: python reliability/fuzz.py [--examples 100]
+Usage: python reliability/fuzz.py [--examples 100] [--checks default]
 
 Starts `policyqa serve` on loopback with API keys, over a store holding the seed
 transcript, and runs schemathesis (every operation: examples, coverage, fuzzing and
 stateful phases) three times: with an admin key, a reader key and none. The checks are
-`not_a_server_error` (no 5xx) and `response_schema_conformance` (every response matches
-the schema /openapi.json declares for it). Prints one JSON object with the requests and
-failures of each run.
+schemathesis' defaults (among them `not_a_server_error`: no 5xx, and
+`response_schema_conformance`: every response, each event of an event stream included,
+matches the schema /openapi.json declares for it), or those `--checks` names. Prints one
+JSON object with the requests and failures of each run.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 from common import ADMIN_AUTH, READER_AUTH, ROOT, ingest, start_server, stop
 
 
-def run(base: str, headers: dict[str, str], examples: int) -> dict[str, object]:
+def run(
+    base: str, headers: dict[str, str], examples: int, checks: str = "default"
+) -> dict[str, object]:
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "run",
         f"{base}/openapi.json",
-        "--checks",
-        "not_a_server_error,response_schema_conformance",
+        *(["--checks", checks] if checks != "default" else []),
         "--max-examples",
         str(examples),
         "--generation-deterministic",
@@ -53,6 +55,9 @@ def run(base: str, headers: dict[str, str], examples: int) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=100)
+    parser.add_argument(
+        "--checks", default="default", help="schemathesis checks, comma-separated, or default"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="policyqa-fuzz-"))
     try:
@@ -60,9 +65,9 @@ def main() -> None:
         server, base = start_server(work / "data")
         try:
             results = {
-                "admin key": run(base, ADMIN_AUTH, args.examples),
-                "reader key": run(base, READER_AUTH, args.examples),
-                "no key": run(base, {}, args.examples),
+                "admin key": run(base, ADMIN_AUTH, args.examples, args.checks),
+                "reader key": run(base, READER_AUTH, args.examples, args.checks),
+                "no key": run(base, {}, args.examples, args.checks),
             }
         finally:
             stop(server)

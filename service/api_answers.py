@@ -36,7 +36,19 @@ STREAMED: dict[int | str, dict[str, Any]] = {
         "description": "The answer; with `stream: true`, server-sent events.",
         "content": {
             "text/event-stream": {
-                "schema": {"type": "string"},
+                "schema": {  # Open API 3.1: the schema of an event stream is one event's
+                    "type": "object",
+                    "description": "One server-sent event: `citations` first (its data: the "
+                    "citations and points, JSON), then `delta`s (a piece of the answer's "
+                    "text), then `done` (the whole answer, as the JSON response).",
+                    "required": ["event", "data"],
+                    "properties": {
+                        "event": {"type": "string", "enum": ["citations", "delta", "done"]},
+                        "data": {"type": "string", "description": "JSON text."},
+                        "id": {"type": "string"},
+                        "retry": {"type": "integer"},
+                    },
+                },
                 "example": 'event: citations\ndata: {"citations": [], "points": []}\n\n'
                 'event: delta\ndata: {"text": "…"}\n\nevent: done\ndata: {"answer": "…"}\n\n',
             }

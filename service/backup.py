@@ -189,7 +189,13 @@ def _dump_store(store: PolicyStore, folder: Path) -> dict[str, int]:
         (folder / "documents.jsonl").open("w", encoding="utf-8") as docs_out,
         (folder / "chunks.jsonl").open("w", encoding="utf-8") as chunks_out,
     ):
-        for listed in list(store.iter_documents(with_text=False)):
+        # in the order they were ingested: a restore writes them in that order, and equal
+        # scores are ranked by the order points were written in
+        listed_in_order = sorted(
+            store.iter_documents(with_text=False),
+            key=lambda r: (str(r.get(PayloadKey.INGESTED_AT) or ""), str(r[PayloadKey.DOC_ID])),
+        )
+        for listed in listed_in_order:
             found = _document_rows(store, str(listed[PayloadKey.DOC_ID]))
             if found is None:
                 continue  # deleted meanwhile
