@@ -16,7 +16,7 @@ that hangs on a jurisdiction the catalogue holds nothing from ("Singapore's fram
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -111,7 +111,8 @@ class Link:
     title: str
     matched: str
     how: str
-    """``name`` (a title, alias or number) or ``description`` (issuer, date, topic)."""
+    """``name`` (a title, alias or number), ``description`` (issuer, date, topic) or
+    ``spoken`` ("the speaker": the corpus's one talk)."""
 
 
 def _names(title: str, aliases: Iterable[str]) -> set[str]:
@@ -197,6 +198,30 @@ class Catalogue:
                 links.append(Link(entry.doc_id, entry.title, name.strip(), "name"))
         return links
 
+    def described(self, question: str) -> list[Link]:
+        """The documents a question describes rather than names: an issuer, a place or a
+        year, topic words and the kind of instrument ("Biden's 2023 order", "the 2017
+        development plan", "Shenzhen's AI industry regulations"). A description counts
+        only when exactly one document fits all it says."""
+        links: list[Link] = []
+        spoken = _SPOKEN.search(question)
+        talks = [e for e in self.entries.values() if e.kind == "transcript"]
+        if spoken and len(talks) == 1:  # "the speaker", when the corpus holds one talk
+            links.append(Link(talks[0].doc_id, talks[0].title, spoken.group(), "spoken"))
+        for found in _DESCRIPTION.finditer(question):
+            words = found.group("words").split()
+            while words and words[0].lower().rstrip("'’s") in _BOUNDARY:
+                words = words[1:]
+            cut = max((i for i, w in enumerate(words) if w.lower() in _BOUNDARY), default=-1)
+            words = words[cut + 1 :]
+            if not words:
+                continue
+            fits = [e for e in self.entries.values() if _fits(e, words, found.group("kind"))]
+            if len(fits) == 1 and all(k.doc_id != fits[0].doc_id for k in links):
+                phrase = " ".join([*words, found.group("kind")])
+                links.append(Link(fits[0].doc_id, fits[0].title, phrase, "description"))
+        return links
+
     def mentions(self, name: str) -> bool:
         """Whether a name from a question ("EU AI Act", "Biden") is one the catalogue
         knows: a document's name or an issuer."""
@@ -236,6 +261,91 @@ class Catalogue:
     def describe_holdings(self) -> str:
         """ "the United States, the European Union, China, …": what the corpus holds."""
         return ", ".join(self.jurisdictions) or "no catalogued documents"
+
+
+_DESCRIPTION = re.compile(
+    r"(?P<words>(?:[\w’'.+-]+\s+){1,6}?)(?P<kind>orders?|plans?|opinions?|measures|"
+    r"regulations?|resolutions?|frameworks?|profiles?|provisions|strateg(?:y|ies))\b",
+    re.IGNORECASE,
+)
+_SPOKEN = re.compile(r"\bthe (?:speaker|talk|transcript|presenter)\b", re.IGNORECASE)
+_BOUNDARY = frozenset(
+    [
+        "from",
+        "to",
+        "and",
+        "then",
+        "the",
+        "a",
+        "an",
+        "between",
+        "with",
+        "or",
+        "in",
+        "on",
+        "of",
+        "how",
+        "did",
+        "do",
+        "does",
+        "what",
+        "which",
+        "while",
+        "versus",
+        "vs",
+        "compare",
+        "compared",
+        "against",
+        "its",
+        "their",
+        "each",
+        "both",
+    ]
+)
+_MONTHS = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
+_GENERIC = frozenset(
+    ["ai", "artificial", "intelligence", "us", "u.s.", "federal", "national", "new"]
+)
+
+
+def _fits(entry: Entry, words: Sequence[str], kind: str) -> bool:
+    """Whether a document is of the kind, from the issuer or place, of the year and on
+    the topic a description gives."""
+    title = normalise(entry.title)
+    stem = kind.lower().rstrip("s")[:6]
+    if f" {stem}" not in title:
+        return False
+    topic = []
+    for word in words:
+        plain = normalise(word).strip()
+        if not plain or plain in _MONTHS or plain in _GENERIC:
+            continue
+        if re.fullmatch(r"\d{4}", plain):
+            if not str(entry.date or "").startswith(plain):
+                return False
+        elif re.search(r"['’]s$", word):  # an issuer or a place: "Biden's", "Shenzhen's"
+            owners = [*entry.people, entry.jurisdiction or ""]
+            if plain not in title and not any(plain in normalise(o) for o in owners):
+                return False
+        else:
+            topic.append(plain)
+    held = [t for t in topic if f" {t[:5]}" in title]
+    return len(held) * 2 >= len(topic)
 
 
 def _places(text: str) -> list[str]:

@@ -22,6 +22,7 @@ from ingest.store import PolicyStore
 from service import answer
 from service.catalogue import Link
 from service.citing import Citer, quote_points
+from service.comparison import Side, render_sides, sides_of
 from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
@@ -47,6 +48,12 @@ logger = logging.getLogger(__name__)
 MISSING_TOPIC_SHARE = 3
 """A document is silent on a topic when at least one in this many of its terms never
 occurs in it ("hospitals or healthcare" in a talk on open-source AI)."""
+
+
+SIDE_POINTS = 3
+"""A side of a comparison has room for about this many points."""
+MIN_SIDE_POINT = 120
+"""A side's point is never cut shorter than this."""
 
 
 class QuestionTooLongError(ValueError):
@@ -126,6 +133,14 @@ class QA:
             timings["answer"] = _ms(started)
             return self._response(refusal, True, [], timings, evidence.as_dict())
         named = [link.doc_id for link in links]
+        sides = sides_of(request.question, links, corpus.catalogue)
+        if sides:
+            response = self._compare(request, sides, question_vector, pool, corpus, timings)
+            response.evidence = evidence.as_dict()
+            response.linked_documents = _linked([side.link for side in sides], None, corpus)
+            timings["answer"] = _ms(started)
+            response.timings_ms = {**timings, "total": round(sum(timings.values()), 2)}
+            return response
         gathered = gather(
             self.store,
             self.settings,
@@ -162,6 +177,50 @@ class QA:
         response = self._response(text, False, citations, timings, evidence.as_dict(), points)
         response.linked_documents = _linked(links, gathered.focus, corpus)
         return response
+
+    def _compare(
+        self,
+        request: AskRequest,
+        sides: list[Side],
+        vector: np.ndarray,
+        pool: list[Candidate],
+        corpus: CorpusFacts,
+        timings: dict[str, float],
+    ) -> AskResponse:
+        """Each side gathered and composed from its own document within its share of the
+        budget; the ranked passages of every side cited (``service.comparison``)."""
+        cfg = self.settings.answer
+        question = self._question(request.question, vector)
+        budget = cfg.max_chars // len(sides)
+        point_chars = min(cfg.max_point_chars, max(MIN_SIDE_POINT, budget // SIDE_POINTS))
+        per_side = max(1, request.top_k // len(sides))
+        candidates: list[Candidate] = []
+        for side in sides:
+            gathered = gather(
+                self.store,
+                self.settings,
+                request.question,
+                vector,
+                pool,
+                filter_dict(request.filters),
+                corpus,
+                self.live,
+                [side.doc_id],
+                self._embed,
+            )
+            side.units = compose(
+                question, gathered.passages, budget, point_chars, corpus.shared_wording
+            )
+            side.ranked = diversify(gathered.ranked, per_side, per_side)
+            candidates.extend(side.ranked)
+        units = [u for side in sides for u in side.units]
+        citations, points, cut = self._citer.cite_points(
+            request.question, units, candidates, vector
+        )
+        self._locate(points, citations, corpus)
+        lines = answer.render_answer(points, cut).splitlines()
+        text = render_sides(sides, lines)
+        return self._response(text, False, citations, timings, {}, points)
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked passages for a query, with the same citation fields as answers."""
@@ -367,7 +426,7 @@ def _linked(links: list[Link], focus: str | None, corpus: CorpusFacts) -> list[L
     """The documents named in the question, and the focus document when it was found from
     the question's terms and passages rather than named."""
     linked = [
-        LinkedDocument(doc_id=k.doc_id, title=k.title, matched=k.matched, how="name") for k in links
+        LinkedDocument(doc_id=k.doc_id, title=k.title, matched=k.matched, how=k.how) for k in links
     ]
     entry = corpus.catalogue.entries.get(focus or "")
     if entry is not None and all(k.doc_id != focus for k in links):

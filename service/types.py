@@ -172,8 +172,10 @@ class LinkedDocument(BaseModel):
     doc_id: str
     title: str
     matched: str = Field(description="The words of the question that named it.")
-    how: Literal["name", "focus"] = Field(
-        description="`name`: a title, alias or number in the question; `focus`: the "
+    how: Literal["name", "description", "spoken", "focus"] = Field(
+        description="`name`: a title, alias or number in the question; `description`: "
+        "an issuer, place, year, topic and kind that fit it alone (\"Biden's 2023 "
+        'order"); `spoken`: "the speaker" (the corpus\'s one talk); `focus`: the '
         "question's terms and the retrieved passages point to it."
     )
 

@@ -1,0 +1,111 @@
+"""Comparisons: a question that names several documents is answered side by side.
+
+"How do America's AI Action Plan, China's AI Plus plan and the EU AI Act differ on
+open-source models?" names three documents (``service.catalogue``). Generic retrieval
+answers it from whichever side the question's words sit closest to; here each side is
+gathered and composed from its own document (its own search, its own section), the sides
+share the answer's budget, and each is introduced by the words the question named it
+with and its date. A question about change ("how did … shift from the 2019 order to …")
+is answered in date order; a side whose document holds nothing to quote says so rather
+than borrowing another side's passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from service.catalogue import Catalogue, Link
+from service.retrieval import Candidate
+from service.units import Unit
+
+_CHANGE = re.compile(
+    r"\b(?:shift(?:ed|s)?|chang(?:e|ed|es)|evolv(?:e|ed|es)|evolution|over time|since|"
+    r"develop(?:ed)? over)\b|\bfrom\b.+\bto\b|演变|变化|转变",
+    re.IGNORECASE,
+)
+_COMPARING = re.compile(
+    r"\b(?:differ\w*|compar\w*|contrast\w*|versus|vs\.?|each|both|similar\w*|against|"
+    r"alike|agree\w*|disagree\w*)\b|相比|比较|区别|异同|不同",
+    re.IGNORECASE,
+)
+MAX_SIDES = 4
+"""More named documents than this are a list of sources, not sides to set side by side."""
+
+
+@dataclass
+class Side:
+    """One document of a comparison and what was composed from it."""
+
+    link: Link
+    """How the question named or described it."""
+    label: str
+    """How the question named it, with the document's date ("the EU AI Act, 2024-06-13")."""
+    units: list[Unit] = field(default_factory=list)
+    ranked: list[Candidate] = field(default_factory=list)
+
+    @property
+    def doc_id(self) -> str:
+        return self.link.doc_id
+
+
+def sides_of(question: str, links: Sequence[Link], catalogue: Catalogue) -> list[Side]:
+    """The sides of a question naming two or more documents, in the order the question
+    names them, or in date order when it asks how something changed (empty: not a
+    comparison)."""
+    seen: dict[str, Link] = {}
+    for link in [*links, *catalogue.described(question)]:
+        seen.setdefault(link.doc_id, link)
+    if not 2 <= len(seen) <= MAX_SIDES:
+        return []
+    spoken = sum(1 for link in seen.values() if link.how == "spoken")
+    if len(seen) - spoken < 2 and not _COMPARING.search(question):
+        return []  # "what does the speaker say about the AI Act?" asks the talk alone
+
+    def position(link: Link) -> int:
+        found = _find(question, link.matched)
+        return found.start() if found else len(question)
+
+    ordered = sorted(seen.values(), key=position)
+    if _CHANGE.search(question):
+        ordered.sort(key=lambda link: _date(catalogue, link.doc_id) or "9999")
+    return [Side(link, _label(question, link, catalogue)) for link in ordered]
+
+
+def _find(question: str, matched: str) -> re.Match[str] | None:
+    """Where the question says the words a link matched (matched words are normalised:
+    "america ai action plan" for "America's AI Action Plan")."""
+    words = [re.escape(w) for w in matched.split()]
+    if not words:
+        return None
+    return re.compile(r"(?:['’]s)?\W+".join(words) + r"(?:['’]s)?", re.IGNORECASE).search(question)
+
+
+def _date(catalogue: Catalogue, doc_id: str) -> str | None:
+    entry = catalogue.entries.get(doc_id)
+    return str(entry.date) if entry is not None and entry.date else None
+
+
+def _label(question: str, link: Link, catalogue: Catalogue) -> str:
+    """The question's own words for the document (else its title), with its date."""
+    found = _find(question, link.matched)
+    words = found.group() if found else link.title
+    date = _date(catalogue, link.doc_id)
+    return f"{words} ({date})" if date else words
+
+
+def render_sides(sides: Sequence[Side], lines: Sequence[str]) -> str:
+    """The answer text: each side's label, then its points (``lines``: the rendered
+    points, in the order of the sides' units), or a plain statement that the document
+    holds nothing on the question."""
+    out: list[str] = []
+    at = 0
+    for side in sides:
+        if side.units:
+            out.append(f"{side.label}:")
+            out.extend(lines[at : at + len(side.units)])
+            at += len(side.units)
+        else:
+            out.append(f"{side.label}: nothing in it answers this.")
+    return "\n".join(out)

@@ -1,0 +1,123 @@
+"""Comparisons: the documents a question names or describes, answered side by side.
+
+Unit tests over catalogue records, then the real corpus (seeds + ../shared/corpora)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.manifest import ManifestEntry
+from ingest.schema import PayloadKey
+from service.catalogue import Catalogue
+from service.comparison import sides_of
+from service.container import Services
+from service.types import AskRequest
+
+
+def _record(doc_id: str, title: str, date: str, kind: str = "official") -> dict[str, object]:
+    return {
+        PayloadKey.DOC_ID: doc_id,
+        PayloadKey.TITLE: title,
+        PayloadKey.FILE_NAME: f"{doc_id}.txt",
+        PayloadKey.DATE: date,
+        PayloadKey.KIND: kind,
+    }
+
+
+@pytest.fixture
+def catalogue() -> Catalogue:
+    records = [
+        _record("eo14110", "Executive Order 14110: Safe, Secure, and Trustworthy AI", "2023-10-30"),
+        _record("eo14141", "Executive Order 14141: AI Infrastructure", "2025-01-14"),
+        _record("eo14318", "Executive Order 14318: Data Center Permitting", "2025-07-23"),
+        _record("eo14319", "Executive Order 14319: Preventing Woke AI", "2025-07-23"),
+        _record("plan", "Winning the Race: America's AI Action Plan", "2025-07-23"),
+        _record("measures", "Interim Measures for Generative AI Services", "2023-07-10"),
+        _record("talk", "Why China open-sources its AI (talk transcript)", "", "transcript"),
+    ]
+    people = {"eo14110": ["Biden"], "eo14141": ["Biden"], "eo14318": ["Trump"]}
+    people["eo14319"] = ["Trump"]
+    manifest = {
+        f"{doc}.txt": ManifestEntry(file=f"{doc}.txt", title="t", people=names)
+        for doc, names in people.items()
+    }
+    manifest["plan.txt"] = ManifestEntry(file="plan.txt", title="t", aliases=["AI Action Plan"])
+    return Catalogue(records, manifest)
+
+
+def test_a_document_is_described_by_issuer_year_topic_and_kind(catalogue: Catalogue) -> None:
+    def described(question: str) -> list[str]:
+        return [link.doc_id for link in catalogue.described(question)]
+
+    assert described("What did Biden's 2023 order require?") == ["eo14110"]
+    assert described("What does Trump's July 2025 permitting order do?") == ["eo14318"]
+    assert described("What do the 2023 generative AI measures require?") == ["measures"]
+    # Two of Trump's 2025 orders fit; a place the corpus has no order from fits none.
+    assert described("What did Trump's 2025 order say?") == []
+    assert described("What does Texas's 2025 AI order say?") == []
+
+
+def test_sides_are_in_the_order_named_or_in_date_order_for_a_change(
+    catalogue: Catalogue,
+) -> None:
+    differ = "How do the AI Action Plan and Biden's 2023 order differ on safety testing?"
+    assert [s.doc_id for s in sides_of(differ, catalogue.named(differ), catalogue)] == [
+        "plan",
+        "eo14110",
+    ]
+    change = "How did US policy shift from the AI Action Plan back to Biden's 2023 order?"
+    sides = sides_of(change, catalogue.named(change), catalogue)
+    assert [s.doc_id for s in sides] == ["eo14110", "plan"]
+    assert sides[0].label == "Biden's 2023 order (2023-10-30)"
+
+
+def test_one_document_and_the_speaker_are_not_a_comparison(catalogue: Catalogue) -> None:
+    question = "What does the speaker say about the AI Action Plan?"
+    assert sides_of(question, catalogue.named(question), catalogue) == []
+    question = "Do the speaker and the AI Action Plan agree on open models?"
+    assert [s.doc_id for s in sides_of(question, catalogue.named(question), catalogue)] == [
+        "talk",
+        "plan",
+    ]
+
+
+def _sources(services: Services, response) -> list[str]:  # type: ignore[no-untyped-def]
+    by_n = {c.n: Path(c.source).name for c in response.citations}
+    return [by_n[p.citation] for p in response.points]
+
+
+@pytest.mark.slow
+def test_a_comparison_is_answered_side_by_side_each_from_its_own_document(
+    corpus: Services,
+) -> None:
+    question = (
+        "How do the EU AI Act and China's 2023 generative AI measures differ on labelling "
+        "AI-generated content?"
+    )
+    response = corpus.qa.answer(AskRequest(question=question))
+    assert not response.abstained
+    assert [d.how for d in response.linked_documents] == ["name", "description"]
+    lines = response.answer.splitlines()
+    assert lines[0] == "EU AI Act (2024-06-13):"
+    assert "China's 2023 generative AI measures (2023-07-10):" in lines
+    sources = _sources(corpus, response)
+    act = "eu-ai-act-regulation-2024-1689.md"
+    measures = "cn-cac-generative-ai-interim-measures-2023.zh.ocr.txt"
+    # Each side quotes its own document, the named order kept.
+    assert act in sources and measures in sources
+    assert sources == sorted(sources, key=lambda s: s != act)
+
+
+@pytest.mark.slow
+def test_a_change_is_answered_in_date_order(corpus: Services) -> None:
+    question = (
+        "How did the White House's view of AI risk shift from the 2025 AI Action Plan back to "
+        "Biden's 2023 order?"
+    )
+    response = corpus.qa.answer(AskRequest(question=question))
+    sources = _sources(corpus, response)
+    older = "us-eo-14110-safe-secure-trustworthy-ai-2023.md"
+    assert sources[0] == older
+    assert set(sources) == {older, "us-ai-action-plan-2025.txt"}
