@@ -201,8 +201,9 @@ class Catalogue:
     def described(self, question: str) -> list[Link]:
         """The documents a question describes rather than names: an issuer, a place or a
         year, topic words and the kind of instrument ("Biden's 2023 order", "the 2017
-        development plan", "Shenzhen's AI industry regulations"). A description counts
-        only when exactly one document fits all it says."""
+        development plan", "Shenzhen's AI industry regulations"). A description needs an
+        issuer, a place or a year, and counts only when exactly one document fits all it
+        says. "The speaker" or "the talk" describes the corpus's talk when it holds one."""
         links: list[Link] = []
         spoken = _SPOKEN.search(question)
         talks = [e for e in self.entries.values() if e.kind == "transcript"]
@@ -214,8 +215,8 @@ class Catalogue:
                 words = words[1:]
             cut = max((i for i, w in enumerate(words) if w.lower() in _BOUNDARY), default=-1)
             words = words[cut + 1 :]
-            if not words:
-                continue
+            if not any(re.fullmatch(r"\d{4}|.+['’]s", w) for w in words):
+                continue  # topic words alone ("safety framework") describe too loosely
             fits = [e for e in self.entries.values() if _fits(e, words, found.group("kind"))]
             if len(fits) == 1 and all(k.doc_id != fits[0].doc_id for k in links):
                 phrase = " ".join([*words, found.group("kind")])

@@ -122,7 +122,9 @@ class QA:
             request.question, candidates, self._dense_languages(), pool
         )
         corpus = self.corpus
-        links = corpus.catalogue.named(request.question)
+        links = corpus.catalogue.named(request.question) or [
+            k for k in corpus.catalogue.described(request.question) if k.how == "description"
+        ]
         if not candidates or (
             not links and answer.should_abstain(evidence, self.settings.retrieval)
         ):

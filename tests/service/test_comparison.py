@@ -121,3 +121,13 @@ def test_a_change_is_answered_in_date_order(corpus: Services) -> None:
     older = "us-eo-14110-safe-secure-trustworthy-ai-2023.md"
     assert sources[0] == older
     assert set(sources) == {older, "us-ai-action-plan-2025.txt"}
+
+
+@pytest.mark.slow
+def test_a_described_document_is_the_answers_document(corpus: Services) -> None:
+    """No name, but one document fits issuer, year and kind: it is the focus."""
+    response = corpus.qa.answer(AskRequest(question="What did Biden's 2023 order ask NIST to do?"))
+    linked = response.linked_documents[0]
+    assert (linked.how, linked.matched) == ("description", "Biden's 2023 order")
+    order = "us-eo-14110-safe-secure-trustworthy-ai-2023.md"
+    assert set(_sources(corpus, response)) == {order}
