@@ -118,14 +118,17 @@ def _quantize(fused: Path, final: Path) -> None:
 class OnnxRunner:
     """Tokenise, run the exported transformer, mean-pool and normalise."""
 
-    def __init__(self, model: Any, onnx_path: Path, batch_size: int) -> None:
+    def __init__(
+        self, model: Any, onnx_path: Path, batch_size: int, threads: int | None = None
+    ) -> None:
+        """``threads``: the session's intra-op threads (None: one per core)."""
         import onnxruntime as ort
 
         pooling = model[1]
         if getattr(pooling, "pooling_mode", None) != "mean":
             raise ValueError("the ONNX backend supports mean-pooling models only")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(
             str(onnx_path), options, providers=["CPUExecutionProvider"]
