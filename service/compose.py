@@ -293,13 +293,21 @@ class _Selection:
         item of it."""
         limit = max(MIN_ITEM_CHARS, min(SEGMENT_CHARS, self.budget // len(self.segments) - 8))
         for members in self.segments:
-            if not self._take(members[0], limit):
-                self.open[members[0]] = False
+            lead = members[0]
+            if _ANNOUNCES.search(self.units[lead].text):
+                # "Next we have geopolitical reasons": a heading; its first item leads.
+                self.open[lead] = False
+                if len(members) == 1:
+                    continue
+                lead = members[1]
+            if not self._take(lead, limit):
+                self.open[lead] = False
         fitting = {
             i
             for members in self.segments
             for i in members[1:]
-            if not cues or any(cue.search(self.units[i].text) for cue in cues)
+            if (not cues or any(cue.search(self.units[i].text) for cue in cues))
+            and not _ANNOUNCES.search(self.units[i].text)
         }
         for members in sorted(self.segments, key=lambda m: -max(self.units[i].score for i in m)):
             rest = [i for i in members[1:] if self.open[i] and i in fitting]
@@ -396,6 +404,14 @@ _ENUMERATION = re.compile(
     re.IGNORECASE,
 )
 """How a speaker marks the next item of what they enumerate."""
+_ANNOUNCES = re.compile(
+    r"\b(?:we have|we'll (?:go into|talk about|look at)|we will (?:go into|talk about)|"
+    r"let's (?:talk about|go into|look at)|moving on to|turn to)\b.{0,60}"
+    r"\b(?:reasons|things|factors|motives|aspects)\b",
+    re.IGNORECASE,
+)
+"""A sentence that announces a group of the items ("next we have geopolitical reasons")
+rather than stating one."""
 ENUMERATION_WINDOW = 80
 """The cue opens its sentence: it is looked for in the first characters only."""
 MIN_SEGMENTS = 4

@@ -24,7 +24,14 @@ REASONS = {
     "mimetic effect": ("mimetic", "path dependent"),
     "collectivist knowledge culture": ("collectivist knowledge culture",),
 }
-NOT_REASONS = ("most popular AI product", "household name", "front forerunners")
+NOT_REASONS = (
+    "most popular AI product",
+    "household name",
+    "front forerunners",
+    # Announcements of a group of reasons, not reasons.
+    "geopolitical sort of related reasons",
+    "internal cultural reasons",
+)
 
 
 def test_why_china_open_sources_names_its_reasons_and_nothing_else(seeded: Services) -> None:
