@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -56,13 +57,30 @@ def _cli(data_dir: Path, *args: str) -> None:
 
 
 def _notice(n: int) -> str:
-    """A document of distinct paragraphs (no two passages tie)."""
-    topics = ["logs", "incidents", "audits", "models", "data", "chips", "risks", "users"]
-    return f"# Notice {n}\n\nProviders keep request logs for {n + 6} months.\n\n" + "\n\n".join(
-        f"## Part {i}\n\nOn {topics[i % 8]}, rule {n}.{i} asks a provider to report a serious "
-        f"incident within {24 * (i + 1)} hours and to keep {topics[(i + 3) % 8]} records "
-        f"for {i + 2} years in region {chr(65 + i)}."
+    """A document of its own words (the near-copies of one template rank apart by a hair,
+    and a restore may swap them: RELIABILITY.md)."""
+    rng = random.Random(n)
+    words = [
+        "rule",
+        "audit",
+        "chip",
+        "export",
+        "licence",
+        "risk",
+        "data",
+        "safety",
+        "board",
+        "model",
+        "user",
+        "log",
+    ]
+    paragraphs = [
+        f"## Part {i}\n\nRule {n}.{i}: the {' '.join(rng.choices(words, k=12))} within "
+        f"{rng.randint(1, 400)} hours in region {rng.choice('ABCDEFGH')}."
         for i in range(20)
+    ]
+    return f"# Notice {n}\n\nProviders keep request logs for {n + 6} months.\n\n" + "\n\n".join(
+        paragraphs
     )
 
 
