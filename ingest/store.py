@@ -190,6 +190,19 @@ class ChunkRow:
     payload: dict[str, Any]
 
 
+def exported_row(point_id: str, vector: Any, payload: dict[str, Any] | None) -> ChunkRow:
+    """A stored point (its named vectors as either engine returns them) as a row."""
+    named: dict[str, Any] = vector if isinstance(vector, dict) else {}
+    bm25, sentences = named.get(SPARSE), named.get(SENTENCES)
+    return ChunkRow(
+        point_id=point_id,
+        dense=[float(x) for x in named.get(DENSE) or []],
+        sparse=(list(bm25.indices), list(bm25.values)) if bm25 else ([], []),
+        sentences=[list(map(float, row)) for row in sentences] if sentences else None,
+        payload=dict(payload or {}),
+    )
+
+
 def chunk_rows(
     payloads: Sequence[dict[str, Any]],
     dense: Sequence[Sequence[float]] | np.ndarray,

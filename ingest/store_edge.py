@@ -39,6 +39,7 @@ from ingest.store import (
     StoreLockedError,
     chunk_rows,
     committing,
+    exported_row,
     live_version,
     locked_message,
     parse_filters,
@@ -212,21 +213,7 @@ class EdgeStore:
             return []
         wanted = [DENSE, SPARSE, SENTENCES] if self._sentences else [DENSE, SPARSE]
         records = self._shard.retrieve(list(point_ids), with_payload=True, with_vector=wanted)
-        rows = []
-        for r in records:
-            named: dict[str, Any] = r.vector if isinstance(r.vector, dict) else {}
-            bm25 = named.get(SPARSE)
-            sentences = named.get(SENTENCES)
-            rows.append(
-                ChunkRow(
-                    point_id=str(r.id),
-                    dense=[float(x) for x in named.get(DENSE) or []],
-                    sparse=(list(bm25.indices), list(bm25.values)) if bm25 else ([], []),
-                    sentences=[list(map(float, row)) for row in sentences] if sentences else None,
-                    payload=dict(r.payload or {}),
-                )
-            )
-        return rows
+        return [exported_row(str(r.id), r.vector, r.payload) for r in records]
 
     def commit_document(self, record: dict[str, Any]) -> None:
         """Record a document version as current, drop its older chunks, then mark it

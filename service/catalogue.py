@@ -303,22 +303,22 @@ _BOUNDARY = frozenset(
         "both",
     ]
 )
-_MONTHS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-)
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+"""Month names, in order."""
+_MONTHS = frozenset(MONTHS)
 _GENERIC = frozenset(
     ["ai", "artificial", "intelligence", "us", "u.s.", "federal", "national", "new"]
 )

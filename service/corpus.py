@@ -25,25 +25,11 @@ from ingest import sparse
 from ingest.manifest import ManifestEntry
 from ingest.outline import Section, outline
 from ingest.schema import PayloadKey, point_id_of
-from service.catalogue import Catalogue
+from service.catalogue import MONTHS, Catalogue
 from service.sections import heading_terms_of
 
 T = TypeVar("T")
 
-MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
 SHARED_BY = 3
 """Documents a sentence must appear in to count as boilerplate."""
 KIND_WORDS = {"transcript": "talk speaker speakers transcript said says"}
