@@ -19,11 +19,9 @@ MAX_SPAN_CHARS = 20_000
 
 
 class CitedPassage(Citation):
-    """A citation as ``/v1/ask`` and ``/v1/search`` give it, with its document's
-    publisher and date and, when the server knows its public URL, the source view."""
+    """A citation as ``/v1/ask`` and ``/v1/search`` give it (its document's publisher and
+    date included) with, when the server knows its public URL, the source view."""
 
-    publisher: str | None = None
-    date: str | None = Field(None, description="The document's date (YYYY-MM-DD).")
     source_url: str | None = Field(
         None,
         description="The document's source view with the quote highlighted "

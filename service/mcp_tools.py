@@ -87,7 +87,15 @@ def _add_answer_tools(server: PolicyQAServer) -> None:
         question: Annotated[NonBlank, Field(description="The question, in English or Chinese.")],
         ctx: Context[Any, Any],
         filters: FiltersArg = None,
-        top_k: Annotated[int, Field(ge=1, le=MAX_TOP_K, description="Citations at most.")] = 5,
+        top_k: Annotated[
+            int,
+            Field(
+                ge=1,
+                le=MAX_TOP_K,
+                description="Ranked passages to cite (the passages the answer quotes are "
+                "cited too).",
+            ),
+        ] = 5,
     ) -> AskResult:
         """Answer a question about AI policy from PolicyQA's documents, with verbatim
         citations (document, title, publisher, date, speaker and time or page, and the
@@ -106,7 +114,7 @@ def _add_answer_tools(server: PolicyQAServer) -> None:
             abstained=response.abstained,
             abstention_reason=response.answer if response.abstained else None,
             points=response.points,
-            citations=_cited(services, response.citations, base),
+            citations=_cited(response.citations, base),
             linked_documents=response.linked_documents,
             mode=response.mode,
             fallback_reason=response.fallback_reason,
@@ -129,7 +137,7 @@ def _add_answer_tools(server: PolicyQAServer) -> None:
         except (QuestionTooLongError, FilterError) as exc:
             raise ToolError(str(exc)) from None
         return SearchResult(
-            results=_cited(services, response.results, server.base_url(ctx)),
+            results=_cited(response.results, server.base_url(ctx)),
             model=response.model,
             settings_hash=response.settings_hash,
         )
@@ -202,23 +210,14 @@ def _document_resource(services: Services) -> Any:
     return document
 
 
-def _cited(
-    services: Services, citations: Iterable[Citation], base: str | None
-) -> list[CitedPassage]:
-    """Citations with their documents' publisher and date, and their source view."""
-    facts = {d.doc_id: d for d in services.library.list_documents()}
-    cited = []
-    for c in citations:
-        doc = facts.get(c.doc_id)
-        cited.append(
-            CitedPassage(
-                **c.model_dump(),
-                publisher=doc.publisher if doc else None,
-                date=doc.date if doc else None,
-                source_url=_source_view(base, c.doc_id, c.start_char, c.end_char),
-            )
+def _cited(citations: Iterable[Citation], base: str | None) -> list[CitedPassage]:
+    """Citations with their source view."""
+    return [
+        CitedPassage(
+            **c.model_dump(), source_url=_source_view(base, c.doc_id, c.start_char, c.end_char)
         )
-    return cited
+        for c in citations
+    ]
 
 
 def _source_view(base: str | None, doc_id: str, start: int, end: int) -> str | None:

@@ -184,7 +184,13 @@ class AskRequest(BaseModel):
     """A question (``POST /v1/ask``)."""
 
     question: NonBlank = Field(description="The question, in English or Chinese.")
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Citations to return at most.")
+    top_k: int = Field(
+        5,
+        ge=1,
+        le=MAX_TOP_K,
+        description="Ranked passages to cite; a passage an answer's point is quoted from "
+        "is cited too, after them, so every point's citation holds its words.",
+    )
     filters: Filters | None = Field(None, description="Optional: which documents to search.")
     stream: bool = Field(
         False,

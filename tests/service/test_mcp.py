@@ -255,7 +255,13 @@ def test_bad_arguments_are_tool_errors_that_say_what_is_wrong_and_the_session_go
     assert "summarise" in said["tool"]
     for message in said.values():
         assert "Traceback" not in message and "errors.pydantic.dev" not in message
-    assert not still["abstained"] and len(still["citations"]) == 1
+    # One ranked passage is cited first; the passages the points are quoted from follow.
+    assert not still["abstained"] and still["citations"]
+    cited = {c["n"]: c for c in still["citations"]}
+    for point in still["points"]:
+        passage = cited[point["citation"]]
+        assert passage["passage_start_char"] <= point["start_char"]
+        assert point["end_char"] <= passage["passage_end_char"]
 
 
 def test_tool_calls_are_counted_and_carry_the_request_id(base_url: str) -> None:
