@@ -51,11 +51,11 @@ class Side:
 
 
 def sides_of(question: str, links: Sequence[Link], catalogue: Catalogue) -> list[Side]:
-    """The sides of a question naming two or more documents, in the order the question
-    names them, or in date order when it asks how something changed (empty: not a
-    comparison)."""
+    """The sides of a question naming or describing two or more documents (``links``:
+    the catalogue's names, then its descriptions), in the order the question names them,
+    or in date order when it asks how something changed (empty: not a comparison)."""
     seen: dict[str, Link] = {}
-    for link in [*links, *catalogue.described(question)]:
+    for link in links:
         seen.setdefault(link.doc_id, link)
     if not 2 <= len(seen) <= MAX_SIDES:
         return []

@@ -122,9 +122,9 @@ class QA:
             request.question, candidates, self._dense_languages(), pool
         )
         corpus = self.corpus
-        links = corpus.catalogue.named(request.question) or [
-            k for k in corpus.catalogue.described(request.question) if k.how == "description"
-        ]
+        named_links = corpus.catalogue.named(request.question)
+        described = corpus.catalogue.described(request.question)
+        links = named_links or [k for k in described if k.how == "description"]
         if not candidates or (
             not links and answer.should_abstain(evidence, self.settings.retrieval)
         ):
@@ -135,7 +135,7 @@ class QA:
             timings["answer"] = _ms(started)
             return self._response(refusal, True, [], timings, evidence.as_dict())
         named = [link.doc_id for link in links]
-        sides = sides_of(request.question, links, corpus.catalogue)
+        sides = sides_of(request.question, [*named_links, *described], corpus.catalogue)
         if sides:
             response = self._compare(request, sides, question_vector, pool, corpus, timings)
             response.evidence = evidence.as_dict()

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.manifest import ManifestEntry
 from ingest.schema import PayloadKey
-from service.catalogue import Catalogue
+from service.catalogue import Catalogue, Link
 from service.comparison import sides_of
 from service.container import Services
 from service.types import AskRequest
@@ -47,6 +47,10 @@ def catalogue() -> Catalogue:
     return Catalogue(records, manifest)
 
 
+def _links(catalogue: Catalogue, question: str) -> list[Link]:
+    return [*catalogue.named(question), *catalogue.described(question)]
+
+
 def test_a_document_is_described_by_issuer_year_topic_and_kind(catalogue: Catalogue) -> None:
     def described(question: str) -> list[str]:
         return [link.doc_id for link in catalogue.described(question)]
@@ -63,21 +67,21 @@ def test_sides_are_in_the_order_named_or_in_date_order_for_a_change(
     catalogue: Catalogue,
 ) -> None:
     differ = "How do the AI Action Plan and Biden's 2023 order differ on safety testing?"
-    assert [s.doc_id for s in sides_of(differ, catalogue.named(differ), catalogue)] == [
+    assert [s.doc_id for s in sides_of(differ, _links(catalogue, differ), catalogue)] == [
         "plan",
         "eo14110",
     ]
     change = "How did US policy shift from the AI Action Plan back to Biden's 2023 order?"
-    sides = sides_of(change, catalogue.named(change), catalogue)
+    sides = sides_of(change, _links(catalogue, change), catalogue)
     assert [s.doc_id for s in sides] == ["eo14110", "plan"]
     assert sides[0].label == "Biden's 2023 order (2023-10-30)"
 
 
 def test_one_document_and_the_speaker_are_not_a_comparison(catalogue: Catalogue) -> None:
     question = "What does the speaker say about the AI Action Plan?"
-    assert sides_of(question, catalogue.named(question), catalogue) == []
+    assert sides_of(question, _links(catalogue, question), catalogue) == []
     question = "Do the speaker and the AI Action Plan agree on open models?"
-    assert [s.doc_id for s in sides_of(question, catalogue.named(question), catalogue)] == [
+    assert [s.doc_id for s in sides_of(question, _links(catalogue, question), catalogue)] == [
         "talk",
         "plan",
     ]
