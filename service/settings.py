@@ -35,7 +35,9 @@ class AnswerSettings(BaseModel):
         240,
         ge=60,
         le=2000,
-        description="Longest quote of one point; longer sentences are cut at a clause.",
+        description=(
+            "Longest quote of one point; a longer sentence keeps the clauses that answer."
+        ),
     )
     passages: int = Field(
         20, ge=1, le=100, description="Leading passages whose sentences compete for the answer."
@@ -67,7 +69,10 @@ class LLMSettings(BaseModel):
         ),
     )
     model: str = Field("default", description="Model name the endpoint serves.")
-    api_key: SecretStr = Field(SecretStr(""), description="Bearer key for the endpoint, if any.")
+    api_key: SecretStr = Field(
+        SecretStr(""),
+        description="Bearer key for the endpoint, if any (a secret: never logged or hashed).",
+    )
     timeout_s: float = Field(
         30.0, gt=0, le=600, description="Longest wait for the model; then the extractive answer."
     )
@@ -123,18 +128,32 @@ class RateLimitSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     ask_per_s: float = Field(
-        0.0, ge=0, le=10_000, description="Requests a second one client may make (0: no limit)."
+        0.0,
+        ge=0,
+        le=10_000,
+        description=(
+            "Questions, searches and reads a second one client (its API key, else its "
+            "address) may make; over it, 429 with Retry-After (0: no limit)."
+        ),
     )
     ask_burst: int = Field(
-        20, ge=1, le=100_000, description="Requests one client may make at once."
+        20,
+        ge=1,
+        le=100_000,
+        description="Questions, searches and reads one client may make at once.",
     )
     heavy_per_s: float = Field(
         0.0,
         ge=0,
         le=10_000,
-        description="Ingest, batch, chat-completion and backup requests a second (0: no limit).",
+        description=(
+            "Ingestion, /v1/ask/batch, /v1/chat/completions and /v1/backup requests a second "
+            "one client may make, a bucket of their own (0: no limit)."
+        ),
     )
-    heavy_burst: int = Field(5, ge=1, le=100_000, description="Heavy requests at once.")
+    heavy_burst: int = Field(
+        5, ge=1, le=100_000, description="Heavy requests one client may make at once."
+    )
 
     def of(self, bucket: Literal["ask", "heavy"]) -> tuple[float, int]:
         """A bucket's (rate a second, burst)."""
@@ -150,19 +169,26 @@ class Settings(IngestSettings):
     api_keys: SecretStr = Field(
         SecretStr(""),
         description=(
-            "Comma-separated API keys, each `KEY` or `KEY:admin`. When set, every endpoint "
-            "but /healthz, /readyz and /metrics needs `Authorization: Bearer KEY`; "
-            "ingest and delete need an admin key."
+            "Comma-separated API keys of 16+ characters, each `KEY` or `KEY:admin`. When set, "
+            "every endpoint but /healthz, /readyz, /metrics, /docs, /openapi.json and Slack's "
+            "signed /slack/events needs `Authorization: Bearer KEY`; ingest, delete and "
+            "GET /v1/feedback need an admin key."
         ),
     )
     allow_open_bind: bool = Field(
-        False, description="Allow serving on a non-loopback address without API keys."
+        False,
+        description=(
+            "Allow serving on a non-loopback address without API keys (`policyqa serve "
+            "--host 0.0.0.0` refuses to start without keys otherwise)."
+        ),
     )
     ingest_root: Path | None = Field(
         None, description="Server-side folder whose files POST /v1/documents may ingest by path."
     )
     max_upload_bytes: int = Field(
-        50 * 1024 * 1024, ge=1, description="Largest file accepted by POST /v1/documents."
+        50 * 1024 * 1024,
+        ge=1,
+        description="Largest file accepted by POST /v1/documents (50 MiB); larger: 413.",
     )
     max_upload_files: int = Field(
         20, ge=1, le=1000, description="Most files accepted in one POST /v1/documents."
@@ -176,8 +202,9 @@ class Settings(IngestSettings):
         1024**3,
         ge=0,
         description=(
-            "Below this much free space on the data folder's file system, /readyz reports "
-            '`"disk": "low"` (and logs a warning) before ingestion fails for want of space.'
+            "Below this much free space (1 GiB) on the data folder's file system, /readyz "
+            'reports `"disk": "low"` (still 200) and logs a warning, before ingestion fails '
+            "for want of space."
         ),
     )
     shutdown_grace_s: float = Field(
@@ -189,12 +216,29 @@ class Settings(IngestSettings):
             "job's current file; the job's other files resume at the next start."
         ),
     )
-    log_json: bool = Field(False, description="Structured JSON logs (one object a line).")
-    log_questions: bool = Field(False, description="Include question text in logs.")
-    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
-    answer: AnswerSettings = Field(default_factory=AnswerSettings)
-    slack: SlackSettings = Field(default_factory=SlackSettings)
-    llm: LLMSettings = Field(default_factory=LLMSettings)
+    log_json: bool = Field(
+        False,
+        description=(
+            "Structured JSON logs (one object a line, uvicorn's start-up and access lines "
+            "included)."
+        ),
+    )
+    log_questions: bool = Field(
+        False,
+        description=(
+            "Include question text in logs (until then access lines leave out query strings)."
+        ),
+    )
+    rate_limit: RateLimitSettings = Field(
+        default_factory=RateLimitSettings, description="Per-client rate limits."
+    )
+    answer: AnswerSettings = Field(
+        default_factory=AnswerSettings, description="How the answer is composed."
+    )
+    slack: SlackSettings = Field(default_factory=SlackSettings, description="The Slack bot.")
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings, description="The optional chat model for generated answers."
+    )
 
     def parsed_api_keys(self) -> dict[str, str]:
         """SHA-256 of each key -> its role (``admin`` or ``reader``)."""
