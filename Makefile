@@ -12,7 +12,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run fetch-if-online ingest serve test test-llm check lint typecheck eval bench-obliqa fetch reliability clean
+.PHONY: install run fetch-if-online ingest serve test test-llm check lint typecheck docs eval bench-obliqa fetch reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -67,7 +67,12 @@ lint: install
 	$(BIN)/ruff format --check ingest service lab tests benchmarks reliability docs
 
 typecheck: install
-	$(BIN)/mypy ingest service lab
+	$(BIN)/mypy ingest service lab docs/config_reference.py
+
+# The configuration reference (docs/configuration.md), generated from the settings' field
+# descriptions; tests/test_docs.py fails when it is out of date.
+docs: install
+	$(PY) docs/config_reference.py --write
 
 # Score every dev file over seeds + the shared corpus (needs ../shared).
 eval: install
@@ -81,7 +86,7 @@ eval: install
 		../shared/eval/compare-dev.jsonl benchmarks/crosslingual.jsonl \
 		benchmarks/crosslingual_holdout.jsonl
 
-# ObliQA with the regulatory profile (README, "Retrieval quality"): MiniLM adapted on the
+# ObliQA with the regulatory profile (docs/retrieval.md): MiniLM adapted on the
 # dev split (about an hour on two cores, once), then the test split scored (needs ../shared).
 OBLIQA := ../shared/bench/obliqa
 OBLIQA_MODEL := $(DATA_DIR)/finetuned/obliqa-minilm

@@ -234,8 +234,8 @@ class IngestSettings(BaseSettings):
     embedding_languages: tuple[str, ...] = Field(
         ("en",),
         description=(
-            "Languages the embedding model reads (all-MiniLM-L6-v2: English). Passages in "
-            "other languages are ranked by BM25 and glossary translations alone."
+            "Languages the embedding model reads (all-MiniLM-L6-v2: English). Passages and "
+            "questions in other languages are ranked by BM25 and glossary translations alone."
         ),
     )
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
