@@ -1,5 +1,5 @@
-"""Takes the README's screenshots of the web page: the ask page with an answer, the source
-view with a citation highlighted, and the ask page at phone width.
+"""Takes the screenshots of the web page (README.md, docs/web.md): the ask page with an
+answer, the source view with a citation highlighted, and the ask page at phone width.
 
     .venv/bin/python docs/screenshots.py            # writes docs/screenshots/*.png
 

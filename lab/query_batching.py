@@ -7,8 +7,8 @@ that finds the model idle runs its question at once (no added latency when alone
 questions that arrive while a call runs wait, and the next call takes them all together.
 
 Not used by the service: wired into ``build_embedder`` it did not raise throughput
-(README, "Performance": 16 clients at 100k chunks, runs alternating with and without
-it). Kept, with ``benchmarks/query_batching.py``, so the measurement can be repeated.
+(docs/performance.md, "Throughput": 16 clients at 100k chunks, runs alternating with and
+without it). Kept, with ``benchmarks/query_batching.py``, so the measurement can be repeated.
 """
 
 from __future__ import annotations

@@ -100,8 +100,8 @@ def test_the_model_is_called_and_every_sentence_it_writes_is_checked(
     model_url: str, real_embedder: PolicyEmbedding, tmp_path
 ) -> None:
     """SmolLM2-135M writes no `[n]` markers, so no packaged model can show a generated
-    sentence kept (README, "Measured with real small models"). What must hold whatever
-    it writes: the model is called (its name and time are reported), each sentence it
+    sentence kept (docs/generation.md, "Measured with real small models"). What must hold
+    whatever it writes: the model is called (its name and time are reported), each sentence it
     wrote went through the checks (kept, or counted as dropped), and a reader gets kept
     sentences only, or the extractive answer with the checks' reason. One short piece of
     evidence and a short answer keep the call quick on a busy machine."""

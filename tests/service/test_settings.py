@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from pydantic import ValidationError
 
 from ingest.settings import IngestSettings
 from service.settings import Settings
-from tests.conftest import ROOT
 
 
 def test_the_environment_names_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,7 +39,7 @@ def test_settings_are_frozen_and_changed_by_copy() -> None:
 
 
 def test_focus_share_takes_the_whole_range_of_a_claim() -> None:
-    """A claim runs from 0 to 3 (the README's table): every value of it is accepted."""
+    """A claim runs from 0 to 3 (docs/configuration.md): every value of it is accepted."""
     from service.settings import AnswerSettings
 
     assert AnswerSettings(focus_share=3).focus_share == 3
@@ -62,33 +59,3 @@ def test_repr_never_shows_credentials_inside_urls(monkeypatch: pytest.MonkeyPatc
     assert "http://***@127.0.0.1:8080/v1" in repr(settings)
     # The values themselves are untouched: the client still connects with them.
     assert settings.qdrant_url == "https://qd-user:qd-pass@qdrant.example:6333"
-
-
-_ROW = re.compile(
-    r"^\| `(POLICYQA_[A-Z0-9_]+)`(?: / `__([A-Z0-9_]+)`)? \| `([^`]*)`(?: / `([^`]*)`)? \|"
-)
-
-
-def test_every_value_the_readme_documents_starts_the_service(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Each configuration row of the README whose value is literal (`…`) is accepted by the
-    one settings object, and read as that value (a name the code does not know fails)."""
-    rows = [_ROW.match(line) for line in (ROOT / "README.md").read_text().splitlines()]
-    checked = 0
-    for row in filter(None, rows):
-        name, second, value, second_value = row.groups()
-        pairs = [(name, value)]
-        if second and second_value is not None:
-            pairs.append((name.rsplit("__", 1)[0] + "__" + second, second_value))
-        for env, text in pairs:
-            with monkeypatch.context() as patched:
-                patched.setenv(env, text)
-                settings = Settings()
-                path = env.removeprefix("POLICYQA_").lower().split("__")
-                known: object = settings
-                for part in path:
-                    assert hasattr(known, part), f"{env}: the settings have no {part!r}"
-                    known = getattr(known, part)
-                checked += 1
-    assert checked >= 30
