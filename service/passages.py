@@ -25,7 +25,7 @@ from ingest.schema import PayloadKey, point_id_of
 from ingest.store import PolicyStore
 from service.corpus import CorpusFacts
 from service.retrieval import Candidate, fuse_and_smooth, search_lists
-from service.sections import MAX_SECTION, best_section
+from service.sections import MAX_SECTION, best_sections, clauses
 from service.settings import Settings
 from service.units import Passage, is_list_item, is_list_part
 
@@ -80,6 +80,8 @@ class Gathered:
     """The document the question is about (None: the evidence spans the corpus)."""
     ranked: list[Candidate] = field(default_factory=list)
     """The focus document's passages, best first (its own search)."""
+    sections: list[tuple[int, int]] = field(default_factory=list)
+    """The spans of the focus document's sections that answer the question."""
 
 
 def gather(
@@ -115,15 +117,19 @@ def gather(
         short = corpus.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
         ranked = live(fuse_and_smooth(dense, bm25, settings, languages, question))
         leading = ranked[: None if short else cfg.passages]
-        section = None if short else _section(store, question, vector, focus, ranked, corpus, embed)
+        chosen = [] if short else _sections(store, question, vector, focus, ranked, corpus, embed)
     else:
-        ranked, section = [], None
+        ranked, chosen = [], []
         leading = fused[: cfg.passages]
     # The answering section leads, read whole in document order; then the ranked passages.
-    whole = (
-        []
-        if section is None
-        else _section_chunks(store, focus or "", section, corpus, ranked, cfg.passages)
+    whole = list(
+        dict.fromkeys(
+            point
+            for section in chosen
+            for point in _section_chunks(
+                store, focus or "", section, corpus, ranked, cfg.passages // len(chosen)
+            )
+        )
     )
     wanted: dict[str, float] = {point: float(i) for i, point in enumerate(whole)}
     for i, cand in enumerate(leading):
@@ -155,10 +161,11 @@ def gather(
         )
         for c in chunks.values()
     ]
-    return Gathered(sorted(passages, key=lambda p: p.rank), focus, ranked)
+    spans = [(section.start, section.end) for section in chosen]
+    return Gathered(sorted(passages, key=lambda p: p.rank), focus, ranked, spans)
 
 
-def _section(
+def _sections(
     store: PolicyStore,
     question: str,
     vector: np.ndarray,
@@ -166,16 +173,20 @@ def _section(
     ranked: list[Candidate],
     corpus: CorpusFacts,
     embed: Callable[[list[str]], np.ndarray] | None,
-) -> Section | None:
-    """The section of the focus document that answers the question (``service.sections``)."""
+) -> list[Section]:
+    """The sections of the focus document that answer the question (``service.sections``)."""
 
     sections = corpus.outline(doc_id, functools.partial(document_text, store))
-    similarity = None
-    if sections and embed is not None:
-        similarity = (corpus.heading_vectors(doc_id, sections, embed) @ vector).tolist()
     name = corpus.terms.get(doc_id, frozenset())
+    similarity = by_clause = None
+    if sections and embed is not None:
+        headings = corpus.heading_vectors(doc_id, sections, embed)
+        similarity = (headings @ vector).tolist()
+        parts = clauses(question, name)
+        if parts:
+            by_clause = (embed(parts) @ headings.T).tolist()
     terms = corpus.heading_terms(doc_id, sections)
-    return best_section(question, sections, ranked, name, similarity, terms)
+    return best_sections(question, sections, ranked, name, similarity, terms, by_clause)
 
 
 def document_text(store: PolicyStore, doc_id: str) -> str:

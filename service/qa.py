@@ -162,7 +162,12 @@ class QA:
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
         units = compose(
-            question, gathered.passages, cfg.max_chars, cfg.max_point_chars, corpus.shared_wording
+            question,
+            gathered.passages,
+            cfg.max_chars,
+            cfg.max_point_chars,
+            corpus.shared_wording,
+            [(gathered.focus or "", start, end) for start, end in gathered.sections],
         )
         if gathered.ranked and gathered.focus in named:
             # A question that names one document cites that document's passages.
@@ -211,7 +216,12 @@ class QA:
                 self._embed,
             )
             side.units = compose(
-                question, gathered.passages, budget, point_chars, corpus.shared_wording
+                question,
+                gathered.passages,
+                budget,
+                point_chars,
+                corpus.shared_wording,
+                [(side.doc_id, start, end) for start, end in gathered.sections],
             )
             side.ranked = diversify(gathered.ranked, per_side, per_side)
             candidates.extend(side.ranked)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import re
 from collections.abc import Sequence
 
 from ingest import sparse
@@ -36,6 +37,13 @@ MIN_STEM = 5
 """Stems this long that start one another are one word ("defin", "definit")."""
 MIN_HEADING = 0.4
 """A section is chosen by its heading only when that holds this share of the question."""
+MIN_CLAUSE_TERMS = 2
+"""A clause of the question picks a section of its own when it has this many terms and
+the section's heading holds this many of them."""
+MAX_PARTS = 2
+"""Sections a question of several clauses is answered from, at most."""
+_CLAUSES = re.compile(r"[,;?，；？]|\b(?:and|including|as well as|such as)\b|以及|包括")
+"""Where a question's clauses part."""
 
 
 def best_section(
@@ -53,28 +61,75 @@ def best_section(
     "Application of a conformity assessment body" for "when does it apply?").
     ``heading_terms``: each section's :func:`heading_terms`, when already known.
     """
+    chosen = best_sections(question, sections, ranked, name, similarity, heading_terms)
+    return chosen[0] if chosen else None
+
+
+def best_sections(
+    question: str,
+    sections: Sequence[Section],
+    ranked: Sequence[Candidate],
+    name: frozenset[str] = frozenset(),
+    similarity: Sequence[float] | None = None,
+    heading_terms: Sequence[frozenset[str]] | None = None,
+    clause_similarity: Sequence[Sequence[float]] | None = None,
+) -> list[Section]:
+    """The sections that answer the question: the one whose heading holds the question,
+    or, for a question of several clauses ("the limits of pre-deployment testing and the
+    structured public feedback methods"), the one each clause's words pick, in the
+    question's order (at most ``MAX_PARTS``). ``clause_similarity``: each of
+    :func:`clauses`' headings cosines, as ``similarity`` is the whole question's."""
     if not sections or not ranked:
-        return None
+        return []
     forms = {t: f for t, f in sparse.question_terms(question).items() if t not in name}
     known = heading_terms if heading_terms is not None else [heading_terms_of(s) for s in sections]
     found = _matching(forms, frozenset().union(*known))
     headings = [frozenset(t for t, held in found.items() if held & terms) for terms in known]
     n = len(sections)
     weights = {t: math.log(1 + n / (0.5 + sum(1 for h in headings if t in h))) for t in forms}
-    total_weight = sum(weights.values()) or 1.0
     top = ranked[:EVIDENCE_DEPTH]
     mass_total = sum(c.fused for c in top) or 1.0
-    best, best_score = None, -1.0
-    for i, (section, heading) in enumerate(zip(sections, headings, strict=True)):
-        held = sum(w for t, w in weights.items() if t in heading) / total_weight
-        if held < MIN_HEADING:
-            continue
-        mass = sum(c.fused for c in top if section.start <= c.span[0] < section.end)
-        close = similarity[i] if similarity is not None else 0.0
-        score = held + MASS_WEIGHT * mass / mass_total + SIMILARITY_WEIGHT * close
-        if score > best_score:
-            best, best_score = section, score
-    return best
+    mass = [
+        sum(c.fused for c in top if section.start <= c.span[0] < section.end) / mass_total
+        for section in sections
+    ]
+
+    def pick(terms: set[str], cosines: Sequence[float] | None, least: int = 1) -> int | None:
+        total = sum(weights[t] for t in terms) or 1.0
+        best, best_score = None, -1.0
+        for i, heading in enumerate(headings):
+            held = sum(weights[t] for t in terms & heading) / total
+            if held < MIN_HEADING or len(terms & heading) < least:
+                continue
+            close = cosines[i] if cosines is not None else 0.0
+            score = held + MASS_WEIGHT * mass[i] + SIMILARITY_WEIGHT * close
+            if score > best_score:
+                best, best_score = i, score
+        return best
+
+    chosen: list[int] = []
+    for n, clause in enumerate(clauses(question, name)):
+        terms = {t for t in sparse.tokenize(clause) if t in forms}
+        cosines = clause_similarity[n] if clause_similarity is not None else None
+        i = pick(terms, cosines, MIN_CLAUSE_TERMS)
+        if i is not None and i not in chosen:
+            chosen.append(i)
+    whole = pick(set(forms), similarity)
+    if whole is not None and len(chosen) < 2:
+        return [sections[whole]]
+    return [sections[i] for i in chosen[:MAX_PARTS]]
+
+
+def clauses(question: str, name: frozenset[str] = frozenset()) -> list[str]:
+    """The clauses of a question that may each ask about a part of the document (those
+    with ``MIN_CLAUSE_TERMS`` terms besides the document's name); none for a question
+    of one clause."""
+    parts = [
+        part.strip()
+        for part in _CLAUSES.split(question)
+        if len([t for t in sparse.tokenize(part) if t not in name]) >= MIN_CLAUSE_TERMS
+    ]
+    return parts if len(parts) > 1 else []
 
 
 def heading_terms_of(section: Section) -> frozenset[str]:

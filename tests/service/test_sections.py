@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ingest.outline import Section
 from service.retrieval import Candidate
-from service.sections import best_section, section_at
+from service.sections import best_section, best_sections, clauses, section_at
 
 NAME = frozenset({"act", "ai"})
 """The document's own name: it names the document, not a section of it."""
@@ -85,3 +85,31 @@ def test_a_points_section_is_shown_in_slack_and_in_batch_reports() -> None:
     }
     row = {"id": "q1", "question": "Which?", **answer.model_dump()}
     assert "(Article 5, chars 3–49)" in render_markdown([row], meta)
+
+
+def test_a_question_of_two_clauses_is_answered_from_the_section_each_clause_names() -> None:
+    # Each heading holds one of the question's clauses.
+    sections = [
+        Section(0, 1000, "A.1.3. Governance"),
+        Section(1000, 2000, "A.1.4. Pre-Deployment Testing"),
+        Section(2000, 3000, "A.1.5. Structured Public Feedback"),
+        Section(3000, 4000, "A.1.6. Incident Disclosure"),
+    ]
+    question = (
+        "What does it say about the limits of pre-deployment testing"
+        " and the structured public feedback methods?"
+    )
+    chosen = best_sections(question, sections, _ranked(100))
+    assert [s.heading for s in chosen] == [
+        "A.1.4. Pre-Deployment Testing",
+        "A.1.5. Structured Public Feedback",
+    ]
+
+
+def test_clauses_part_a_question_at_its_conjunctions_only_when_it_has_several() -> None:
+    assert clauses("Which practices does the AI Act prohibit?") == []
+    assert clauses(
+        "What must deployers of high-risk systems do, including the fundamental rights"
+        " impact assessment?"
+    ) == ["What must deployers of high-risk systems do", "the fundamental rights impact assessment"]
+    assert len(clauses("算力基础设施建设以及开源生态的培育包括哪些措施？")) == 2
