@@ -36,6 +36,8 @@ _TERMINAL = tuple(".;:,!?。；：，")
 _REFERENCE = re.compile(r"\s*(?:[a-z(]|of\b)")
 """After a label, a lowercase word or a bracket makes it a reference ("Article 19 of the
 Regulation", "Section 4(b) shall"), not a heading."""
+_RUNS_ON = re.compile(r"([A-Z][^.;:()]{2,120}?)\s+\(a\)\s")
+"""A title whose section's first paragraph runs on after it on the same line."""
 _LEADERS = re.compile(r"^(?P<title>\S.*?)\s*(?:\.{4,}|…{2,}|·{4,})\s*(?:\d{1,3}|[ivxlc]{1,5})\s*$")
 """A table of contents entry: its title, dot leaders and a page number."""
 
@@ -104,6 +106,23 @@ def _contents(lines: list[str]) -> tuple[dict[str, str], int]:
     return titles, last
 
 
+def _title_of(line: str, heading: str) -> str | None:
+    """The title a line gives the bare label above it ("Section 5." then "Data and
+    Computing Resources for AI Research and Development", or "Establishing Federal Sites
+    for AI Infrastructure (a) By February 28, …" whose body runs on): short, capitalised,
+    not a sentence."""
+    label = _LABEL.match(heading)
+    stripped = line.strip()
+    if label is None or label.end() < len(heading.rstrip()) or not stripped[:1].isupper():
+        return None
+    runs_on = _RUNS_ON.match(stripped)
+    if runs_on:
+        return runs_on.group(1)
+    if len(stripped) <= MAX_HEADING and not stripped.endswith(_TERMINAL):
+        return stripped
+    return None
+
+
 def _next_text(lines: list[str], i: int) -> str:
     for line in lines[i + 1 : i + 4]:
         if line.strip():
@@ -142,10 +161,13 @@ def outline(text: str) -> list[Section]:
         if found is not None:
             heads.append((offset + len(line) - len(line.lstrip()), found[0]))
             previous_label = len(heads) - 1
-        elif bold and previous_label == len(heads) - 1 and previous_label >= 0:
-            # "### Article 5" then "**Prohibited AI practices**": the label's title.
+        elif previous_label == len(heads) - 1 >= 0 and (
+            title := bold.group(1) if bold else _title_of(line, heads[-1][1])
+        ):
+            # "### Article 5" then "**Prohibited AI practices**", "### Section 5." then
+            # "Data and Computing Resources for AI Research": the label's title.
             at, head = heads[previous_label]
-            heads[previous_label] = (at, f"{head} {bold.group(1).strip()}")
+            heads[previous_label] = (at, f"{head} {title.strip()}")
             previous_label = -1
         elif line.strip():
             previous_label = -1

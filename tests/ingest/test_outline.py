@@ -98,3 +98,23 @@ def test_wrapped_sentences_and_references_are_not_headings() -> None:
         "12. Use the next generation of AI to improve health",
     ]
     assert "26FEN1" not in [s.heading for s in outline(f"26FEN1\n{BODY}")]
+
+
+def test_a_bare_section_label_takes_the_title_on_the_line_after_it() -> None:
+    # The Federal Register's Markdown: "### Section 5." and its title a line below,
+    # alone or with the section's first paragraph running on after it.
+    text = (
+        "### Section 4.\n\nFederal Investment in AI Research and Development\n\n"
+        "(a) Heads of implementing agencies shall consider AI as an agency R&D priority."
+        " More text so the section has a body of its own.\n"
+        "### Section 5.\n\nEstablishing Federal Sites for AI Infrastructure (a) By February"
+        " 28, 2025, the Secretary of Defense shall identify sites, with more text after.\n"
+        "### Section 6.\n\n(a) Within 180 days the Director shall issue a memorandum to"
+        " the heads of all agencies, with enough text to be a body.\n"
+    )
+    headings = [s.heading for s in outline(text)]
+    assert headings == [
+        "Section 4. Federal Investment in AI Research and Development",
+        "Section 5. Establishing Federal Sites for AI Infrastructure",
+        "Section 6.",
+    ]
