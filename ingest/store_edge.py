@@ -200,12 +200,16 @@ class EdgeStore:
             return []
         vectors = [DENSE, SENTENCES] if self._sentences else [DENSE]
         records = self._shard.retrieve(list(point_ids), with_payload=True, with_vector=vectors)
-        return [
-            StoredChunk(
-                str(r.id), dict(r.payload or {}), _sentence_rows(r.vector), _dense_row(r.vector)
+        chunks = []
+        for r in records:
+            # Each read of ``vector`` builds its lists of floats anew: read it once.
+            stored = r.vector
+            chunks.append(
+                StoredChunk(
+                    str(r.id), dict(r.payload or {}), _sentence_rows(stored), _dense_row(stored)
+                )
             )
-            for r in records
-        ]
+        return chunks
 
     def export_chunks(self, point_ids: Sequence[str]) -> list[ChunkRow]:
         """These chunks whole, as a backup keeps them; ids not stored are left out."""
