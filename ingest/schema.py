@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 
 class PayloadKey(StrEnum):
@@ -62,12 +63,14 @@ class PayloadKey(StrEnum):
 POINT_NAMESPACE = uuid.UUID("6f1e3c2a-6d0b-4a53-9a55-2f0c1b7d9e41")
 
 
+@lru_cache(maxsize=16_384)
 def chunk_point_id(doc_id: str, chunk_index: int, version: str = "") -> str:
     """Deterministic Qdrant point id of one chunk of one version of a document.
 
     Re-ingesting the same version overwrites, never duplicates; a new version (another
     content hash) is written beside the live one, never over it, so a reader never sees
-    a mix of the two.
+    a mix of the two. Kept for the chunks met last: an answer asks for its passages'
+    neighbours by id, again at each step that follows a list (a uuid5 is a SHA-1).
     """
     key = f"{doc_id}:{version}:{chunk_index}" if version else f"{doc_id}:{chunk_index}"
     return str(uuid.uuid5(POINT_NAMESPACE, key))

@@ -43,9 +43,26 @@ def _segment_chinese(run: str) -> list[str]:
     return [w for w in rjieba.cut(run) if w.strip()]
 
 
+SHORT_TEXT = 600
+"""Texts up to this long (a sentence, a question) have their terms kept once made."""
+
+
 def tokenize(text: str) -> list[str]:
     """Index terms of ``text`` in reading order: stemmed English words and segmented
     Chinese words."""
+    if len(text) <= SHORT_TEXT:
+        # Quoting reads the terms of each sentence of every cited passage, question
+        # after question: the same sentences again.
+        return list(_short_terms(text))
+    return _terms(text)
+
+
+@lru_cache(maxsize=8192)
+def _short_terms(text: str) -> tuple[str, ...]:
+    return tuple(_terms(text))
+
+
+def _terms(text: str) -> list[str]:
     terms: list[str] = []
     english: list[str] = []
     slots: list[int] = []

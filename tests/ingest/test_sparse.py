@@ -87,3 +87,12 @@ def test_the_in_memory_bm25_scores_as_the_store_does(tmp_path, real_embedder) ->
             )
     finally:
         store.close()
+
+
+def test_a_short_texts_kept_terms_are_a_fresh_list_each_time() -> None:
+    sentence = "Capital requirements of an Authorised Person."
+    first = tokenize(sentence)
+    first.append("changed")  # a caller's list is its own
+    assert tokenize(sentence) == ["capit", "requir", "authoris", "person"]
+    long_text = " ".join([sentence] * 40)  # over SHORT_TEXT: not kept, same terms
+    assert tokenize(long_text) == ["capit", "requir", "authoris", "person"] * 40
