@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,12 +31,43 @@ class EmbeddingModelError(RuntimeError):
     """The configured model cannot be loaded offline."""
 
 
+class QuestionVectors:
+    """A thread-safe least-recently-used store of question vectors, keyed by the
+    question's exact text; ``limit`` 0 keeps none (``POLICYQA_QUERY_CACHE``)."""
+
+    def __init__(self, limit: int = 0) -> None:
+        self.limit = limit
+        self.hits = 0
+        self.misses = 0
+        self._vectors: OrderedDict[str, tuple[float, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, question: str, embed: Callable[[str], Embedding]) -> Embedding:
+        """The question's vector: kept, or ``embed(question)`` (outside the lock)."""
+        with self._lock:
+            found = self._vectors.get(question)
+            if found is not None:
+                self._vectors.move_to_end(question)
+                self.hits += 1
+                return list(found)
+            self.misses += 1
+        vector = embed(question)
+        if not self.limit:
+            return vector
+        with self._lock:
+            self._vectors[question] = tuple(vector)
+            while len(self._vectors) > self.limit:
+                self._vectors.popitem(last=False)
+        return list(vector)
+
+
 class SentenceTransformerEmbedding(BaseEmbedding):
     """Normalised sentence-transformers embeddings (cosine = dot product)."""
 
     _model: Any = PrivateAttr()
     _onnx: Any = PrivateAttr(default=None)
     _query_onnx: Any = PrivateAttr(default=None)
+    _questions: QuestionVectors = PrivateAttr()
 
     def __init__(
         self,
@@ -42,12 +76,15 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         batch_size: int,
         onnx: OnnxRunner | None = None,
         query_onnx: OnnxRunner | None = None,
+        query_cache: int = 0,
     ) -> None:
-        """``onnx`` runs passages, ``query_onnx`` single questions (None: torch)."""
+        """``onnx`` runs passages, ``query_onnx`` single questions (None: torch);
+        ``query_cache`` questions' vectors are kept."""
         super().__init__(model_name=model_name, embed_batch_size=batch_size)
         self._model = model
         self._onnx = onnx
         self._query_onnx = query_onnx
+        self._questions = QuestionVectors(query_cache)
 
     @classmethod
     def class_name(cls) -> str:
@@ -126,7 +163,15 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         ]
         return dense, sentences
 
+    @property
+    def question_vectors(self) -> QuestionVectors:
+        """The questions' vectors kept, with their hit and miss counts."""
+        return self._questions
+
     def _get_query_embedding(self, query: str) -> Embedding:
+        return self._questions.get(query, self._embed_question)
+
+    def _embed_question(self, query: str) -> Embedding:
         if self._query_onnx is not None:
             return list(map(float, self._query_onnx.run([query])[0][0]))
         return self._encode([query])[0]
@@ -273,7 +318,12 @@ def build_embedder(settings: IngestSettings, fake: bool = False) -> PolicyEmbedd
             f"cannot run {settings.embedding_model!r} on ONNX Runtime: {exc}"
         ) from exc
     return SentenceTransformerEmbedding(
-        model, settings.embedding_model, settings.embedding_batch_size, onnx, query_onnx
+        model,
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        onnx,
+        query_onnx,
+        settings.query_cache,
     )
 
 

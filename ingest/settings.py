@@ -252,6 +252,15 @@ class IngestSettings(BaseSettings):
             "(cosine 1.0) in a third of the time for one short text."
         ),
     )
+    query_cache: int = Field(
+        2048,
+        ge=0,
+        description=(
+            "Questions whose vectors are kept, the least recently asked dropped first: a "
+            "question asked again (the same text) is not embedded again. 0 embeds every "
+            "question."
+        ),
+    )
     embedding_batch_size: int = Field(
         8, ge=1, le=1024, description="Passages per encode call (8 measured fastest on CPU)."
     )
