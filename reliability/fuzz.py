@@ -26,8 +26,10 @@ from common import ADMIN_AUTH, READER_AUTH, ROOT, ingest, start_server, stop
 
 
 def run(
-    base: str, headers: dict[str, str], examples: int, checks: str = "default"
+    base: str, headers: dict[str, str], examples: int, work: Path, checks: str = "default"
 ) -> dict[str, object]:
+    """One schemathesis run; it keeps its cache (``.schemathesis/``) in ``work``, a
+    temporary folder, not in the checkout."""
     command = [
         str(Path(sys.executable).parent / "schemathesis"),
         "run",
@@ -41,14 +43,17 @@ def run(
     ]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=3600)
+    done = subprocess.run(command, capture_output=True, text=True, cwd=work, timeout=3600)
     cases = re.search(r"(\d+) generated, (.*)", done.stdout)
-    failures = re.findall(r"^\s*\d+\. Test Case ID.*$|^_+ (\w+ \S+) _+$", done.stdout, re.M)
+    headings = r"^\s*\d+\. Test Case ID.*$|^_+ (\w+ \S+|Stateful tests) _+$"
+    failures = re.findall(headings, done.stdout, re.M)
+    codes = sorted(set(re.findall(r"^- (ST\d+ [^\n]+)$", done.stdout, re.M)))
     return {
         "exit_code": done.returncode,
         "test_cases": int(cases.group(1)) if cases else 0,
         "outcome": cases.group(2).strip() if cases else done.stdout[-500:],
         "failing_operations": [f for f in failures if f],
+        "failures": codes,
     }
 
 
@@ -65,9 +70,9 @@ def main() -> None:
         server, base = start_server(work / "data")
         try:
             results = {
-                "admin key": run(base, ADMIN_AUTH, args.examples, args.checks),
-                "reader key": run(base, READER_AUTH, args.examples, args.checks),
-                "no key": run(base, {}, args.examples, args.checks),
+                "admin key": run(base, ADMIN_AUTH, args.examples, work, args.checks),
+                "reader key": run(base, READER_AUTH, args.examples, work, args.checks),
+                "no key": run(base, {}, args.examples, work, args.checks),
             }
         finally:
             stop(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -14,7 +15,7 @@ from service.api_chat import router as chat_router
 from service.api_documents import router as documents_router
 from service.api_documents import start_jobs
 from service.api_feedback import router as feedback_router
-from service.api_middleware import BodyLimit, RequestMiddleware
+from service.api_middleware import BodyLimit, JsonText, RequestMiddleware
 from service.api_ops import router as ops_router
 from service.api_pages import docs_static
 from service.api_pages import router as pages_router
@@ -78,7 +79,27 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
     app.router.routes.append(mcp_route())  # MCP over streamable HTTP
     app.mount("/static", static_files, name="static")
     app.mount("/static-docs", docs_static, name="static-docs")
+    app.openapi = _with_settings(app)  # type: ignore[method-assign]
+    app.add_middleware(JsonText)  # inside the body limit: it reads what the limit allows
     app.add_middleware(BodyLimit)
     app.add_middleware(RateLimit)  # inside the key check: a key is known before it counts
     app.add_middleware(RequestMiddleware)
     return app
+
+
+def _with_settings(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``/openapi.json`` with the limits this server was started with (the most files an
+    upload takes), so a request the schema allows is one the server takes."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            services = getattr(app.state, "services", None)
+            if services is not None:
+                body = schema["paths"]["/v1/documents"]["post"]["requestBody"]["content"]
+                files = body["multipart/form-data"]["schema"]["properties"]["files"]
+                files["maxItems"] = services.settings.max_upload_files
+        return app.openapi_schema or generate()
+
+    return openapi

@@ -158,7 +158,8 @@ async def ask_batch(body: AskBatchRequest, request: Request) -> AskBatchResponse
             detail=f"{len(body.questions)} questions; at most {MAX_BATCH} per request. "
             "For longer lists use the CLI: policyqa batch QUESTIONS.jsonl",
         )
-    outcomes = await run_in_threadpool(services_of(request).qa.answer_many, body.questions)
+    questions: list[AskRequest] = list(body.questions)
+    outcomes = await run_in_threadpool(services_of(request).qa.answer_many, questions)
     return AskBatchResponse(
         results=[
             o if not isinstance(o, Exception) else BatchError(question=q.question, error=str(o))

@@ -14,17 +14,25 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from service.api_answers import answer_or_422
 from service.api_deps import services_of
-from service.errors import documented, invalid
-from service.types import MAX_TOP_K, AskRequest, AskResponse, Citation, Filters, NonBlank
+from service.errors import documented
+from service.types import (
+    MAX_TOP_K,
+    AskRequest,
+    AskResponse,
+    Citation,
+    Filters,
+    JsonInt,
+    NonBlank,
+)
 
 router = APIRouter()
 MODEL = "policyqa"
@@ -41,10 +49,45 @@ class ChatMessage(BaseModel):
     content: str | list[dict[str, Any]] | None = None
 
     def text(self) -> str:
+        """The message's text (its text parts, joined), stripped; '' when it has none."""
         if isinstance(self.content, str):
-            return self.content
-        parts = self.content or []
-        return " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+            return self.content.strip()
+        texts = [p.get("text") for p in self.content or [] if p.get("type") == "text"]
+        return " ".join(t for t in texts if isinstance(t, str) and t.strip()).strip()
+
+
+_TEXT = {"type": "string", "pattern": r"\S"}
+_ASKS = {  # a user message with text: what ``question_of`` needs, as JSON Schema says it
+    "type": "object",
+    "required": ["role", "content"],
+    "properties": {
+        "role": {"const": "user"},
+        "content": {
+            "anyOf": [
+                _TEXT,
+                {
+                    "type": "array",
+                    "contains": {
+                        "type": "object",
+                        "required": ["type", "text"],
+                        "properties": {"type": {"const": "text"}, "text": _TEXT},
+                    },
+                },
+            ]
+        },
+    },
+}
+
+
+def question_of(messages: list[ChatMessage]) -> str:
+    """The question: the last user message that has text ('' when none has)."""
+    return next((t for m in reversed(messages) if m.role == "user" and (t := m.text())), "")
+
+
+def _asks_something(messages: list[ChatMessage]) -> list[ChatMessage]:
+    if not question_of(messages):
+        raise ValueError("no user message with text to answer")
+    return messages
 
 
 class ChatRequest(BaseModel):
@@ -53,9 +96,18 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     model: NonBlank = Field(MODEL, description=f"`{MODEL}` (any name is answered by PolicyQA).")
-    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
-    stream: bool = False
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="PolicyQA: citations at most.")
+    messages: Annotated[
+        list[ChatMessage],
+        Field(
+            min_length=1,
+            max_length=100,
+            description="The conversation; the last user message with text is the question.",
+            json_schema_extra={"contains": _ASKS},
+        ),
+        AfterValidator(_asks_something),
+    ]
+    stream: bool = Field(False, strict=True)
+    top_k: JsonInt = Field(5, ge=1, le=MAX_TOP_K, description="PolicyQA: citations at most.")
     filters: Filters | None = Field(None, description="PolicyQA: which documents to search.")
 
 
@@ -114,7 +166,22 @@ def _extra(response: AskResponse) -> dict[str, Any]:
 STREAMED: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The reply; with `stream: true`, `chat.completion.chunk` events.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            "text/event-stream": {
+                "schema": {  # Open API 3.1: the schema of an event stream is one event's
+                    "type": "object",
+                    "description": "One server-sent event: its data a `chat.completion.chunk` "
+                    "(JSON), or `[DONE]` last.",
+                    "required": ["data"],
+                    "properties": {
+                        "event": {"type": "string"},
+                        "data": {"type": "string"},
+                        "id": {"type": "string"},
+                        "retry": {"type": "integer"},
+                    },
+                }
+            }
+        },
     }
 }
 
@@ -130,11 +197,8 @@ async def chat_completions(body: ChatRequest, request: Request) -> Response | Ch
     Works with OpenAI's SDKs (`base_url=http://HOST:PORT/v1`, `model="policyqa"`, the API
     key as `api_key`), streaming or not.
     """
-    question = next((m.text() for m in reversed(body.messages) if m.role == "user"), "")
-    if not question.strip():
-        raise invalid(["body", "messages"], "no user message with text to answer")
     services = services_of(request)
-    ask = AskRequest(question=question.strip(), top_k=body.top_k, filters=body.filters)
+    ask = AskRequest(question=question_of(body.messages), top_k=body.top_k, filters=body.filters)
     response = await run_in_threadpool(answer_or_422, services, ask, ("body", "messages"))
     if services.writer is not None:
         response = await run_in_threadpool(services.writer.write, ask.question, response)

@@ -16,11 +16,11 @@ import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
@@ -34,6 +34,17 @@ from service.types import DocumentDetail, DocumentSummary
 
 router = APIRouter()
 READ_BLOCK = 1 << 20
+PATH_SCHEMA = {"type": "string", "pattern": "^[^\\x00]*$"}
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("a path must not contain NUL characters")
+    return value
+
+
+PathText = Annotated[str, AfterValidator(_no_nul), WithJsonSchema(PATH_SCHEMA)]
+"""A path as a client sends it (no NUL: no file system takes one)."""
 
 
 def start_jobs(services: Services, metrics: Metrics) -> JobRunner:
@@ -61,7 +72,32 @@ def start_jobs(services: Services, metrics: Metrics) -> JobRunner:
     )
 
 
-@router.get("/v1/documents", response_model=list[DocumentSummary], responses=documented(401))
+def _links(**links: tuple[str, str, str]) -> dict[str, Any]:
+    """OpenAPI links: name -> (operationId, parameter, runtime expression)."""
+    return {
+        "links": {
+            name: {"operationId": operation, "parameters": {parameter: expression}}
+            for name, (operation, parameter, expression) in links.items()
+        }
+    }
+
+
+GET_DOCUMENT = "get_document_v1_documents__doc_id__get"
+DELETE_DOCUMENT = "delete_document_v1_documents__doc_id__delete"
+GET_JOB = "get_job_v1_jobs__job_id__get"
+
+
+@router.get(
+    "/v1/documents",
+    response_model=list[DocumentSummary],
+    responses={
+        200: _links(
+            GetDocument=(GET_DOCUMENT, "doc_id", "$response.body#/0/doc_id"),
+            DeleteDocument=(DELETE_DOCUMENT, "doc_id", "$response.body#/0/doc_id"),
+        ),
+        **documented(401),
+    },
+)
 async def list_documents(request: Request) -> list[DocumentSummary]:
     """Every ingested document (id, title, source, language, kind, chunk count)."""
     return await run_in_threadpool(services_of(request).library.list_documents)
@@ -86,7 +122,11 @@ def uploads_dir(services: Services) -> Path:
     "/v1/documents",
     status_code=202,
     response_model=Job,
-    responses={**documented(401, 403, 404, 413, 415), 422: {"description": "Bad request."}},
+    responses={
+        202: _links(GetJob=(GET_JOB, "job_id", "$response.body#/id")),  # the job, not a document
+        **documented(400, 401, 403, 404, 413, 415),
+        422: {"description": "Bad request."},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -99,6 +139,7 @@ def uploads_dir(services: Services) -> Path:
                             "files": {
                                 "type": "array",
                                 "items": {"type": "string", "format": "binary"},
+                                "minItems": 1,
                             },
                             "catalogue": {
                                 "type": "string",
@@ -114,7 +155,7 @@ def uploads_dir(services: Services) -> Path:
                         "type": "object",
                         "required": ["paths"],
                         "properties": {
-                            "paths": {"type": "array", "items": {"type": "string"}, "minItems": 1}
+                            "paths": {"type": "array", "items": PATH_SCHEMA, "minItems": 1}
                         },
                     }
                 },
@@ -148,8 +189,8 @@ async def add_documents(request: Request) -> Job:
 class PruneRequest(BaseModel):
     """What a client still has: the folders it sent from, and the files under them."""
 
-    paths: list[str] = Field(min_length=1, description="Absolute paths the client sent from.")
-    present: list[str] = Field(description="Absolute paths of the files it still has there.")
+    paths: list[PathText] = Field(min_length=1, description="Absolute paths the client sent from.")
+    present: list[PathText] = Field(description="Absolute paths of the files it still has there.")
 
 
 class PruneResponse(BaseModel):
@@ -175,7 +216,14 @@ async def prune_documents(body: PruneRequest, request: Request) -> PruneResponse
     return PruneResponse(pruned=pruned, points_total=services.library.count_chunks())
 
 
-@router.get("/v1/jobs/{job_id}", response_model=Job, responses=documented(401, 404))
+@router.get(
+    "/v1/jobs/{job_id}",
+    response_model=Job,
+    responses={  # a finished job names the documents it wrote
+        200: _links(GetDocument=(GET_DOCUMENT, "doc_id", "$response.body#/files/0/doc_id")),
+        **documented(401, 404),
+    },
+)
 async def get_job(job_id: str, request: Request) -> Job:
     """An ingestion job's status and per-file results."""
     job = request.app.state.jobs.get(job_id)
@@ -273,7 +321,13 @@ async def _receive_uploads(request: Request, services: Services) -> _Received:
     except HTTPException:
         raise
     except Exception as exc:  # starlette: too many files, a malformed body
-        raise HTTPException(413 if "Too many files" in str(exc) else 400, str(exc)) from None
+        if "Too many files" in str(exc):  # a count, as the schema's maxItems says: 422
+            raise invalid(
+                ["body", "files"],
+                f"at most {settings.max_upload_files} files in one request "
+                "(POLICYQA_MAX_UPLOAD_FILES): send the rest in another",
+            ) from None
+        raise HTTPException(400, f"a malformed multipart body: {exc}") from None
     try:
         return await _keep_uploads(form, services)
     finally:

@@ -1,14 +1,20 @@
-"""What every request passes through: its id, its API key check and its metrics
-(``RequestMiddleware``), and the body size limit (``BodyLimit``)."""
+"""What every request passes through: its id, the method check (405 with ``Allow``, before
+any key is asked for), its API key check and its metrics (``RequestMiddleware``), the body
+size limit (``BodyLimit``), and the text of JSON bodies (``JsonText``: UTF-8 without lone
+surrogates, which no store, log or response can hold)."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 import uuid
+from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.datastructures import MutableHeaders
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api_pages import is_page
@@ -43,6 +49,43 @@ def _required_role(request: Request) -> Role | None:
     return "reader"
 
 
+def _not_allowed(scope: Scope, routes: list[BaseRoute]) -> Response | None:
+    """405 with the path's methods in ``Allow`` when the path is a route's but the method is
+    none of its: before the key check (a caller without a key got 401 for a method no key
+    makes valid), naming every method (Starlette's own 405 names the first route's only).
+    The most literal path decides: ``/v1/documents/prune`` is not a ``{doc_id}``."""
+    matched: dict[str, set[str]] = {}
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        methods = getattr(route, "methods", None)
+        if methods is None:  # a mount or an endpoint taking every method (MCP)
+            return None
+        matched.setdefault(getattr(route, "path", ""), set()).update(methods)
+    if not matched:
+        return None
+    allowed = matched[min(matched, key=lambda path: path.count("{"))]
+    if scope["method"] in allowed:
+        return None
+    methods = ", ".join(sorted(allowed))
+    return JSONResponse(
+        {"detail": f"{scope['method']} is not allowed here; this path takes {methods}"},
+        status_code=405,
+        headers={"Allow": methods},
+    )
+
+
+def _flat_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
+    """The app's routes, those of included routers in their place (FastAPI keeps an
+    included router as one entry: none of ours has a prefix)."""
+    flat: list[BaseRoute] = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        flat += _flat_routes(inner.routes) if inner is not None else [route]
+    return flat
+
+
 def _denied(request: Request) -> Response | None:
     role = _required_role(request)
     if role is None:
@@ -60,11 +103,14 @@ class RequestMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._routes: list[BaseRoute] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if self._routes is None:  # complete once the app serves
+            self._routes = _flat_routes(scope["app"].router.routes)
         request = Request(scope)
         rid = _request_id(request.headers.get("x-request-id"))
         token = request_id.set(rid)
@@ -79,7 +125,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            denied = _denied(request)
+            denied = _not_allowed(scope, self._routes) or _denied(request)
             if denied is not None:
                 await denied(scope, receive, send_with_id)
             else:
@@ -149,3 +195,97 @@ def _too_large(limit: int) -> JSONResponse:
     return JSONResponse(
         status_code=413, content={"detail": f"request body over the {limit}-byte limit"}
     )
+
+
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+class JsonText:
+    """Refuse a JSON body whose text cannot be stored or answered: bytes that are not UTF-8,
+    or a ``\\uD8xx`` escape without its pair (a lone surrogate). Python's JSON parser takes
+    both, and the string then fails wherever it is encoded (a path, the store, a log
+    line, the response), as a 500. Here it is a 422 naming the field, before any route.
+
+    Only bodies with a JSON content type are read here (the whole body: ``BodyLimit``,
+    outside this, bounds it); an ASCII body without ``\\u`` escapes is passed on unparsed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client left
+                await self.app(scope, _replay([message], receive), send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problem = _text_problem(body)
+        if problem is not None:
+            loc, msg = problem
+            detail = [{"loc": loc, "msg": msg, "type": "value_error"}]
+            await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+            return
+        replayed: Message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, _replay([replayed], receive), send)
+
+
+def _is_json(scope: Scope) -> bool:
+    headers: dict[bytes, bytes] = dict(scope["headers"])
+    content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+    return content_type == b"application/json" or content_type.endswith(b"+json")
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+def _text_problem(body: bytes) -> tuple[list[str | int], str] | None:
+    """Where a JSON body's text is unusable and why, or None (also for a body that is not
+    JSON at all: the route says what is wrong with that)."""
+    if body.isascii() and b"\\u" not in body:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ["body"], f"the body is not UTF-8 text (byte {exc.start}: 0x{body[exc.start]:02x})"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return _lone_surrogate(value, ["body"])
+
+
+def _lone_surrogate(value: Any, loc: list[str | int]) -> tuple[list[str | int], str] | None:
+    if isinstance(value, str):
+        found = _LONE_SURROGATE.search(value)
+        if found is None:
+            return None
+        return loc, (
+            f"holds a lone surrogate (U+{ord(found.group()):04X}, character {found.start()}): "
+            "not Unicode text; send UTF-8 text (a \\uD800-\\uDFFF escape only as half of a pair)"
+        )
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _LONE_SURROGATE.search(key):
+                safe = key.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+                return _lone_surrogate(key, [*loc, safe])
+            items.append((key, item))
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    for key, item in items:
+        problem = _lone_surrogate(item, [*loc, key])
+        if problem is not None:
+            return problem
+    return None

@@ -29,6 +29,7 @@ def invalid(loc: list[str], message: str) -> HTTPException:
 def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for these error codes, all ``ErrorResponse``."""
     words = {
+        400: "A body that cannot be parsed.",
         401: "Missing or unknown API key.",
         403: "The key lacks the role, or a path is outside the allowed root.",
         404: "Not found.",

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 
 def _non_blank(value: str) -> str:
@@ -15,8 +23,13 @@ def _non_blank(value: str) -> str:
     return value.strip()
 
 
-NonBlank = Annotated[str, AfterValidator(_non_blank)]
+NonBlank = Annotated[
+    str,
+    AfterValidator(_non_blank),
+    WithJsonSchema({"type": "string", "pattern": r"\S"}),  # what _non_blank refuses
+]
 """Text with something in it; surrounding whitespace is dropped."""
+_NO_NUL = {"type": "string", "pattern": "^[^\\x00]*$"}
 
 
 def _strings(value: Any) -> Any:
@@ -28,6 +41,20 @@ def _strings(value: Any) -> Any:
     return value
 
 
+def _json_integer(value: Any) -> Any:
+    """A JSON integer (``5`` or ``5.0``), not ``"5"`` or ``true`` (which pydantic's lax
+    mode would take: the schema says integer, so they are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be a whole number")
+    return int(value)
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer as JSON Schema's ``integer`` says (no strings or booleans)."""
+
+
 def _calendar_date(value: str) -> str:
     try:
         date.fromisoformat(value)
@@ -36,10 +63,18 @@ def _calendar_date(value: str) -> str:
     return value
 
 
-OneOrMore = Annotated[str | list[str], BeforeValidator(_strings)]
+OneOrMore = Annotated[
+    str | list[str],
+    BeforeValidator(_strings),
+    WithJsonSchema({"anyOf": [_NO_NUL, {"type": "array", "items": _NO_NUL, "minItems": 1}]}),
+]
 DateText = Annotated[
     str,
-    Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2024-06-13"]),
+    Field(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        examples=["2024-06-13"],
+        json_schema_extra={"format": "date"},  # a calendar date: _calendar_date checks it
+    ),
     AfterValidator(_calendar_date),
 ]
 FILTER_KEYS = ("doc_id", "language", "kind", "publisher", "date_from", "date_to")
@@ -184,7 +219,7 @@ class AskRequest(BaseModel):
     """A question (``POST /v1/ask``)."""
 
     question: NonBlank = Field(description="The question, in English or Chinese.")
-    top_k: int = Field(
+    top_k: JsonInt = Field(
         5,
         ge=1,
         le=MAX_TOP_K,
@@ -194,6 +229,7 @@ class AskRequest(BaseModel):
     filters: Filters | None = Field(None, description="Optional: which documents to search.")
     stream: bool = Field(
         False,
+        strict=True,  # true or false, as the schema says (not 0, 1 or "yes")
         description=(
             "Answer as server-sent events: `citations`, then `delta` text pieces, then `done` "
             "with the whole checked answer (the object returned without streaming)."
@@ -205,7 +241,7 @@ class SearchRequest(BaseModel):
     """A retrieval-only query (``POST /v1/search``)."""
 
     query: NonBlank
-    top_k: int = Field(10, ge=1, le=100)
+    top_k: JsonInt = Field(10, ge=1, le=100)
     filters: Filters | None = None
 
 
@@ -329,16 +365,27 @@ class BatchError(BaseModel):
     error: str
 
 
+def _not_streamed(value: bool) -> bool:
+    if value:
+        raise ValueError("a batch is not streamed: leave out `stream` (or ask one by one)")
+    return value
+
+
+class BatchQuestionRequest(AskRequest):
+    """A question of a batch: an ``AskRequest`` that is not streamed."""
+
+    stream: Annotated[
+        bool,
+        Field(strict=True),
+        AfterValidator(_not_streamed),
+        WithJsonSchema({"type": "boolean", "const": False, "description": "Not in a batch."}),
+    ] = False
+
+
 class AskBatchRequest(BaseModel):
     """Up to ``MAX_BATCH`` questions (``POST /v1/ask/batch``); larger lists: ``policyqa batch``."""
 
-    questions: list[AskRequest] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _no_streaming(self) -> AskBatchRequest:
-        if any(q.stream for q in self.questions):
-            raise ValueError("a batch is not streamed: leave out `stream` (or ask one by one)")
-        return self
+    questions: list[BatchQuestionRequest] = Field(min_length=1)
 
 
 class AskBatchResponse(BaseModel):

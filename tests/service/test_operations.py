@@ -390,7 +390,9 @@ def test_too_many_files_and_oversized_bodies_are_refused_before_they_are_read(
     client: TestClient,
 ) -> None:
     many = [("files", (f"f{i}.txt", b"x")) for i in range(21)]  # limit: 20 a request
-    assert client.post("/v1/documents", files=many, headers=AUTH).status_code == 413
+    too_many = client.post("/v1/documents", files=many, headers=AUTH)
+    assert too_many.status_code == 422, "a count, as the schema's maxItems says"
+    assert "at most 20 files" in too_many.json()["detail"][0]["msg"]
     huge = {"questions": [{"question": "why? " * 1000}] * 100}  # ~0.5 MB of JSON, twice over
     response = client.post("/v1/ask/batch", json=huge | {"pad": "x" * 600_000}, headers=AUTH)
     assert response.status_code == 413 and "limit" in response.json()["detail"]
