@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from service.api_answers import router as answers_router
 from service.api_backup import router as backup_router
 from service.api_chat import router as chat_router
+from service.api_deps import Stopping
 from service.api_documents import router as documents_router
 from service.api_documents import start_jobs
 from service.api_feedback import router as feedback_router
@@ -38,6 +39,7 @@ def _lifespan(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.stopping.bind()
         built = services or build_services(settings or Settings())
         app.state.services = built
         app.state.slack = slack_app(built)
@@ -65,6 +67,8 @@ def create_app(services: Services | None = None, settings: Settings | None = Non
         redoc_url=None,
     )
     app.state.metrics = Metrics()
+    app.state.stopping = Stopping()  # set by the stop signal (service.serving)
+    app.state.model_calls = set()  # streamed answers' model calls running in threads
     for router in (
         answers_router,
         backup_router,

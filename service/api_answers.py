@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from fastapi.sse import format_sse_event
 
 from ingest.store import FilterError
-from service.api_deps import services_of
+from service.api_deps import services_of, stopping_of
 from service.container import Services
 from service.errors import documented, invalid
 from service.qa import QuestionTooLongError
@@ -40,7 +42,9 @@ STREAMED: dict[int | str, dict[str, Any]] = {
                     "type": "object",
                     "description": "One server-sent event: `citations` first (its data: the "
                     "citations and points, JSON), then `delta`s (a piece of the answer's "
-                    "text), then `done` (the whole answer, as the JSON response).",
+                    "text), then `done` (the whole answer, as the JSON response; when the "
+                    "server is stopped mid-answer, at once: the extractive answer, its "
+                    "`fallback_reason` saying the server is going away).",
                     "required": ["event", "data"],
                     "properties": {
                         "event": {"type": "string", "enum": ["citations", "delta", "done"]},
@@ -101,7 +105,8 @@ async def _events(
 ) -> AsyncIterator[bytes]:
     """The server-sent events of a streamed answer. The model's side runs in a worker
     thread; a failure there still ends the stream with a ``done`` (the extractive answer,
-    and why), and a client that goes away stops the model's stream."""
+    and why), and so does the server's stop signal, at once (``GOING_AWAY``). A client
+    that goes away stops the model's stream at its next piece."""
     head = {
         "citations": [c.model_dump(mode="json") for c in extractive.citations],
         "points": [p.model_dump(mode="json") for p in extractive.points],
@@ -113,8 +118,22 @@ async def _events(
         else iter([extractive.answer, extractive])
     )
     final = extractive
+    calls: set[object] = request.app.state.model_calls
+    stopping = asyncio.ensure_future(stopping_of(request).wait())
+    step: asyncio.Future[str | AskResponse | None] | None = None
     try:
-        while (piece := await run_in_threadpool(next, pieces, None)) is not None:
+        while True:
+            step = asyncio.ensure_future(
+                anyio.to_thread.run_sync(_next_piece, pieces, calls, abandon_on_cancel=True)
+            )
+            await asyncio.wait({step, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not step.done():  # the server is stopping: no more waiting for the model
+                final = extractive.model_copy(update={"fallback_reason": GOING_AWAY})
+                logger.info("streamed answer ended at shutdown, before the model was done")
+                break
+            piece = step.result()
+            if piece is None:
+                break
             if isinstance(piece, AskResponse):
                 final = piece
                 break
@@ -125,11 +144,33 @@ async def _events(
         reason = f"the answer failed while streaming: {type(exc).__name__}"
         final = extractive.model_copy(update={"fallback_reason": reason})
     finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            await run_in_threadpool(close)
+        stopping.cancel()
+        if step is not None and not step.done():
+            step.cancel()  # its thread goes on until the model's next piece; not waited for
+        else:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                await run_in_threadpool(close)
     _observe(request, body, final)
     yield format_sse_event(event="done", data_str=final.model_dump_json())
+
+
+def _next_piece(pieces: Iterator[str | AskResponse], calls: set[object]) -> Any:
+    """The model's next piece, in a worker thread; ``calls`` holds a token while it runs
+    (the server leaves without waiting for a call a stream gave up on: ``service.serving``)."""
+    token = object()
+    calls.add(token)
+    try:
+        return next(pieces, None)
+    finally:
+        calls.discard(token)
+
+
+GOING_AWAY = (
+    "the server is going away (it was told to stop) before the model finished: this is the "
+    "extractive answer; ask again once it is back for the written one"
+)
+"""``fallback_reason`` of a streamed answer ended by the server's stop signal."""
 
 
 def _observe(request: Request, body: AskRequest, response: AskResponse) -> None:

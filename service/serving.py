@@ -2,7 +2,9 @@
 
 On the signal the server stops accepting, in-flight requests finish (up to
 ``shutdown_grace_s``), and the ingestion job runner is told at once, so the running job
-stops after its current file within the same grace period (``service.jobs``). Then the
+stops after its current file within the same grace period (``service.jobs``). A streamed
+answer still waiting for the model ends at once with its ``done`` event: the extractive
+answer, its ``fallback_reason`` saying the server is going away. Then the
 app's lifespan closes the store and the process exits 0. Uvicorn itself re-raises the
 signal once it has stopped, so the process would die of it (status 143) before the code
 after the server (closing the store) ran; this server does not.
@@ -38,6 +40,9 @@ class _Server(uvicorn.Server):
         jobs = getattr(self._app.state, "jobs", None)
         if jobs is not None:
             jobs.begin_shutdown()
+        stopping = getattr(self._app.state, "stopping", None)
+        if stopping is not None:  # streamed answers end now, saying the server is going away
+            stopping.set()
         super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
@@ -61,11 +66,14 @@ def run_server(app: FastAPI, host: str, port: int, grace_s: float, **config: Any
     options = {"timeout_graceful_shutdown": int(grace_s + 0.999), **config}
     _Server(uvicorn.Config(app, host=host, port=port, **options), app).run()
     jobs = getattr(app.state, "jobs", None)
-    if jobs is not None and jobs.writing:
-        # A file was still being embedded when the grace period ended. Its thread cannot
-        # be stopped, and the interpreter ending under it aborts (torch); so the store is
-        # closed (after any write in progress) and the process leaves now. The file is
-        # redone at the next start, as after a crash, which the store survives.
+    model_calls = getattr(app.state, "model_calls", None)
+    if (jobs is not None and jobs.writing) or model_calls:
+        # A file was still being embedded when the grace period ended, or a streamed
+        # answer stopped waiting for the model (its call still runs in a worker thread,
+        # which the interpreter would wait for). Neither thread can be stopped, and the
+        # interpreter ending under an embedding aborts (torch); so the store is closed
+        # (after any write in progress) and the process leaves now. A file is redone at
+        # the next start, as after a crash, which the store survives.
         app.state.services.close()
         logging.shutdown()
         os._exit(0)
