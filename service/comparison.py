@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ingest import sparse
 from service.catalogue import Catalogue, Link
 from service.retrieval import Candidate
 from service.units import Unit
@@ -80,6 +81,22 @@ def _find(question: str, matched: str) -> re.Match[str] | None:
     if not words:
         return None
     return re.compile(r"(?:['’]s)?\W+".join(words) + r"(?:['’]s)?", re.IGNORECASE).search(question)
+
+
+def topic_of(question: str, sides: Sequence[Side]) -> str:
+    """The question without the names of its sides ("What do the US AI Action Plan and
+    China's AI Plus plan each say about building compute?" → "What do the and each say
+    about building compute?"): what each side is searched for, so one side's search is
+    not pulled toward the words naming the others."""
+    spans = sorted(found.span() for side in sides if (found := _find(question, side.link.matched)))
+    kept, at = [], 0
+    for start, end in spans:
+        if start >= at:
+            kept.append(question[at:start])
+            at = end
+    kept.append(question[at:])
+    topic = " ".join("".join(kept).split())
+    return topic if len(sparse.tokenize(topic)) >= 2 else question
 
 
 def _date(catalogue: Catalogue, doc_id: str) -> str | None:

@@ -22,7 +22,7 @@ from ingest.store import PolicyStore
 from service import answer
 from service.catalogue import Link
 from service.citing import Citer, quote_points
-from service.comparison import Side, render_sides, sides_of
+from service.comparison import Side, render_sides, sides_of, topic_of
 from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
@@ -197,7 +197,10 @@ class QA:
         """Each side gathered and composed from its own document within its share of the
         budget; the ranked passages of every side cited (``service.comparison``)."""
         cfg = self.settings.answer
-        question = self._question(request.question, vector)
+        topic = topic_of(request.question, sides)
+        if topic != request.question:
+            vector = self._embed([topic])[0]
+        question = self._question(topic, vector)
         budget = cfg.max_chars // len(sides)
         point_chars = min(cfg.max_point_chars, max(MIN_SIDE_POINT, budget // SIDE_POINTS))
         per_side = max(1, request.top_k // len(sides))
@@ -206,7 +209,7 @@ class QA:
             gathered = gather(
                 self.store,
                 self.settings,
-                request.question,
+                topic,
                 vector,
                 pool,
                 filter_dict(request.filters),
@@ -226,9 +229,7 @@ class QA:
             side.ranked = diversify(gathered.ranked, per_side, per_side)
             candidates.extend(side.ranked)
         units = [u for side in sides for u in side.units]
-        citations, points, cut = self._citer.cite_points(
-            request.question, units, candidates, vector
-        )
+        citations, points, cut = self._citer.cite_points(topic, units, candidates, vector)
         self._locate(points, citations, corpus)
         lines = answer.render_answer(points, cut).splitlines()
         text = render_sides(sides, lines)

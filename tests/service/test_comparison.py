@@ -11,7 +11,7 @@ import pytest
 from ingest.manifest import ManifestEntry
 from ingest.schema import PayloadKey
 from service.catalogue import Catalogue, Link
-from service.comparison import sides_of
+from service.comparison import sides_of, topic_of
 from service.container import Services
 from service.types import AskRequest
 
@@ -75,6 +75,17 @@ def test_sides_are_in_the_order_named_or_in_date_order_for_a_change(
     sides = sides_of(change, _links(catalogue, change), catalogue)
     assert [s.doc_id for s in sides] == ["eo14110", "plan"]
     assert sides[0].label == "Biden's 2023 order (2023-10-30)"
+
+
+def test_each_side_is_searched_for_the_topic_without_the_names_of_the_sides(
+    catalogue: Catalogue,
+) -> None:
+    question = "How do the AI Action Plan and Biden's 2023 order differ on safety testing?"
+    sides = sides_of(question, _links(catalogue, question), catalogue)
+    assert topic_of(question, sides) == "How do the and differ on safety testing?"
+    # Names alone leave nothing to search for: the question stays whole.
+    bare = "The AI Action Plan versus Biden's 2023 order?"
+    assert topic_of(bare, sides_of(bare, _links(catalogue, bare), catalogue)) == bare
 
 
 def test_one_document_and_the_speaker_are_not_a_comparison(catalogue: Catalogue) -> None:
