@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ingest import sparse
 from service.catalogue import Catalogue, Link
 from service.retrieval import Candidate
+from service.types import AnswerSide, Point
 from service.units import Unit
 
 _CHANGE = re.compile(
@@ -43,6 +44,8 @@ class Side:
     """How the question named or described it."""
     label: str
     """How the question named it, with the document's date ("the EU AI Act, 2024-06-13")."""
+    date: str | None = None
+    """The document's date (ISO), when the catalogue knows it."""
     units: list[Unit] = field(default_factory=list)
     ranked: list[Candidate] = field(default_factory=list)
 
@@ -71,7 +74,10 @@ def sides_of(question: str, links: Sequence[Link], catalogue: Catalogue) -> list
     ordered = sorted(seen.values(), key=position)
     if _CHANGE.search(question):
         ordered.sort(key=lambda link: _date(catalogue, link.doc_id) or "9999")
-    return [Side(link, _label(question, link, catalogue)) for link in ordered]
+    return [
+        Side(link, _label(question, link, catalogue), _date(catalogue, link.doc_id))
+        for link in ordered
+    ]
 
 
 def _find(question: str, matched: str) -> re.Match[str] | None:
@@ -112,6 +118,30 @@ def _label(question: str, link: Link, catalogue: Catalogue) -> str:
     return f"{words} ({date})" if date else words
 
 
+NOTHING = "nothing in it answers this."
+"""What a side whose document holds nothing to quote on the question says."""
+
+
+def answer_sides(sides: Sequence[Side], points: Sequence[Point]) -> list[AnswerSide]:
+    """The response's sides: each side's share of ``points`` (in the order of the sides'
+    units), or why it has none."""
+    out: list[AnswerSide] = []
+    at = 0
+    for side in sides:
+        mine = list(points[at : at + len(side.units)])
+        at += len(side.units)
+        out.append(
+            AnswerSide(
+                label=side.label,
+                doc_ids=[side.doc_id],
+                date=side.date,
+                points=mine,
+                missing=None if mine else NOTHING,
+            )
+        )
+    return out
+
+
 def render_sides(sides: Sequence[Side], lines: Sequence[str]) -> str:
     """The answer text: each side's label, then its points (``lines``: the rendered
     points, in the order of the sides' units), or a plain statement that the document
@@ -124,5 +154,5 @@ def render_sides(sides: Sequence[Side], lines: Sequence[str]) -> str:
             out.extend(lines[at : at + len(side.units)])
             at += len(side.units)
         else:
-            out.append(f"{side.label}: nothing in it answers this.")
+            out.append(f"{side.label}: {NOTHING}")
     return "\n".join(out)

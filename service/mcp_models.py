@@ -7,6 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from service.types import (
+    AnswerSide,
     Citation,
     DocumentSegment,
     DocumentSummary,
@@ -41,6 +42,11 @@ class AskResult(BaseModel):
     citations: list[CitedPassage]
     linked_documents: list[LinkedDocument] = Field(
         description="The documents the question names or is about."
+    )
+    sides: list[AnswerSide] = Field(
+        default_factory=list,
+        description="A comparison's sides (label, documents, date, points, or why a side "
+        "has none); empty when the question is about one document or none.",
     )
     mode: str = Field(description="`extractive`, or `generated` by a configured model.")
     fallback_reason: str | None = None

@@ -116,6 +116,7 @@ def _add_answer_tools(server: PolicyQAServer) -> None:
             points=response.points,
             citations=_cited(response.citations, base),
             linked_documents=response.linked_documents,
+            sides=response.sides,
             mode=response.mode,
             fallback_reason=response.fallback_reason,
             model=response.model,

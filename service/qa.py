@@ -22,7 +22,7 @@ from ingest.store import PolicyStore
 from service import answer
 from service.catalogue import Link
 from service.citing import Citer, quote_points
-from service.comparison import Side, render_sides, sides_of, topic_of
+from service.comparison import Side, answer_sides, render_sides, sides_of, topic_of
 from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
@@ -233,7 +233,9 @@ class QA:
         self._locate(points, citations, corpus)
         lines = answer.render_answer(points, cut).splitlines()
         text = render_sides(sides, lines)
-        return self._response(text, False, citations, timings, {}, points)
+        response = self._response(text, False, citations, timings, {}, points)
+        response.sides = answer_sides(sides, points)
+        return response
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked passages for a query, with the same citation fields as answers."""

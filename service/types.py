@@ -215,6 +215,23 @@ class LinkedDocument(BaseModel):
     )
 
 
+class AnswerSide(BaseModel):
+    """One side of a comparison: a document's own points on the question."""
+
+    label: str = Field(description="How the question named the document, with its date.")
+    doc_ids: list[str] = Field(description="The documents this side is answered from.")
+    date: str | None = Field(None, description="The document's date (ISO), when known.")
+    points: list[Point] = Field(
+        default_factory=list,
+        description="This side's points (the same objects as in the answer's `points`).",
+    )
+    missing: str | None = Field(
+        None,
+        description="Why this side has no points: its document holds nothing that "
+        "answers the question (null when it has points).",
+    )
+
+
 class AskRequest(BaseModel):
     """A question (``POST /v1/ask``)."""
 
@@ -290,6 +307,12 @@ class AskResponse(BaseModel):
     linked_documents: list[LinkedDocument] = Field(
         default_factory=list,
         description="The documents the question names or is about (empty: the whole corpus).",
+    )
+    sides: list[AnswerSide] = Field(
+        default_factory=list,
+        description="A comparison's sides, in the answer's order (date order for a "
+        "question about change); empty when the question is about one document or none. "
+        "`points` and `answer` hold every side's points too.",
     )
     mode: Literal["extractive", "generated"] = Field(
         "extractive",

@@ -123,6 +123,16 @@ def test_a_comparison_is_answered_side_by_side_each_from_its_own_document(
     # Each side quotes its own document, the named order kept.
     assert act in sources and measures in sources
     assert sources == sorted(sources, key=lambda s: s != act)
+    # The response carries the sides beside the flat points: every point in one side.
+    assert [(s.label, s.date) for s in response.sides] == [
+        ("EU AI Act (2024-06-13)", "2024-06-13"),
+        ("China's 2023 generative AI measures (2023-07-10)", "2023-07-10"),
+    ]
+    assert [p for side in response.sides for p in side.points] == response.points
+    by_n = {c.n: Path(c.source).name for c in response.citations}
+    for side, doc in zip(response.sides, (act, measures), strict=True):
+        assert side.points and side.missing is None
+        assert {by_n[p.citation] for p in side.points} == {doc}
 
 
 @pytest.mark.slow
