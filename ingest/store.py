@@ -20,7 +20,7 @@ dense and sparse candidate lists; fusion happens above them (``service.retrieval
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -247,6 +247,46 @@ def is_complete(record: dict[str, Any]) -> bool:
     """Whether a document record finished its commit (records older than the state
     field count as complete)."""
     return bool(record.get(PayloadKey.STATE, COMPLETE) == COMPLETE)
+
+
+RANK_DIGITS = 5
+"""Decimals a score is ranked by. An engine's score for a point moves in its last float32
+bits with where the point sits in the segments (BM25 sums in another order), and equal
+scores come back in storage order; a store rebuilt from the same data (restored from a
+backup, re-ingested) is laid out anew, so both changed which candidates an answer saw."""
+_CUT_MARGIN = 4
+"""Candidates fetched past the limit, to see whether the last place is tied."""
+
+
+def rank_key(hit: Hit) -> tuple[float, str]:
+    """Best first; equal scores (to ``RANK_DIGITS``) by point id."""
+    return (-round(hit.score, RANK_DIGITS), hit.point_id)
+
+
+def in_rank_order(
+    query: Callable[[int], tuple[list[Hit], list[Hit]]], limit: int
+) -> tuple[list[Hit], list[Hit]]:
+    """``query``'s (dense, sparse) lists ordered by ``rank_key`` and cut to ``limit``, in
+    an order the store's layout does not decide: ``query(n)`` (the engine's top ``n``) is
+    asked for a few more than ``limit``, and for more again while the last place is tied
+    with what lies past the fetched ones (at most 8 times the limit)."""
+    fetch = limit + _CUT_MARGIN
+    while True:
+        lists = query(fetch)
+        if fetch >= 8 * limit or all(_cut_is_clear(hits, limit, fetch) for hits in lists):
+            break
+        fetch *= 2
+    dense, sparse = (sorted(hits, key=rank_key)[:limit] for hits in lists)
+    return dense, sparse
+
+
+def _cut_is_clear(hits: list[Hit], limit: int, fetched: int) -> bool:
+    """Whether the first ``limit`` of ``hits`` are the same whatever the engine left out:
+    it returned all it had, or the last place scores above the last one fetched."""
+    if len(hits) < fetched or len(hits) <= limit:
+        return True
+    ranked = sorted(hits, key=rank_key)
+    return rank_key(ranked[limit - 1])[0] < rank_key(ranked[-1])[0]
 
 
 def split_lists(lists: list[list[Hit]], has_dense: bool) -> tuple[list[Hit], list[Hit]]:

@@ -40,6 +40,7 @@ from ingest.store import (
     chunk_rows,
     committing,
     exported_row,
+    in_rank_order,
     live_version,
     locked_message,
     parse_filters,
@@ -303,7 +304,17 @@ class EdgeStore:
         limit: int,
         filters: dict[str, Any] | None = None,
     ) -> tuple[list[Hit], list[Hit]]:
-        """Dense and sparse candidate lists (each when given), as one planned batch."""
+        """Dense and sparse candidate lists (each when given), as one planned batch, in an order
+        the store's layout does not decide (``in_rank_order``)."""
+        return in_rank_order(lambda n: self._query(dense, sparse, n, filters), limit)
+
+    def _query(
+        self,
+        dense: Sequence[float] | None,
+        sparse: SparseQuery | None,
+        limit: int,
+        filters: dict[str, Any] | None,
+    ) -> tuple[list[Hit], list[Hit]]:
         query_filter = build_edge_filter(filters)
         requests = []
         if dense is not None:
