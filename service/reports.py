@@ -12,13 +12,14 @@ import io
 from typing import Any
 
 from service.batch import row_key
+from service.comparison import NOTHING
 from service.escaping import (
     escape_csv_cell,
     escape_markdown,
     escape_markdown_code,
     escape_terminal,
 )
-from service.types import Point
+from service.types import AnswerSide, Point
 
 CSV_CITATIONS = 3
 _FIXED = ("id", "question", "answer", "abstained", "points", "citations", "timings_ms", "error")
@@ -56,10 +57,17 @@ def _cite_line(citation: dict[str, Any]) -> str:
 
 
 def _point_lines(row: dict[str, Any]) -> list[str]:
-    """The answer's key points as a numbered list: each quote, where it is, its [n]."""
+    """The answer's key points as a numbered list: each quote, where it is, its [n]; a
+    comparison's as a subsection for each side."""
+    if row.get("sides"):
+        return [line for side in row["sides"] for line in _side_lines(side)]
     points = [Point.model_validate(p) for p in row.get("points") or []]
     if not points:
         return [escape_markdown(str(row["answer"])), ""]
+    return [*_numbered(points), ""]
+
+
+def _numbered(points: list[Point]) -> list[str]:
     lines = []
     for point in points:
         quote = escape_markdown(point.text)
@@ -69,7 +77,18 @@ def _point_lines(row: dict[str, Any]) -> list[str]:
         lines.append(
             f"{indent}1. “{quote}” [{point.citation}] ({f'{place}, ' if place else ''}{span})"
         )
-    return [*lines, ""]
+    return lines
+
+
+def _side_lines(side: dict[str, Any]) -> list[str]:
+    """One side of a comparison: its label as a heading, then its points or why it has
+    none."""
+    found = AnswerSide.model_validate(side)
+    lines = [f"### {escape_markdown(found.label)}", ""]
+    if found.points:
+        return [*lines, *_numbered(found.points), ""]
+    missing = found.missing or NOTHING
+    return [*lines, f"*{escape_markdown(missing[:1].upper() + missing[1:])}*", ""]
 
 
 def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
@@ -98,6 +117,8 @@ def render_markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             lines += [f"*Abstained.* {escape_markdown(str(row['answer']))}", ""]
             continue
         lines += _point_lines(row)
+        if row.get("sides"):  # the sources are no side's: a heading of their own
+            lines += ["### Sources", ""]
         for c in row.get("citations", []):
             title, source = escape_markdown(c["title"]), escape_markdown_code(c["source"])
             lines.append(f"- [{c['n']}] *{title}*, {source}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from service.answer import ABSTENTION
+from service.comparison import NOTHING
 from service.escaping import escape_mrkdwn
-from service.types import AskResponse, Citation, Point
+from service.types import AnswerSide, AskResponse, Citation, Point
 
 MAX_TEXT = 3000
 """Characters in one section's text."""
@@ -67,6 +68,20 @@ def _point_line(point: Point) -> str:
     return f"{bullet} {_short(point.text)}{where} *[{point.citation}]*"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _side_texts(side: AnswerSide) -> list[str]:
+    """One side of a comparison: its label in bold, then its points, or why it has none
+    (more than a section holds is cut into more sections at line breaks)."""
+    head = f"*{escape_mrkdwn(side.label)}*"
+    if not side.points:
+        missing = _sentence(side.missing or NOTHING)
+        return _split(f"{head}\n_{escape_mrkdwn(missing)}_")
+    return _split("\n".join([head, *(_point_line(p) for p in side.points)]))
+
+
 def _citation_block(citation: Citation) -> dict[str, Any]:
     """A source: title and place, then the words of it the answer quotes."""
     place = escape_mrkdwn(citation.location())
@@ -89,17 +104,24 @@ def answer_blocks(
     question: str, response: AskResponse, answer_id: str | None, shareable: bool = False
 ) -> list[dict[str, Any]]:
     """The answer's key points (verbatim, with speaker and time or page), preceded by a
-    configured model's checked answer when it wrote one, its sources, and the buttons."""
+    configured model's checked answer when it wrote one, its sources, and the buttons.
+    A comparison's points come a section for each side, headed by the side's label."""
     blocks: list[dict[str, Any]] = [_section(f"*Q:* {escape_mrkdwn(question)}")]
     answer = escape_mrkdwn(response.answer)
     if response.abstained:
         reason = "" if response.answer == ABSTENTION else f"\n{answer}"
         blocks.append(_section(NOT_COVERED + reason))
     else:
-        text = "\n".join(_point_line(p) for p in response.points) or answer
-        if response.mode == "generated":  # the model's checked sentences, then the points
-            text = f"{answer}\n\n*Evidence:*\n{text}"
-        blocks += [_section(piece) for piece in _split(text)]
+        if response.sides:  # a comparison: a section for each side
+            pieces = [piece for side in response.sides for piece in _side_texts(side)]
+            if response.mode == "generated":
+                pieces = [*_split(f"{answer}\n\n*Evidence:*"), *pieces]
+        else:
+            text = "\n".join(_point_line(p) for p in response.points) or answer
+            if response.mode == "generated":  # the model's checked sentences, then the points
+                text = f"{answer}\n\n*Evidence:*\n{text}"
+            pieces = _split(text)
+        blocks += [_section(piece) for piece in pieces]
         blocks.append({"type": "divider"})
         blocks += [_citation_block(c) for c in response.citations]
     buttons = []

@@ -48,19 +48,64 @@
     return node;
   }
 
+  // One key point: its words, where it is, its [n] (a link to its card) and a link to
+  // its characters in the source. ``i`` numbers it among all the answer's points.
+  function pointItem(point, i, byN) {
+    const cited = byN.get(point.citation);
+    const place = where(point);
+    return el("li", {class: point.level ? "point item" : "point", id: `point-${i + 1}`},
+      el("span", {class: "point-text", text: point.text}), " ",
+      place ? el("span", {class: "where", text: `(${place})`}) : null, " ",
+      marker(point.citation), " ",
+      cited ? el("a", {class: "point-source", href: sourceHref(cited.doc_id, point.start_char, point.end_char),
+                       "aria-label": `point ${i + 1} in its source`}, "source") : null);
+  }
+
+  // Where each of a side's points sits among the answer's points (a side's points are
+  // the same points as the flat list's): matched by citation and span, in order.
+  function numbering(points) {
+    const slots = new Map();
+    points.forEach((p, i) => {
+      const k = `${p.citation}:${p.start_char}:${p.end_char}`;
+      if (!slots.has(k)) slots.set(k, []);
+      slots.get(k).push(i);
+    });
+    let next = points.length;
+    return (p) => {
+      const free = slots.get(`${p.citation}:${p.start_char}:${p.end_char}`);
+      return free && free.length ? free.shift() : next++;
+    };
+  }
+
+  function sentence(text) {
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  // A comparison: one block per side (its label, then its points or why it has none),
+  // in columns on a wide screen and one above the other on a narrow one (app.css).
+  function renderSides(answer, byN) {
+    const box = $("sides");
+    const index = numbering(answer.points);
+    answer.sides.forEach((side, s) => {
+      const heading = `side-${s + 1}-label`;
+      const body = side.points.length
+        ? el("ul", {class: "points"}, ...side.points.map((p) => pointItem(p, index(p), byN)))
+        : el("p", {class: "side-missing", text: sentence(side.missing || "nothing in it answers this.")});
+      box.append(el("section", {class: "side", id: `side-${s + 1}`, "aria-labelledby": heading},
+        el("h3", {class: "side-label", id: heading, text: side.label}), body));
+    });
+  }
+
   function renderPoints(answer, byN) {
     const list = $("points");
+    const box = $("sides");
     list.replaceChildren();
-    answer.points.forEach((point, i) => {
-      const cited = byN.get(point.citation);
-      const place = where(point);
-      list.append(el("li", {class: point.level ? "point item" : "point", id: `point-${i + 1}`},
-        el("span", {class: "point-text", text: point.text}), " ",
-        place ? el("span", {class: "where", text: `(${place})`}) : null, " ",
-        marker(point.citation), " ",
-        cited ? el("a", {class: "point-source", href: sourceHref(cited.doc_id, point.start_char, point.end_char),
-                         "aria-label": `point ${i + 1} in its source`}, "source") : null));
-    });
+    box.replaceChildren();
+    const sided = Array.isArray(answer.sides) && answer.sides.length > 0;
+    list.hidden = sided;
+    box.hidden = !sided;
+    if (sided) renderSides(answer, byN);
+    else answer.points.forEach((point, i) => list.append(pointItem(point, i, byN)));
   }
 
   function renderCitations(answer) {
@@ -103,7 +148,8 @@
     renderPoints(answer, byN);
     renderCitations(answer);
     $("answer").hidden = false;
-    status(`${answer.points.length} points from ${answer.citations.length} sources.`);
+    const compared = answer.sides && answer.sides.length ? `${answer.sides.length} sides, ` : "";
+    status(`${compared}${answer.points.length} points from ${answer.citations.length} sources.`);
     reveal($("answer"));
   }
 
