@@ -20,6 +20,10 @@ RESERVE_BYTES = 16 * 1024 * 1024
 """Kept free besides: the write-ahead logs and a segment's next growth step."""
 
 
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+"""The errors of a write a full disk (or a spent quota) refused."""
+
+
 class DiskFullError(OSError):
     """Not enough free space where the store writes."""
 

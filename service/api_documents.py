@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from starlette.datastructures import FormData, Headers, UploadFile
 from starlette.formparsers import MultiPartParser
 
+from ingest.diskspace import NO_SPACE, RESERVE_BYTES, DiskFullError, ensure_space
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadError, iter_files
 from service.api_deps import services_of
 from service.container import Services
@@ -124,7 +126,7 @@ def uploads_dir(services: Services) -> Path:
     response_model=Job,
     responses={
         202: _links(GetJob=(GET_JOB, "job_id", "$response.body#/id")),  # the job, not a document
-        **documented(400, 401, 403, 404, 413, 415),
+        **documented(400, 401, 403, 404, 413, 415, 507),
         422: {"description": "Bad request."},
     },
     openapi_extra={
@@ -171,7 +173,9 @@ async def add_documents(request: Request) -> Job:
     sends them), or JSON
     `{"paths": ["relative/or/absolute", ...]}` naming files or folders under the server's
     `POLICYQA_INGEST_ROOT`. Refused, with nothing written: paths outside the root (413 for
-    files over `POLICYQA_MAX_UPLOAD_BYTES`, 415 for unsupported types, 403 outside the root).
+    files over `POLICYQA_MAX_UPLOAD_BYTES`, 415 for unsupported types, 403 outside the root,
+    507 when the data folder's disk has no room for the files: the message names the folder
+    and the space needed; send them again once there is room).
     """
     services = services_of(request)
     content_type = request.headers.get("content-type", "")
@@ -183,7 +187,10 @@ async def add_documents(request: Request) -> Job:
     else:
         raise HTTPException(415, 'send multipart/form-data files or JSON {"paths": [...]}')
     jobs = request.app.state.jobs
-    return jobs.submit(received.paths, received.catalogued, received.origins)  # type: ignore[no-any-return]
+    try:
+        return jobs.submit(received.paths, received.catalogued, received.origins)  # type: ignore[no-any-return]
+    except DiskFullError as exc:  # the job could not be kept: not accepted
+        raise HTTPException(507, str(exc)) from None
 
 
 class PruneRequest(BaseModel):
@@ -320,6 +327,12 @@ async def _receive_uploads(request: Request, services: Services) -> _Received:
         form = await parser.parse()
     except HTTPException:
         raise
+    except OSError as exc:  # spooling the files where temporary files go
+        if exc.errno not in NO_SPACE:
+            raise
+        spool = tempfile.gettempdir()
+        declared = request.headers.get("content-length", "")
+        raise HTTPException(507, _no_room(f"the upload ({declared or '?'} bytes)", spool)) from None
     except Exception as exc:  # starlette: too many files, a malformed body
         if "Too many files" in str(exc):  # a count, as the schema's maxItems says: 422
             raise invalid(
@@ -379,28 +392,54 @@ async def _keep_uploads(form: FormData, services: Services) -> _Received:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise invalid(["body", "files"], f"file names sent twice in one request: {twice}")
+    for upload in uploads:
+        _check_name(upload)
     target = uploads_dir(services)
+    size = sum(upload.size or 0 for upload in uploads)
+    what = f"the upload ({len(uploads)} file{'s' * (len(uploads) > 1)}, {size:,} bytes)"
     staging = target / f".staging-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
     try:
+        target.mkdir(parents=True, exist_ok=True)
+        # the files, and room for the store to take them in (ingest.diskspace's reserve)
+        ensure_space(target, size, what)
+        staging.mkdir()
         staged = [await _stage(upload, staging, settings.max_upload_bytes) for upload in uploads]
         final = []
         for path, digest in staged:
             destination = target / digest[:16] / path.name
             destination.parent.mkdir(exist_ok=True)
-            os.replace(path, destination)
+            os.replace(path, destination)  # the same bytes land in the same place
             final.append(destination.resolve())
         return _Received(final, catalogued, origins)
+    except DiskFullError as exc:
+        raise HTTPException(507, str(exc)) from None
+    except OSError as exc:  # the check is an estimate, and others write too
+        if exc.errno not in NO_SPACE:
+            raise
+        raise HTTPException(507, _no_room(what, target, size)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-async def _stage(upload: UploadFile, staging: Path, limit: int) -> tuple[Path, str]:
+def _no_room(what: str, folder: Path | str, size: int | None = None) -> str:
+    needed = f"about {(size + RESERVE_BYTES) / 1_000_000:,.1f} MB " if size is not None else ""
+    return (
+        f"{what} needs {needed}free in {folder}, and the disk filled up while it was "
+        "written: free some space and send it again (nothing of it was kept; a file "
+        "sent before is not stored twice)"
+    )
+
+
+def _check_name(upload: UploadFile) -> None:
     name = Path(upload.filename or "").name
     if not name or name.startswith(".") or "\x00" in name:
         raise invalid(["body", "files"], f"bad file name {upload.filename!r}")
     if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
         raise HTTPException(415, f"{name}: unsupported file type {Path(name).suffix or '(none)'}")
+
+
+async def _stage(upload: UploadFile, staging: Path, limit: int) -> tuple[Path, str]:
+    name = Path(upload.filename or "").name
     path = staging / name
     size = 0
     digest = hashlib.sha256()

@@ -3,15 +3,19 @@
 The JSONL row file is the run's checkpoint: every answered question is appended and
 flushed in input order, and a re-run with the same output skips the questions already
 there (by id, or by question text when there is no id). CSV and Markdown outputs are
-rendered from the rows when the run ends.
+rendered from the rows when the run ends. A full disk stops the run with a message naming
+the file and the space needed; what was written stays, and the same command run again
+once there is room asks only the rest.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
+import shutil
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from ingest.diskspace import NO_SPACE, DiskFullError
 from service.library import Library
 from service.metrics import percentile
 from service.qa import QA
@@ -164,30 +169,90 @@ def run_batch(
     progress: Callable[[int], None] | None = None,
     concurrency: int = 1,
 ) -> BatchRun:
-    """Answer the questions not yet in ``rows_path``, appending each row as it completes."""
+    """Answer the questions not yet in ``rows_path``, appending each row as it completes.
+
+    Raises:
+        DiskFullError: the disk filled up: the message names the file, the answers written
+            and the space the rest needs; they are kept, and a re-run asks only the rest.
+    """
     done = {row_key(r) for r in load_rows(rows_path)}
     todo = [q for q in questions if q.key not in done]
     run = BatchRun(skipped=len(questions) - len(todo))
     started = time.perf_counter()
-    rows_path.parent.mkdir(parents=True, exist_ok=True)
-    _mend_torn_tail(rows_path)
-    with rows_path.open("a", encoding="utf-8") as out:
-        for first in range(0, len(todo), CHUNK):
-            chunk = todo[first : first + CHUNK]
-            requests = [AskRequest(question=q.question, top_k=top_k) for q in chunk]
-            outcomes = qa.answer_many(requests, concurrency)
-            for question, outcome in zip(chunk, outcomes, strict=True):
-                _write_row(out, to_row(question, outcome))
-                run.answered += 1
-                if progress:
-                    progress(1)
+    written = 0
+    try:
+        rows_path.parent.mkdir(parents=True, exist_ok=True)
+        _mend_torn_tail(rows_path)
+        with rows_path.open("a", encoding="utf-8") as out:
+            for first in range(0, len(todo), CHUNK):
+                chunk = todo[first : first + CHUNK]
+                requests = [AskRequest(question=q.question, top_k=top_k) for q in chunk]
+                outcomes = qa.answer_many(requests, concurrency)
+                for question, outcome in zip(chunk, outcomes, strict=True):
+                    written += _write_row(out, to_row(question, outcome))
+                    run.answered += 1
+                    if progress:
+                        progress(1)
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        left = len(todo) - run.answered
+        per_row = written / run.answered if run.answered else ROW_BYTES
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"{rows_path}: the disk is full after {run.answered} answers of this run; the "
+            f"{left} left need about {_mb(per_row * left * 2)} more (their rows and the "
+            f"report) and {_mb(_free(rows_path.parent))} is free: free some space and run "
+            "the same command again (the answers written are kept and not asked again)",
+        ) from None
     run.seconds = time.perf_counter() - started
     return run
 
 
-def _write_row(out: TextIO, row: dict[str, Any]) -> None:
-    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+ROW_BYTES = 16_000
+"""A row's size before any is written (an answer with its citations: ~5-15 KB)."""
+
+
+def write_text_safely(path: Path, text: str, keeps: str = "") -> None:
+    """Write ``path`` whole or not at all (a file beside it, renamed into place): a full
+    disk leaves the earlier file as it was.
+
+    Raises:
+        DiskFullError: the message names the file and the space it needs (``keeps``: what
+            a re-run can count on).
+    """
+    data = text.encode("utf-8")
+    partial = path.with_name(path.name + ".tmp")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        if exc.errno not in NO_SPACE:
+            raise
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"{path} needs {_mb(len(data))} free and {_mb(_free(path.parent))} is free: "
+            f"free some space and run the same command again{keeps}",
+        ) from None
+
+
+def _free(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def _mb(size: float) -> str:
+    return f"{size / 1_000_000:,.2f} MB"
+
+
+def _write_row(out: TextIO, row: dict[str, Any]) -> int:
+    line = json.dumps(row, ensure_ascii=False) + "\n"
+    out.write(line)
     out.flush()
+    return len(line.encode("utf-8"))
 
 
 def _mend_torn_tail(path: Path) -> None:
@@ -208,10 +273,13 @@ def order_rows(
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Rewrite a JSONL row file atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
-    tmp.replace(path)
+    """Rewrite a JSONL row file atomically (a full disk leaves it as it was).
+
+    Raises:
+        DiskFullError: no room for the rewrite (the message names the file and the space).
+    """
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    write_text_safely(path, text, " (the answers are kept: nothing is asked again)")
 
 
 def build_meta(

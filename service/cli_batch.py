@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import typer
 from tqdm import tqdm
 
+from ingest.diskspace import DiskFullError
 from service.batch import (
     build_meta,
     input_format,
@@ -18,6 +19,7 @@ from service.batch import (
     read_questions,
     run_batch,
     write_rows,
+    write_text_safely,
 )
 from service.cli_common import JsonFlag, open_services
 from service.reports import diff_rows, format_diff, render_csv, render_markdown
@@ -58,6 +60,7 @@ def batch(
     rows_path = output if fmt == "jsonl" else output.with_name(output.name + ".rows.jsonl")
 
     services = open_services()
+    kept = f" (the answers are kept in {rows_path}: nothing is asked again)"
     try:
         bar = tqdm(total=len(questions), unit="q", disable=not sys.stderr.isatty(), desc="batch")
         run = run_batch(
@@ -67,14 +70,18 @@ def batch(
         rows = order_rows(load_rows(rows_path), questions)
         write_rows(rows_path, rows)
         meta = build_meta(services.qa, services.library, rows, source, run)
+        meta["malformed_rows"] = errors.rows
+        meta_text = json.dumps(meta, indent=2, ensure_ascii=False)
+        write_text_safely(Path(f"{output}.meta.json"), meta_text, kept)
+        if fmt == "csv":
+            write_text_safely(output, render_csv(rows), kept)
+        elif fmt == "md":
+            write_text_safely(output, render_markdown(rows, meta), kept)
+    except DiskFullError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         services.close()
-    meta["malformed_rows"] = errors.rows
-    Path(f"{output}.meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False))
-    if fmt == "csv":
-        output.write_text(render_csv(rows), encoding="utf-8")
-    elif fmt == "md":
-        output.write_text(render_markdown(rows, meta), encoding="utf-8")
     typer.echo(
         f"{run.answered} answered now, {run.skipped} already done, {meta['failed']} failed, "
         f"{meta['abstained']} abstained; {run.rate:.1f} questions/s -> {output}",

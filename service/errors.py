@@ -36,5 +36,7 @@ def documented(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Too large: a file, a request body or a list.",
         415: "Unsupported content or file type.",
         503: "The store cannot answer.",
+        507: "No room on the data folder's disk: the message names the folder and the space "
+        "needed; nothing was kept.",
     }
     return {code: {"model": ErrorResponse, "description": words[code]} for code in codes}

@@ -13,6 +13,7 @@ grace ends is abandoned with its thread (a daemon) and redone then, as after a c
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import queue
@@ -28,6 +29,7 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from ingest.diskspace import DiskFullError
 from ingest.pipeline import IngestSummary
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class JobRunner:
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._serve, name="ingest-job", daemon=True)
         self._worker.start()
+        self._database = database or Path("jobs.sqlite3")
         self._db = _open(database) if database else None
         for job, paths in self._unfinished():
             logger.info("resuming ingest job job_id=%s files=%d", job.id, len(paths))
@@ -114,7 +117,17 @@ class JobRunner:
             ],
             catalogued=catalogued,
         )
-        self._save(job, paths)
+        try:
+            self._save(job, paths)
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+                raise
+            raise DiskFullError(
+                errno.ENOSPC,
+                f"the job needs a few KB free in {self._database.parent} to be kept "
+                f"({self._database.name}) and the disk is full: free some space and send it "
+                "again (nothing of it was kept)",
+            ) from None
         self._start(job, paths)
         return job.model_copy(deep=True)
 
@@ -199,13 +212,30 @@ class JobRunner:
                 return  # shut down: what was saved last resumes at the next start
             body = job.model_dump_json()
             if paths is None:
-                self._db.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
-            else:
-                listed = json.dumps([str(p) for p in paths])
+                try:
+                    self._db.execute("UPDATE jobs SET body = ? WHERE id = ?", (body, job.id))
+                    self._db.commit()
+                except sqlite3.OperationalError as exc:  # a full disk: say so, keep going
+                    if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+                        raise
+                    self._db.rollback()
+                    logger.error(
+                        "job progress not saved job_id=%s: the disk holding %s is full (the "
+                        "job goes on; a restart redoes its files since the last save, as "
+                        "unchanged)",
+                        job.id,
+                        self._database,
+                    )
+                return
+            listed = json.dumps([str(p) for p in paths])
+            try:
                 self._db.execute(
                     "INSERT INTO jobs (id, body, paths) VALUES (?, ?, ?)", (job.id, body, listed)
                 )
-            self._db.commit()
+                self._db.commit()
+            except sqlite3.Error:
+                self._db.rollback()
+                raise
 
     def _unfinished(self) -> list[tuple[Job, list[Path]]]:
         if self._db is None:
