@@ -10,6 +10,7 @@ from typing import Any
 
 from ingest.chunking import chunk_document, split_sentences
 from ingest.embedding import PolicyEmbedding
+from ingest.references import references
 from ingest.schema import Chunk, LoadedDocument, PayloadKey
 from ingest.settings import IngestSettings
 from ingest.structure import (
@@ -126,6 +127,7 @@ def document_payload(
             PayloadKey.DOC_TEXT: doc.text,
             PayloadKey.FINGERPRINTS: fingerprints,
             PayloadKey.FINGERPRINT_PIECES: pieces,
+            PayloadKey.REFERENCES: references(doc.text),
             PayloadKey.SEGMENTS: [
                 [s.start, s.end, s.page, s.speaker, s.start_seconds] for s in doc.segments
             ],

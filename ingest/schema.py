@@ -43,6 +43,9 @@ class PayloadKey(StrEnum):
     """Hashes of the document's sentences, to spot wording many documents share."""
     FINGERPRINT_PIECES = "fingerprint_pieces"
     """Pairs [piece, sentence]: sentences a page break cuts, found by either piece."""
+    REFERENCES = "references"
+    """Sentences revoking, repealing, superseding or amending another instrument:
+    [verb, start, end, sentence] (``ingest.references``)."""
     SEGMENTS = "segments"
     """A document's pages or speaker turns: [start, end, page, speaker, start seconds]."""
     LICENSE = "license"

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import Stemmer
 
-from ingest import crosslingual, stopwords
+from ingest import crosslingual, spelling, stopwords
 
 K1 = 1.2
 B = 0.75
@@ -106,10 +106,26 @@ def question_terms(text: str) -> dict[str, frozenset[str]]:
 def _question_terms(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     # One answer asks for these three or four times (BM25 query, coverage, quotes).
     terms = tokenize(text)
+    respelt = _respelt(text)
     return tuple(
-        (term, translated | {term})
+        (term, translated | {term} | respelt.get(term, frozenset()))
         for term, translated in crosslingual.term_translations(terms, tokenize).items()
     )
+
+
+@lru_cache(maxsize=256)
+def _respelt(text: str) -> dict[str, frozenset[str]]:
+    """Each English term of a question → its terms spelt the other way (``ingest.spelling``:
+    "centres" → "center")."""
+    found: dict[str, frozenset[str]] = {}
+    for word in spelling.words(text):
+        own = tokenize(word)
+        if len(own) != 1:
+            continue  # a stop word
+        other = {t for variant in spelling.respellings(word) for t in tokenize(variant)}
+        if other - set(own):
+            found[own[0]] = found.get(own[0], frozenset()) | frozenset(other - set(own))
+    return found
 
 
 def term_id(term: str) -> int:
@@ -153,6 +169,8 @@ def encode_query(
     """
     forms = _question_terms(text)
     weights = {term_id(term): 1.0 for term, _ in forms}
+    for respelt in _respelt(text).values():  # another spelling of the same word
+        weights.update(dict.fromkeys(map(term_id, respelt), 1.0))
     if bigrams:
         for pair in _pairs(tokenize(text)):
             weights[term_id(pair)] = 1.0

@@ -13,12 +13,14 @@ than borrowing another side's passages.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingest import sparse
 from service.catalogue import Catalogue, Link
+from service.questions import asked_topic
 from service.retrieval import Candidate
+from service.revocations import Revocation, short_title
 from service.types import AnswerSide, Point
 from service.units import Unit
 
@@ -32,6 +34,17 @@ _COMPARING = re.compile(
     r"alike|agree\w*|disagree\w*)\b|相比|比较|区别|异同|不同",
     re.IGNORECASE,
 )
+_ASKING = re.compile(
+    _COMPARING.pattern
+    + r"|"
+    + _CHANGE.pattern
+    + r"|\b(?:how|what|which|who|why|when|where|do|does|did|the|and|then|each|say|says|"
+    r"said|about|on|in|to|they|their|its|approach\w*|treat\w*|stance|view\w*|"
+    r"position\w*|handle\w*|regard\w*|from)\b",
+    re.IGNORECASE,
+)
+"""Words that ask or compare, not what is compared."""
+_CLAUSE_END = re.compile(r"[;?；？]\s*|\.\s+")
 MAX_SIDES = 4
 """More named documents than this are a list of sources, not sides to set side by side."""
 
@@ -48,13 +61,20 @@ class Side:
     """The document's date (ISO), when the catalogue knows it."""
     units: list[Unit] = field(default_factory=list)
     ranked: list[Candidate] = field(default_factory=list)
+    missing: str | None = None
+    """Why the side is not answered (its document never speaks of the topic)."""
 
     @property
     def doc_id(self) -> str:
         return self.link.doc_id
 
 
-def sides_of(question: str, links: Sequence[Link], catalogue: Catalogue) -> list[Side]:
+def sides_of(
+    question: str,
+    links: Sequence[Link],
+    catalogue: Catalogue,
+    revoked: Mapping[str, Revocation] | None = None,
+) -> list[Side]:
     """The sides of a question naming or describing two or more documents (``links``:
     the catalogue's names, then its descriptions), in the order the question names them,
     or in date order when it asks how something changed (empty: not a comparison)."""
@@ -75,7 +95,7 @@ def sides_of(question: str, links: Sequence[Link], catalogue: Catalogue) -> list
     if _CHANGE.search(question):
         ordered.sort(key=lambda link: _date(catalogue, link.doc_id) or "9999")
     return [
-        Side(link, _label(question, link, catalogue), _date(catalogue, link.doc_id))
+        Side(link, _label(question, link, catalogue, revoked or {}), _date(catalogue, link.doc_id))
         for link in ordered
     ]
 
@@ -105,17 +125,53 @@ def topic_of(question: str, sides: Sequence[Side]) -> str:
     return topic if len(sparse.tokenize(topic)) >= 2 else question
 
 
+def asked_of(question: str, sides: Sequence[Side]) -> set[str]:
+    """The sides the question asks its topic of: those named in the clause that asks it
+    ("The speaker ties … to CUDA; what do the TC260 framework and AI Plus plan say about
+    chips?" asks the framework and the plan, not the speaker); all of them when no
+    clause is set apart."""
+    topic = asked_topic(question)
+    at = question.find(topic) if topic else -1
+    if at < 0:
+        return {side.doc_id for side in sides}
+    bounds = [0, *(m.end() for m in _CLAUSE_END.finditer(question)), len(question)]
+    start = max(b for b in bounds if b <= at)
+    end = min(b for b in bounds if b > at)
+    return {
+        side.doc_id
+        for side in sides
+        if (found := _find(question, side.link.matched)) and start <= found.start() < end
+    }
+
+
+def compared_on(topic: str) -> str | None:
+    """What a comparison's topic compares the sides on: its words without the asking and
+    comparing ones ("How do the and differ on safety testing?" → "safety testing");
+    None when nothing is left."""
+    words = _ASKING.sub(" ", topic)
+    words = " ".join(w for w in re.split(r"[\s,;?？，；]+", words) if w)
+    return words if len(sparse.tokenize(words)) >= 1 else None
+
+
 def _date(catalogue: Catalogue, doc_id: str) -> str | None:
     entry = catalogue.entries.get(doc_id)
     return str(entry.date) if entry is not None and entry.date else None
 
 
-def _label(question: str, link: Link, catalogue: Catalogue) -> str:
-    """The question's own words for the document (else its title), with its date."""
+def _label(
+    question: str, link: Link, catalogue: Catalogue, revoked: Mapping[str, Revocation]
+) -> str:
+    """The question's own words for the document (else its title), with its date and,
+    when a document of the corpus revokes it, when and by which."""
     found = _find(question, link.matched)
     words = found.group() if found else link.title
-    date = _date(catalogue, link.doc_id)
-    return f"{words} ({date})" if date else words
+    about = [_date(catalogue, link.doc_id) or ""]
+    gone = revoked.get(link.doc_id)
+    by = catalogue.entries.get(gone.by) if gone is not None else None
+    if gone is not None and by is not None:
+        about.append(f"{gone.verb} {gone.date or ''} by {short_title(by.title)}".replace("  ", " "))
+    about = [part for part in about if part]
+    return f"{words} ({'; '.join(about)})" if about else words
 
 
 NOTHING = "nothing in it answers this."
@@ -136,7 +192,7 @@ def answer_sides(sides: Sequence[Side], points: Sequence[Point]) -> list[AnswerS
                 doc_ids=[side.doc_id],
                 date=side.date,
                 points=mine,
-                missing=None if mine else NOTHING,
+                missing=None if mine else side.missing or NOTHING,
             )
         )
     return out
@@ -154,5 +210,5 @@ def render_sides(sides: Sequence[Side], lines: Sequence[str]) -> str:
             out.extend(lines[at : at + len(side.units)])
             at += len(side.units)
         else:
-            out.append(f"{side.label}: {NOTHING}")
+            out.append(f"{side.label}: {side.missing or NOTHING}")
     return "\n".join(out)

@@ -26,6 +26,7 @@ from ingest.manifest import ManifestEntry
 from ingest.outline import Section, outline
 from ingest.schema import PayloadKey, point_id_of
 from service.catalogue import MONTHS, Catalogue
+from service.revocations import revocations
 from service.sections import heading_terms_of
 
 T = TypeVar("T")
@@ -72,6 +73,8 @@ class CorpusFacts:
         records = list(records)
         self.catalogue = Catalogue(records, manifest)
         """Each document's names, jurisdiction and issuers (``service.catalogue``)."""
+        self.revoked = revocations(records, self.catalogue)
+        """Each document another document of the corpus revokes (``service.revocations``)."""
         self.versions = {
             str(r[PayloadKey.DOC_ID]): str(r.get(PayloadKey.CONTENT_HASH) or "") for r in records
         }

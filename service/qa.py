@@ -22,7 +22,15 @@ from ingest.store import PolicyStore
 from service import answer
 from service.catalogue import Link
 from service.citing import Citer, quote_points
-from service.comparison import Side, answer_sides, render_sides, sides_of, topic_of
+from service.comparison import (
+    Side,
+    answer_sides,
+    asked_of,
+    compared_on,
+    render_sides,
+    sides_of,
+    topic_of,
+)
 from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
@@ -30,14 +38,17 @@ from service.generation import load_prompt
 from service.passages import document_text, gather
 from service.questions import Question, asked_topic, split_facets
 from service.retrieval import Candidate, diversify, fuse_and_smooth, search_lists
+from service.revocations import in_force, revocation_note
 from service.sections import section_at
 from service.settings import Settings
 from service.types import (
     AskRequest,
     AskResponse,
     Citation,
+    Filters,
     LinkedDocument,
     Point,
+    RevokedBy,
     SearchRequest,
     SearchResponse,
     filter_dict,
@@ -45,9 +56,14 @@ from service.types import (
 
 logger = logging.getLogger(__name__)
 
+NONE_IN_FORCE = "(no document in force)"
+"""The doc id an ``as_of`` filter searches when no document was in force then: none has it."""
+
 MISSING_TOPIC_SHARE = 3
 """A document is silent on a topic when at least one in this many of its terms never
 occurs in it ("hospitals or healthcare" in a talk on open-source AI)."""
+COMPARED_MISSING_SHARE = 2
+"""A comparison's side is silent on its topic when half its terms never occur in it."""
 
 
 SIDE_POINTS = 3
@@ -115,7 +131,7 @@ class QA:
         """
         timings: dict[str, float] = {}
         candidates, question_vector, pool = self._retrieve(
-            request.question, request.top_k, filter_dict(request.filters), timings, vector
+            request.question, request.top_k, self._filters(request.filters), timings, vector
         )
         started = time.perf_counter()
         evidence = answer.weigh_evidence(
@@ -135,7 +151,9 @@ class QA:
             timings["answer"] = _ms(started)
             return self._response(refusal, True, [], timings, evidence.as_dict())
         named = [link.doc_id for link in links]
-        sides = sides_of(request.question, [*named_links, *described], corpus.catalogue)
+        sides = sides_of(
+            request.question, [*named_links, *described], corpus.catalogue, corpus.revoked
+        )
         if sides:
             response = self._compare(request, sides, question_vector, pool, corpus, timings)
             response.evidence = evidence.as_dict()
@@ -149,7 +167,7 @@ class QA:
             request.question,
             question_vector,
             pool,
-            filter_dict(request.filters),
+            self._filters(request.filters),
             corpus,
             self.live,
             named,
@@ -161,10 +179,12 @@ class QA:
             return self._response(silent, True, [], timings, evidence.as_dict())
         question = self._question(request.question, question_vector)
         cfg = self.settings.answer
+        revoked = revoked_by(gathered.focus, corpus) if gathered.focus else None
+        note = f"Note: {revoked.note}\n" if revoked is not None else ""
         units = compose(
             question,
             gathered.passages,
-            cfg.max_chars,
+            cfg.max_chars - len(note),
             cfg.max_point_chars,
             corpus.shared_wording,
             [(gathered.focus or "", start, end) for start, end in gathered.sections],
@@ -179,7 +199,7 @@ class QA:
             points = quote_points(citations)
             cut = [(False, False)] * len(points)
         self._locate(points, citations, corpus)
-        text = answer.render_answer(points, cut)
+        text = note + answer.render_answer(points, cut)
         timings["answer"] = _ms(started)
         response = self._response(text, False, citations, timings, evidence.as_dict(), points)
         response.linked_documents = _linked(links, gathered.focus, corpus)
@@ -205,14 +225,19 @@ class QA:
         point_chars = min(cfg.max_point_chars, max(MIN_SIDE_POINT, budget // SIDE_POINTS))
         per_side = max(1, request.top_k // len(sides))
         candidates: list[Candidate] = []
+        asked = asked_of(request.question, sides)
         for side in sides:
+            if side.doc_id in asked:
+                side.missing = self._silent_on(topic, side.doc_id, corpus, compared=True)
+            if side.missing:
+                continue
             gathered = gather(
                 self.store,
                 self.settings,
                 topic,
                 vector,
                 pool,
-                filter_dict(request.filters),
+                self._filters(request.filters),
                 corpus,
                 self.live,
                 [side.doc_id],
@@ -241,7 +266,7 @@ class QA:
         """Ranked passages for a query, with the same citation fields as answers."""
         timings: dict[str, float] = {}
         candidates, question_vector, _ = self._retrieve(
-            request.query, request.top_k, filter_dict(request.filters), timings
+            request.query, request.top_k, self._filters(request.filters), timings
         )
         citations, _ = self._citer.cite(request.query, candidates, question_vector)
         timings["total"] = round(sum(timings.values()), 2)
@@ -283,6 +308,23 @@ class QA:
             return [one(i) for i in range(len(requests))]
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             return list(pool.map(one, range(len(requests))))
+
+    def _filters(self, filters: Filters | None) -> dict[str, Any] | None:
+        """A request's filters as the store takes them: ``as_of`` becomes the documents in
+        force on that date (``service.revocations``)."""
+        found = filter_dict(filters)
+        if not found or "as_of" not in found:
+            return found
+        as_of = str(found.pop("as_of"))
+        corpus = self.corpus
+        allowed = in_force(corpus.catalogue, corpus.revoked, as_of)
+        asked = found.get("doc_id")
+        if asked is not None:
+            wanted = {asked} if isinstance(asked, str) else set(asked)
+            allowed = [doc_id for doc_id in allowed if doc_id in wanted]
+        # No document in force: a filter that matches nothing (an empty list would match all).
+        found["doc_id"] = allowed or [NONE_IN_FORCE]
+        return found
 
     def _check_length(self, question: str) -> QuestionTooLongError | None:
         if len(question) <= self.settings.max_question_chars:
@@ -364,12 +406,16 @@ class QA:
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.embedder.get_text_embedding_batch(texts), dtype=np.float32)
 
-    def _silent_on(self, question: str, doc_id: str, corpus: CorpusFacts) -> str | None:
+    def _silent_on(
+        self, question: str, doc_id: str, corpus: CorpusFacts, compared: bool = False
+    ) -> str | None:
         """Why a question asking what one document says about a topic ("what does the
         talk say about hospitals?") cannot be answered: a third or more of the topic's
         terms (its document's own name aside; across languages, those the glossary
-        translates) never occur in that document."""
-        topic = asked_topic(question)
+        translates) never occur in that document. ``compared``: the question is a
+        comparison's topic (``service.comparison.topic_of``), its own words the topic
+        when it asks no "say about"."""
+        topic = asked_topic(question) or (compared_on(question) if compared else None)
         if topic is None:
             return None
         name = corpus.terms.get(doc_id, frozenset())
@@ -389,7 +435,9 @@ class QA:
             for t, forms in wanted.items()
             if not forms & held and not _compound_of(topic, t, held)
         ]
-        if len(missing) * MISSING_TOPIC_SHARE < len(wanted):
+        # A comparison's topic is asked of every side alike; most of it must be absent.
+        share = COMPARED_MISSING_SHARE if compared else MISSING_TOPIC_SHARE
+        if len(missing) * share < len(wanted):
             return None
         return answer.silent_on(entry.title if entry else doc_id, topic)
 
@@ -448,7 +496,26 @@ def _linked(links: list[Link], focus: str | None, corpus: CorpusFacts) -> list[L
         linked.append(
             LinkedDocument(doc_id=entry.doc_id, title=entry.title, matched="", how="focus")
         )
+    for document in linked:
+        document.revoked = revoked_by(document.doc_id, corpus)
     return linked
+
+
+def revoked_by(doc_id: str, corpus: CorpusFacts) -> RevokedBy | None:
+    """How the corpus records a document as no longer in force (None: it does not)."""
+    found = corpus.revoked.get(doc_id)
+    by = corpus.catalogue.entries.get(found.by) if found is not None else None
+    if found is None or by is None:
+        return None
+    return RevokedBy(
+        doc_id=found.by,
+        title=by.title,
+        date=found.date,
+        verb=found.verb,
+        start_char=found.start,
+        end_char=found.end,
+        note=revocation_note(found, corpus.catalogue),
+    )
 
 
 def _compound_of(text: str, term: str, held: frozenset[str]) -> bool:

@@ -77,7 +77,7 @@ DateText = Annotated[
     ),
     AfterValidator(_calendar_date),
 ]
-FILTER_KEYS = ("doc_id", "language", "kind", "publisher", "date_from", "date_to")
+FILTER_KEYS = ("doc_id", "language", "kind", "publisher", "date_from", "date_to", "as_of")
 
 
 class Filters(BaseModel):
@@ -91,6 +91,11 @@ class Filters(BaseModel):
     publisher: OneOrMore | None = None
     date_from: DateText | None = Field(None, description="Documents dated on or after.")
     date_to: DateText | None = Field(None, description="Documents dated on or before.")
+    as_of: DateText | None = Field(
+        None,
+        description="The instruments in force on this date: dated on or before it, and not "
+        "revoked, repealed or superseded by a document of the corpus dated on or before it.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -201,6 +206,18 @@ class Point(BaseModel):
         return ", ".join(part for part in (self.section, self.location()) if part)
 
 
+class RevokedBy(BaseModel):
+    """The document of the corpus that records a document as no longer in force."""
+
+    doc_id: str
+    title: str
+    date: str | None = None
+    verb: str = Field(description="`revoked`, `rescinded`, `repealed` or `superseded`.")
+    start_char: int = Field(description="The sentence that says so, in that document's text.")
+    end_char: int
+    note: str = Field(description="What an answer about the older document says.")
+
+
 class LinkedDocument(BaseModel):
     """A document the answer is about, and how the question named it."""
 
@@ -212,6 +229,9 @@ class LinkedDocument(BaseModel):
         "an issuer, place, year, topic and kind that fit it alone (\"Biden's 2023 "
         'order"); `spoken`: "the speaker" (the corpus\'s one talk); `focus`: the '
         "question's terms and the retrieved passages point to it."
+    )
+    revoked: RevokedBy | None = Field(
+        None, description="The document that revokes it, when the corpus holds one."
     )
 
 

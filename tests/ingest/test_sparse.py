@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ingest import sparse
 from ingest.sparse import encode_document, encode_query, term_id, tokenize
 
 
@@ -96,3 +97,14 @@ def test_a_short_texts_kept_terms_are_a_fresh_list_each_time() -> None:
     assert tokenize(sentence) == ["capit", "requir", "authoris", "person"]
     long_text = " ".join([sentence] * 40)  # over SHORT_TEXT: not kept, same terms
     assert tokenize(long_text) == ["capit", "requir", "authoris", "person"] * 40
+
+
+def test_a_question_spelt_the_british_way_finds_american_text_and_back() -> None:
+    forms = sparse.question_terms("Where will the data centres and the programme be built?")
+    assert {"center", "centr"} <= forms["centr"]
+    assert {"program", "programm"} <= forms["programm"]
+    american = sparse.question_terms("How are organizations defined?")
+    assert "organis" in american["organiz"]
+    # The other spelling is searched at full weight (it is the same word).
+    indices, weights = sparse.encode_query("data centres")
+    assert sparse.term_id("center") in indices and min(weights) == 1.0

@@ -8,43 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from ingest.manifest import ManifestEntry
-from ingest.schema import PayloadKey
 from service.catalogue import Catalogue, Link
 from service.comparison import sides_of, topic_of
 from service.container import Services
 from service.types import AskRequest
-
-
-def _record(doc_id: str, title: str, date: str, kind: str = "official") -> dict[str, object]:
-    return {
-        PayloadKey.DOC_ID: doc_id,
-        PayloadKey.TITLE: title,
-        PayloadKey.FILE_NAME: f"{doc_id}.txt",
-        PayloadKey.DATE: date,
-        PayloadKey.KIND: kind,
-    }
+from tests.factories import catalogue_of, us_orders
 
 
 @pytest.fixture
 def catalogue() -> Catalogue:
-    records = [
-        _record("eo14110", "Executive Order 14110: Safe, Secure, and Trustworthy AI", "2023-10-30"),
-        _record("eo14141", "Executive Order 14141: AI Infrastructure", "2025-01-14"),
-        _record("eo14318", "Executive Order 14318: Data Center Permitting", "2025-07-23"),
-        _record("eo14319", "Executive Order 14319: Preventing Woke AI", "2025-07-23"),
-        _record("plan", "Winning the Race: America's AI Action Plan", "2025-07-23"),
-        _record("measures", "Interim Measures for Generative AI Services", "2023-07-10"),
-        _record("talk", "Why China open-sources its AI (talk transcript)", "", "transcript"),
-    ]
-    people = {"eo14110": ["Biden"], "eo14141": ["Biden"], "eo14318": ["Trump"]}
-    people["eo14319"] = ["Trump"]
-    manifest = {
-        f"{doc}.txt": ManifestEntry(file=f"{doc}.txt", title="t", people=names)
-        for doc, names in people.items()
-    }
-    manifest["plan.txt"] = ManifestEntry(file="plan.txt", title="t", aliases=["AI Action Plan"])
-    return Catalogue(records, manifest)
+    return catalogue_of(us_orders())
 
 
 def _links(catalogue: Catalogue, question: str) -> list[Link]:
