@@ -349,6 +349,11 @@ def _fits(entry: Entry, words: Sequence[str], kind: str) -> bool:
     return len(held) * 2 >= len(topic)
 
 
+def other_places(text: str) -> list[str]:
+    """Jurisdictions the catalogue may hold nothing from, named in a normalised text."""
+    return _places(text)
+
+
 def _places(text: str) -> list[str]:
     """Other jurisdictions named in a normalised text, in order."""
     found: list[str] = []

@@ -12,12 +12,13 @@ than borrowing another side's passages.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingest import sparse
-from service.catalogue import Catalogue, Link
+from service.catalogue import JURISDICTIONS, Catalogue, Link, normalise, other_places
 from service.questions import asked_topic
 from service.retrieval import Candidate
 from service.revocations import Revocation, short_title
@@ -51,10 +52,11 @@ MAX_SIDES = 4
 
 @dataclass
 class Side:
-    """One document of a comparison and what was composed from it."""
+    """One document (or one jurisdiction's documents) of a comparison and what was
+    composed from it."""
 
-    link: Link
-    """How the question named or described it."""
+    link: Link | None
+    """How the question named or described its document (None: it named a jurisdiction)."""
     label: str
     """How the question named it, with the document's date ("the EU AI Act, 2024-06-13")."""
     date: str | None = None
@@ -62,11 +64,33 @@ class Side:
     units: list[Unit] = field(default_factory=list)
     ranked: list[Candidate] = field(default_factory=list)
     missing: str | None = None
-    """Why the side is not answered (its document never speaks of the topic)."""
+    """Why the side is not answered (its document never speaks of the topic, or the
+    corpus holds nothing from its jurisdiction)."""
+    words: str = ""
+    """The question's words for a jurisdiction ("the UK")."""
+    documents: tuple[str, ...] = ()
+    """A jurisdiction's documents, the side's evidence."""
+    focus: str | None = None
+    """The document of a jurisdiction its evidence was gathered inside, once known."""
 
     @property
     def doc_id(self) -> str:
-        return self.link.doc_id
+        """The side's document (a jurisdiction's: its focus, else its first)."""
+        if self.link is not None:
+            return self.link.doc_id
+        return self.focus or (self.documents[0] if self.documents else "")
+
+    @property
+    def doc_ids(self) -> list[str]:
+        """The documents the side is answered from."""
+        if self.link is not None or self.focus:
+            return [self.doc_id]
+        return list(self.documents)
+
+    @property
+    def matched(self) -> str:
+        """The question's words for the side, normalised as catalogue links are."""
+        return self.link.matched if self.link is not None else normalise(self.words).strip()
 
 
 def sides_of(
@@ -100,6 +124,74 @@ def sides_of(
     ]
 
 
+def jurisdiction_sides(question: str, catalogue: Catalogue) -> list[Side]:
+    """The sides of a question that compares jurisdictions rather than documents ("How do
+    the US, the UK and China differ on compute?"): each jurisdiction the catalogue holds
+    documents from, answered from those documents, and each one it holds none from,
+    named as missing; in the order the question names them (empty: not such a question)."""
+    if not (_COMPARING.search(question) or _CHANGE.search(question)):
+        return []
+    text = normalise(question)
+    found: list[tuple[tuple[int, int], Side]] = []
+    for jurisdiction in catalogue.jurisdictions:
+        at = _first(text, question, JURISDICTIONS.get(jurisdiction, (jurisdiction.lower(),)))
+        if at is None:
+            continue
+        documents = tuple(
+            doc_id for doc_id, e in catalogue.entries.items() if e.jurisdiction == jurisdiction
+        )
+        words = text[at[0] : at[1]].strip()
+        found.append((at, Side(None, jurisdiction, words=words, documents=documents)))
+    for place in other_places(text):
+        side = Side(None, place.title(), words=place)
+        side.missing = f"the corpus holds no document from {place.title()}."
+        where = text.find(f" {place} ")
+        found.append(((where, where + len(place) + 2), side))
+    found.sort(key=lambda pair: pair[0])
+    if not 2 <= len(found) <= MAX_SIDES:
+        return []
+    # Jurisdictions compared are listed together ("the US, the UK and China"), not named
+    # apart ("China's SaaS market compared with the American one").
+    for ((_, end), _), ((start, _), _) in itertools.pairwise(found):
+        between = text[end - 1 : start + 1].split()
+        if len(between) > MAX_BETWEEN or not set(between) <= _LISTING:
+            return []
+    return [side for _, side in found]
+
+
+def focus_label(side: Side, catalogue: Catalogue) -> tuple[str, str | None]:
+    """A jurisdiction side's label once its evidence found a document: "United Kingdom:
+    AI Opportunities Action Plan (2025-01-13)", and that document's date."""
+    entry = catalogue.entries.get(side.focus or "")
+    if entry is None:
+        return side.label, side.date
+    date = str(entry.date) if entry.date else None
+    title = short_title(entry.title)
+    return (f"{side.label}: {title} ({date})" if date else f"{side.label}: {title}"), date
+
+
+def _first(text: str, question: str, words: Sequence[str]) -> tuple[int, int] | None:
+    """Where a normalised text first says one of a jurisdiction's words; "us" and "un"
+    only when the question writes them in capitals ("the US", not "tell us")."""
+    spans = []
+    for word in words:
+        if word in _CAPITALS and not re.search(_CAPITALS[word], question):
+            continue
+        at = text.find(f" {word} ")
+        if at >= 0:
+            spans.append((at, at + len(word) + 2))
+    return min(spans) if spans else None
+
+
+MAX_BETWEEN = 3
+"""Words at most between two jurisdictions of one list."""
+_LISTING = frozenset(["the", "and", "or", "versus", "vs", "with", "to", "against", "between"])
+"""Words that join a list of jurisdictions."""
+_CAPITALS = {"us": r"\bU\.?S\.?(?:A\b|\b)", "u s": r"\bU\.S\.", "un": r"\bUN\b"}
+"""Jurisdiction words that are common words in lower case, and how a question capitalises
+them to mean the jurisdiction."""
+
+
 def _find(question: str, matched: str) -> re.Match[str] | None:
     """Where the question says the words a link matched (matched words are normalised:
     "america ai action plan" for "America's AI Action Plan")."""
@@ -114,7 +206,7 @@ def topic_of(question: str, sides: Sequence[Side]) -> str:
     China's AI Plus plan each say about building compute?" → "What do the and each say
     about building compute?"): what each side is searched for, so one side's search is
     not pulled toward the words naming the others."""
-    spans = sorted(found.span() for side in sides if (found := _find(question, side.link.matched)))
+    spans = sorted(found.span() for side in sides if (found := _find(question, side.matched)))
     kept, at = [], 0
     for start, end in spans:
         if start >= at:
@@ -140,7 +232,7 @@ def asked_of(question: str, sides: Sequence[Side]) -> set[str]:
     return {
         side.doc_id
         for side in sides
-        if (found := _find(question, side.link.matched)) and start <= found.start() < end
+        if (found := _find(question, side.matched)) and start <= found.start() < end
     }
 
 
@@ -189,7 +281,7 @@ def answer_sides(sides: Sequence[Side], points: Sequence[Point]) -> list[AnswerS
         out.append(
             AnswerSide(
                 label=side.label,
-                doc_ids=[side.doc_id],
+                doc_ids=side.doc_ids,
                 date=side.date,
                 points=mine,
                 missing=None if mine else side.missing or NOTHING,

@@ -27,6 +27,8 @@ from service.comparison import (
     answer_sides,
     asked_of,
     compared_on,
+    focus_label,
+    jurisdiction_sides,
     render_sides,
     sides_of,
     topic_of,
@@ -35,7 +37,7 @@ from service.compose import compose
 from service.corpus import CorpusFacts
 from service.entities import unmentioned
 from service.generation import load_prompt
-from service.passages import document_text, gather
+from service.passages import Gathered, document_text, gather
 from service.questions import Question, asked_topic, split_facets
 from service.retrieval import Candidate, diversify, fuse_and_smooth, search_lists
 from service.revocations import in_force, revocation_note
@@ -153,11 +155,16 @@ class QA:
         named = [link.doc_id for link in links]
         sides = sides_of(
             request.question, [*named_links, *described], corpus.catalogue, corpus.revoked
-        )
+        ) or ([] if links else jurisdiction_sides(request.question, corpus.catalogue))
         if sides:
             response = self._compare(request, sides, question_vector, pool, corpus, timings)
             response.evidence = evidence.as_dict()
-            response.linked_documents = _linked([side.link for side in sides], None, corpus)
+            response.linked_documents = _linked(
+                [side.link for side in sides if side.link is not None],
+                None,
+                corpus,
+                [side.focus for side in sides if side.focus],
+            )
             timings["answer"] = _ms(started)
             response.timings_ms = {**timings, "total": round(sum(timings.values()), 2)}
             return response
@@ -226,23 +233,30 @@ class QA:
         per_side = max(1, request.top_k // len(sides))
         candidates: list[Candidate] = []
         asked = asked_of(request.question, sides)
+        filters = self._filters(request.filters)
         for side in sides:
-            if side.doc_id in asked:
+            if side.link is not None and side.doc_id in asked:
                 side.missing = self._silent_on(topic, side.doc_id, corpus, compared=True)
             if side.missing:
                 continue
-            gathered = gather(
-                self.store,
-                self.settings,
-                topic,
-                vector,
-                pool,
-                self._filters(request.filters),
-                corpus,
-                self.live,
-                [side.doc_id],
-                self._embed,
-            )
+            if side.link is None:  # a jurisdiction: the evidence of its documents
+                gathered = self._gather_among(topic, vector, side.documents, filters, corpus)
+                side.focus = gathered.focus
+                if side.focus:
+                    side.label, side.date = focus_label(side, corpus.catalogue)
+            else:
+                gathered = gather(
+                    self.store,
+                    self.settings,
+                    topic,
+                    vector,
+                    pool,
+                    filters,
+                    corpus,
+                    self.live,
+                    [side.doc_id],
+                    self._embed,
+                )
             side.units = compose(
                 question,
                 gathered.passages,
@@ -261,6 +275,45 @@ class QA:
         response = self._response(text, False, citations, timings, {}, points)
         response.sides = answer_sides(sides, points)
         return response
+
+    def _gather_among(
+        self,
+        question: str,
+        vector: np.ndarray,
+        documents: Sequence[str],
+        filters: dict[str, Any] | None,
+        corpus: CorpusFacts,
+    ) -> Gathered:
+        """The evidence for a question among some documents only (a jurisdiction's): their
+        own search, and the document it points to as the focus when one stands out."""
+        asked = (filters or {}).get("doc_id")
+        wanted = [
+            d
+            for d in documents
+            if asked is None or d in ([asked] if isinstance(asked, str) else asked)
+        ]
+        within = {**(filters or {}), "doc_id": wanted or [NONE_IN_FORCE]}
+        dense, bm25, languages = search_lists(
+            self.store,
+            self.settings,
+            question,
+            vector.tolist(),
+            self.settings.retrieval.candidates,
+            within,
+        )
+        pool = self.live(fuse_and_smooth(dense, bm25, self.settings, languages, question))
+        return gather(
+            self.store,
+            self.settings,
+            question,
+            vector,
+            pool,
+            within,
+            corpus,
+            self.live,
+            [],
+            self._embed,
+        )
 
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked passages for a query, with the same citation fields as answers."""
@@ -485,17 +538,21 @@ class QA:
         )
 
 
-def _linked(links: list[Link], focus: str | None, corpus: CorpusFacts) -> list[LinkedDocument]:
-    """The documents named in the question, and the focus document when it was found from
-    the question's terms and passages rather than named."""
+def _linked(
+    links: list[Link], focus: str | None, corpus: CorpusFacts, more: Sequence[str] = ()
+) -> list[LinkedDocument]:
+    """The documents named in the question, and the focus document (``more``: the focus
+    documents of a comparison's jurisdictions) when it was found from the question's terms
+    and passages rather than named."""
     linked = [
         LinkedDocument(doc_id=k.doc_id, title=k.title, matched=k.matched, how=k.how) for k in links
     ]
-    entry = corpus.catalogue.entries.get(focus or "")
-    if entry is not None and all(k.doc_id != focus for k in links):
-        linked.append(
-            LinkedDocument(doc_id=entry.doc_id, title=entry.title, matched="", how="focus")
-        )
+    for doc_id in [focus or "", *more]:
+        entry = corpus.catalogue.entries.get(doc_id)
+        if entry is not None and all(k.doc_id != doc_id for k in linked):
+            linked.append(
+                LinkedDocument(doc_id=entry.doc_id, title=entry.title, matched="", how="focus")
+            )
     for document in linked:
         document.revoked = revoked_by(document.doc_id, corpus)
     return linked

@@ -76,9 +76,13 @@ def catalogue_of(records: list[dict[str, Any]]) -> Catalogue:
     """The catalogue of ``records`` with the people and aliases the corpus's manifest gives."""
     people = {"eo14110": ["Biden"], "eo14141": ["Biden"], "eo14318": ["Trump"]}
     people["eo14319"] = ["Trump"]
+    us = "United States"
     manifest = {
-        f"{doc}.txt": ManifestEntry(file=f"{doc}.txt", title="t", people=names)
+        f"{doc}.txt": ManifestEntry(file=f"{doc}.txt", title="t", people=names, jurisdiction=us)
         for doc, names in people.items()
     }
-    manifest["plan.txt"] = ManifestEntry(file="plan.txt", title="t", aliases=["AI Action Plan"])
+    manifest["plan.txt"] = ManifestEntry(
+        file="plan.txt", title="t", aliases=["AI Action Plan"], jurisdiction=us
+    )
+    manifest["measures.txt"] = ManifestEntry(file="measures.txt", title="t", jurisdiction="China")
     return Catalogue(records, manifest)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.catalogue import Catalogue, Link
-from service.comparison import sides_of, topic_of
+from service.comparison import jurisdiction_sides, sides_of, topic_of
 from service.container import Services
 from service.types import AskRequest
 from tests.factories import catalogue_of, us_orders
@@ -61,6 +61,30 @@ def test_each_side_is_searched_for_the_topic_without_the_names_of_the_sides(
     assert topic_of(bare, sides_of(bare, _links(catalogue, bare), catalogue)) == bare
 
 
+def test_jurisdictions_listed_together_are_the_sides_of_a_comparison(
+    catalogue: Catalogue,
+) -> None:
+    sides = jurisdiction_sides("How do the US and China differ on labelling?", catalogue)
+    assert [(s.label, len(s.documents), s.missing) for s in sides] == [
+        ("United States", 5, None),
+        ("China", 1, None),
+    ]
+    # A jurisdiction the corpus holds nothing from is a side named as missing.
+    sides = jurisdiction_sides("Compare the US and Japan on AI safety institutes.", catalogue)
+    assert [(s.label, s.missing) for s in sides] == [
+        ("United States", None),
+        ("Japan", "the corpus holds no document from Japan."),
+    ]
+    # Named apart, or "us" as a pronoun: not jurisdictions compared.
+    assert (
+        jurisdiction_sides(
+            "How large is China's SaaS market compared with the American one?", catalogue
+        )
+        == []
+    )
+    assert jurisdiction_sides("Tell us how China and the EU compare on labelling.", catalogue) == []
+
+
 def test_one_document_and_the_speaker_are_not_a_comparison(catalogue: Catalogue) -> None:
     question = "What does the speaker say about the AI Action Plan?"
     assert sides_of(question, _links(catalogue, question), catalogue) == []
@@ -106,6 +130,22 @@ def test_a_comparison_is_answered_side_by_side_each_from_its_own_document(
     for side, doc in zip(response.sides, (act, measures), strict=True):
         assert side.points and side.missing is None
         assert {by_n[p.citation] for p in side.points} == {doc}
+
+
+@pytest.mark.slow
+def test_jurisdictions_compared_are_answered_each_from_its_own_documents(corpus: Services) -> None:
+    question = "How do the US, the UK and China differ on building compute and data centres?"
+    response = corpus.qa.answer(AskRequest(question=question))
+    assert [s.label.split(":")[0] for s in response.sides] == [
+        "United States",
+        "United Kingdom",
+        "China",
+    ]
+    by_n = {c.n: Path(c.source).name for c in response.citations}
+    for side, prefix in zip(response.sides, ("us-", "uk-", "cn-"), strict=True):
+        assert side.points, side.label
+        assert {by_n[p.citation][:3] for p in side.points} == {prefix}
+        assert len(side.doc_ids) == 1 and side.label.endswith(f"({side.date})")
 
 
 @pytest.mark.slow
