@@ -45,6 +45,14 @@ _ASKING = re.compile(
     re.IGNORECASE,
 )
 """Words that ask or compare, not what is compared."""
+_DESCRIBING = re.compile(
+    r"\d{4}|"
+    + "|".join(re.escape(w) for words in JURISDICTIONS.values() for w in words)
+    + r"|white|house|government|administration|order|orders|plan|plans|act|opinion|"
+    r"measures|regulations?|framework|resolution|profile|strategy|initiative"
+)
+"""Words that say which side a document is (its year, jurisdiction, issuer or kind), not
+what the sides are compared on."""
 _CLAUSE_END = re.compile(r"[;?；？]\s*|\.\s+")
 MAX_SIDES = 4
 """More named documents than this are a list of sources, not sides to set side by side."""
@@ -238,10 +246,15 @@ def asked_of(question: str, sides: Sequence[Side]) -> set[str]:
 
 def compared_on(topic: str) -> str | None:
     """What a comparison's topic compares the sides on: its words without the asking and
-    comparing ones ("How do the and differ on safety testing?" → "safety testing");
-    None when nothing is left."""
+    comparing ones, years, jurisdictions and instrument words, which describe the sides
+    ("How did the US federal stance on regulating AI shift from to and then the 2025?" →
+    "regulating AI"); None when nothing is left."""
     words = _ASKING.sub(" ", topic)
-    words = " ".join(w for w in re.split(r"[\s,;?？，；]+", words) if w)
+    words = " ".join(
+        w
+        for w in re.split(r"[\s,;?？，；]+", words)
+        if w and not _DESCRIBING.fullmatch(w.lower().removesuffix("'s").removesuffix("’s"))
+    )
     return words if len(sparse.tokenize(words)) >= 1 else None
 
 

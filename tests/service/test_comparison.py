@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.catalogue import Catalogue, Link
-from service.comparison import jurisdiction_sides, sides_of, topic_of
+from service.comparison import compared_on, jurisdiction_sides, sides_of, topic_of
 from service.container import Services
 from service.types import AskRequest
 from tests.factories import catalogue_of, us_orders
@@ -59,6 +59,18 @@ def test_each_side_is_searched_for_the_topic_without_the_names_of_the_sides(
     # Names alone leave nothing to search for: the question stays whole.
     bare = "The AI Action Plan versus Biden's 2023 order?"
     assert topic_of(bare, sides_of(bare, _links(catalogue, bare), catalogue)) == bare
+
+
+def test_what_sides_are_compared_on_leaves_out_the_words_that_describe_the_sides() -> None:
+    # Years, jurisdictions and kinds describe the sides; a side lacking them is not silent.
+    assert (
+        compared_on(
+            "How did the US federal stance on regulating AI shift from to and then the 2025?"
+        )
+        == "regulating AI"
+    )
+    assert compared_on("How do the and the order differ on deepfakes?") == "deepfakes"
+    assert compared_on("How do the and differ?") is None
 
 
 def test_jurisdictions_listed_together_are_the_sides_of_a_comparison(
