@@ -70,9 +70,15 @@ class Citer:
 
         Every point cites a passage that holds it, so following ``[n]`` always leads to
         the point's words: a ranked passage holding it if there is one, else the passage
-        it was read from, added after the ranked ones.
+        it was read from, added after the ranked ones. The opening point's passage is
+        always one of the ranked (in the last place, when retrieval did not rank it).
         """
         cited = list(ranked)
+        if units and len(cited) > 1 and holding(units[0], cited) is None:
+            # The passage of the answer's opening point is among the ranked ones: it takes
+            # the last place, so the first ``top_k`` citations hold what the answer opens on.
+            cited[-1] = units[0].passage.candidate
+            ranked = cited
         number = {c.point_id: n for n, c in enumerate(cited, start=1)}
         intros = {u.ident for u in units if u.role == "intro"}
         points: list[Point] = []

@@ -249,6 +249,8 @@ def test_every_point_cites_a_passage_that_holds_its_words(corpus: Services, ques
         cited = citations[point.citation]
         assert cited.passage_start_char <= point.start_char < point.end_char, point.text
         assert point.end_char <= cited.passage_end_char, point.text
+    # What the answer opens on is among the ranked citations (the first top_k).
+    assert response.points[0].citation <= AskRequest(question=question).top_k
 
 
 @pytest.mark.slow
