@@ -12,6 +12,7 @@ that finish it.
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ MIN_MASS = 0.1
 """Share of the top candidates' score a document needs to be focused on at all."""
 FULL_DOCUMENT = 40
 """A focus document of at most this many chunks is gathered whole."""
+_ASKS_WHICH_DOCUMENT = re.compile(
+    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:order|executive order|plan|regulation|act|law|"
+    r"document|resolution|framework|profile|measures|opinion|directive|guidance|report)\b"
+    r"|哪(?:个|项|部|份)(?:文件|规定|办法|意见|法规|命令)",
+    re.IGNORECASE,
+)
+"""A question asking which document does something ("Under which order is …?")."""
 LIST_FOLLOW = 3
 """Chunks read ahead (or back) at most to finish a list (or find its introduction)."""
 
@@ -106,6 +114,9 @@ def gather(
     cfg = settings.answer
     if len(set(named)) == 1:
         focus: str | None = named[0]
+    elif not named and fused and _ASKS_WHICH_DOCUMENT.search(question):
+        # "Which order sets up …?" asks for one document: the one retrieval ranks first.
+        focus = fused[0].doc_id
     else:
         focus = focus_document(question, fused, corpus, cfg.focus_share)
     if focus is not None:

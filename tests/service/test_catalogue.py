@@ -265,3 +265,32 @@ def test_the_distinct_points_of_one_section_are_all_kept(corpus: Services) -> No
     )
     assert len(response.points) >= 6, response.answer
     assert sum("研发者应" in p.text for p in response.points) >= 1, response.answer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "document"),
+    [
+        (
+            "Which order establishes the American Science and Security Platform?",
+            "us-eo-14363-genesis-mission-2025.txt",
+        ),
+        (
+            "Which order requires companies to report large computing clusters to the government?",
+            "us-eo-14110-safe-secure-trustworthy-ai-2023.md",
+        ),
+        (
+            "哪个文件提出到2027年新一代智能终端、智能体等应用普及率超70%？",
+            "cn-state-council-ai-plus-opinions-2025.zh.txt",
+        ),
+    ],
+)
+def test_a_question_asking_which_document_opens_on_the_document_retrieval_ranks_first(
+    corpus: Services, question: str, document: str
+) -> None:
+    """ "Which order …?" asks for one document: the answer opens on the one whose passage
+    ranks first (by the share of the top passages, the 2019 order, which mentions the
+    platform's words, and the UK plan were chosen)."""
+    response = _ask(corpus, question)
+    by_n = {c.n: Path(c.source).name for c in response.citations}
+    assert by_n[response.points[0].citation] == document, response.answer
