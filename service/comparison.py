@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ingest import sparse
-from service.catalogue import JURISDICTIONS, Catalogue, Link, normalise, other_places
+from service.catalogue import JURISDICTIONS, MONTHS, Catalogue, Link, normalise, other_places
 from service.questions import asked_topic
 from service.retrieval import Candidate
 from service.revocations import Revocation, short_title
@@ -132,6 +132,63 @@ def sides_of(
     ]
 
 
+def period_sides(question: str, catalogue: Catalogue) -> list[Side]:
+    """The sides of a question about change between periods rather than documents ("How
+    did US AI policy change from 2019 to 2025?", "… before and after January 2025?"):
+    each period's documents (of the jurisdictions the question names, if any), in date
+    order; a period the corpus holds nothing from is a side that says so (empty: not
+    such a question)."""
+    periods = _periods(question)
+    if len(periods) < 2:
+        return []
+    text = normalise(question)
+    places = [
+        j
+        for j in catalogue.jurisdictions
+        if _first(text, question, JURISDICTIONS.get(j, (j.lower(),))) is not None
+    ]
+    sides = []
+    for label, start, end in periods:
+        documents = tuple(
+            doc_id
+            for doc_id, e in catalogue.entries.items()
+            if e.date and start <= str(e.date) <= end and (not places or e.jurisdiction in places)
+        )
+        side = Side(None, label, words=label, documents=documents)
+        if not documents:
+            side.missing = f"the corpus holds no document from {label}."
+        sides.append(side)
+    return sides
+
+
+def _periods(question: str) -> list[tuple[str, str, str]]:
+    """The periods a change question names: (label, first day, last day)."""
+    before_after = _BEFORE_AFTER.search(question)
+    if before_after:
+        month = before_after.group("month")
+        year = before_after.group("year")
+        day = f"{year}-{MONTHS.index(month.lower()) + 1:02d}-01" if month else f"{year}-01-01"
+        label = f"{month} {year}" if month else year
+        return [(f"before {label}", "0000", day), (f"after {label}", day, "9999")]
+    years = _FROM_TO.search(question)
+    if years:
+        first, last = sorted((years.group("first"), years.group("last")))
+        if first != last:
+            return [(y, f"{y}-01-01", f"{y}-12-31") for y in (first, last)]
+    return []
+
+
+_BEFORE_AFTER = re.compile(
+    r"\bbefore and after (?:(?P<month>"
+    + "|".join(m.title() for m in MONTHS)
+    + r")\s+)?(?P<year>(?:19|20)\d\d)\b",
+    re.IGNORECASE,
+)
+_FROM_TO = re.compile(
+    r"\b(?:from|between)\s+(?P<first>(?:19|20)\d\d)\s+(?:to|and|until)\s+(?P<last>(?:19|20)\d\d)\b"
+)
+
+
 def jurisdiction_sides(question: str, catalogue: Catalogue) -> list[Side]:
     """The sides of a question that compares jurisdictions rather than documents ("How do
     the US, the UK and China differ on compute?"): each jurisdiction the catalogue holds
@@ -174,7 +231,9 @@ def focus_label(side: Side, catalogue: Catalogue) -> tuple[str, str | None]:
     if entry is None:
         return side.label, side.date
     date = str(entry.date) if entry.date else None
-    title = short_title(entry.title)
+    title = short_title(entry.title).split(" (")[0]
+    if len(title) > MAX_LABEL_TITLE:
+        title = title[:MAX_LABEL_TITLE].rsplit(" ", 1)[0] + "…"
     return (f"{side.label}: {title} ({date})" if date else f"{side.label}: {title}"), date
 
 
@@ -191,6 +250,8 @@ def _first(text: str, question: str, words: Sequence[str]) -> tuple[int, int] | 
     return min(spans) if spans else None
 
 
+MAX_LABEL_TITLE = 60
+"""A side label names its document in at most this many characters of its title."""
 MAX_BETWEEN = 3
 """Words at most between two jurisdictions of one list."""
 _LISTING = frozenset(["the", "and", "or", "versus", "vs", "with", "to", "against", "between"])

@@ -29,6 +29,7 @@ from service.comparison import (
     compared_on,
     focus_label,
     jurisdiction_sides,
+    period_sides,
     render_sides,
     sides_of,
     topic_of,
@@ -155,7 +156,11 @@ class QA:
         named = [link.doc_id for link in links]
         sides = sides_of(
             request.question, [*named_links, *described], corpus.catalogue, corpus.revoked
-        ) or ([] if links else jurisdiction_sides(request.question, corpus.catalogue))
+        )
+        if not sides and not links:
+            sides = period_sides(request.question, corpus.catalogue) or jurisdiction_sides(
+                request.question, corpus.catalogue
+            )
         if sides:
             response = self._compare(request, sides, question_vector, pool, corpus, timings)
             response.evidence = evidence.as_dict()

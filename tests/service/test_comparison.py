@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.catalogue import Catalogue, Link
-from service.comparison import compared_on, jurisdiction_sides, sides_of, topic_of
+from service.comparison import compared_on, jurisdiction_sides, period_sides, sides_of, topic_of
 from service.container import Services
 from service.types import AskRequest
 from tests.factories import catalogue_of, us_orders
@@ -95,6 +95,22 @@ def test_jurisdictions_listed_together_are_the_sides_of_a_comparison(
         == []
     )
     assert jurisdiction_sides("Tell us how China and the EU compare on labelling.", catalogue) == []
+
+
+def test_periods_of_a_change_question_are_its_sides(catalogue: Catalogue) -> None:
+    sides = period_sides("How did US AI policy change from 2023 to 2025?", catalogue)
+    assert [(s.label, sorted(s.documents)) for s in sides] == [
+        ("2023", ["eo14110"]),  # the 2023 measures are China's
+        ("2025", ["eo14141", "eo14318", "eo14319", "plan"]),
+    ]
+    sides = period_sides("What changed before and after July 2025?", catalogue)
+    assert [(s.label, len(s.documents)) for s in sides] == [
+        ("before July 2025", 3),
+        ("after July 2025", 3),
+    ]
+    empty = period_sides("How did US AI policy change from 2001 to 2025?", catalogue)[0]
+    assert empty.missing == "the corpus holds no document from 2001."
+    assert period_sides("What did the 2025 plan change?", catalogue) == []
 
 
 def test_one_document_and_the_speaker_are_not_a_comparison(catalogue: Catalogue) -> None:
