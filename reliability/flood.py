@@ -6,10 +6,11 @@ Starts `policyqa serve` over the seed transcript with two reader keys and per-ke
 (`POLICYQA_RATE_LIMIT__ASK_PER_S`, `__ASK_BURST`). The polite key asks `--polite`
 questions one after another, four a second (under the limit): once with the server
 idle, once while `--flooders` asyncio clients of the other key ask as fast as they can.
-The same flood is then run against a server without limits, for contrast. Prints one
-JSON object: the polite client's p50 and p95 (ms) idle and under each flood, the
-flooder's requests answered and refused (429), and whether the polite p95 under the
-limited flood stays within 2x its idle figure.
+Then the same flood with a key the server does not know (401s), and the first flood
+against a server without limits, for contrast. Prints one JSON object: the polite
+client's p50 and p95 (ms) idle and under each flood, the flooder's requests answered and
+refused (429, 401), whether the polite p95 under the limited flood stays within 2x its
+idle figure, and the machine's 1-minute load average as each phase began.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +28,8 @@ from common import ROOT, environment, ingest, serving, stop
 
 POLITE = "polite-key-0123456789abcdef"
 FLOODER = "flooder-key-0123456789abcdef"
+UNKNOWN = "unknown-key-0123456789abcdef"
+"""A key the server does not know: its flood is refused with 401s."""
 QUESTIONS = [
     "Why does China open-source its AI models?",
     "What is the true economy?",
@@ -52,16 +56,20 @@ async def _polite(base: str, count: int) -> list[float]:
     return latencies
 
 
-async def _flood(base: str, clients: int, stop_at: asyncio.Event) -> dict[str, int]:
-    counts = {"answered": 0, "refused_429": 0, "other": 0}
-    headers = {"Authorization": f"Bearer {FLOODER}"}
+async def _flood(
+    base: str, clients: int, stop_at: asyncio.Event, key: str = FLOODER
+) -> dict[str, int]:
+    counts = {"answered": 0, "refused_429": 0, "refused_401": 0, "other": 0}
+    headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=clients)
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
         while not stop_at.is_set():
             try:
                 reply = await http.post("/v1/ask", json={"question": QUESTIONS[n % 4]})
-                key = {200: "answered", 429: "refused_429"}.get(reply.status_code, "other")
+                key = {200: "answered", 429: "refused_429", 401: "refused_401"}.get(
+                    reply.status_code, "other"
+                )
             except httpx.TransportError:
                 key = "other"
             counts[key] += 1
@@ -71,9 +79,11 @@ async def _flood(base: str, clients: int, stop_at: asyncio.Event) -> dict[str, i
     return counts
 
 
-async def _under_flood(base: str, clients: int, polite: int) -> tuple[list[float], dict[str, int]]:
+async def _under_flood(
+    base: str, clients: int, polite: int, key: str = FLOODER
+) -> tuple[list[float], dict[str, int]]:
     stop_at = asyncio.Event()
-    flood = asyncio.create_task(_flood(base, clients, stop_at))
+    flood = asyncio.create_task(_flood(base, clients, stop_at, key))
     await asyncio.sleep(2)  # the flood is under way
     latencies = await _polite(base, polite)
     stop_at.set()
@@ -107,16 +117,24 @@ def main() -> None:
             "POLICYQA_RATE_LIMIT__ASK_PER_S": args.rate,
             "POLICYQA_RATE_LIMIT__ASK_BURST": args.burst,
         }
+        load: dict[str, float] = {}
         proc, base = _serve(data_dir, **limits)
         try:
             asyncio.run(_polite(base, 8))  # warm-up
+            load["idle"] = os.getloadavg()[0]
             idle = asyncio.run(_polite(base, args.polite))
+            load["limited"] = os.getloadavg()[0]
             limited, limited_counts = asyncio.run(_under_flood(base, args.flooders, args.polite))
+            load["unknown_key"] = os.getloadavg()[0]
+            unknown, unknown_counts = asyncio.run(
+                _under_flood(base, args.flooders, args.polite, UNKNOWN)
+            )
         finally:
             stop(proc)  # type: ignore[arg-type]
         proc, base = _serve(data_dir)
         try:
             asyncio.run(_polite(base, 8))
+            load["no_limit"] = os.getloadavg()[0]
             open_, open_counts = asyncio.run(_under_flood(base, args.flooders, args.polite))
         finally:
             stop(proc)  # type: ignore[arg-type]
@@ -127,9 +145,12 @@ def main() -> None:
         "polite_idle": _figures(idle),
         "polite_under_flood_limited": _figures(limited),
         "flooder_limited": limited_counts,
+        "polite_under_flood_unknown_key": _figures(unknown),
+        "flooder_unknown_key": unknown_counts,
         "polite_under_flood_no_limit": _figures(open_),
         "flooder_no_limit": open_counts,
         "p95_within_2x_idle": serving.percentile(limited, 95) <= 2 * serving.percentile(idle, 95),
+        "load_1min_at_start": {phase: round(value, 2) for phase, value in load.items()},
     }
     print(json.dumps(report, indent=1))
 

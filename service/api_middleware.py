@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from service.api_pages import is_page
 from service.logs import request_id
 from service.metrics import Metrics
+from service.ratelimit import RefusalPace
 from service.security import OPEN_PATHS, Role
 from service.settings import Settings
 
@@ -49,11 +50,12 @@ def _required_role(request: Request) -> Role | None:
     return "reader"
 
 
-def _not_allowed(scope: Scope, routes: list[BaseRoute]) -> Response | None:
-    """405 with the path's methods in ``Allow`` when the path is a route's but the method is
-    none of its: before the key check (a caller without a key got 401 for a method no key
-    makes valid), naming every method (Starlette's own 405 names the first route's only).
-    The most literal path decides: ``/v1/documents/prune`` is not a ``{doc_id}``."""
+def _not_allowed(scope: Scope, routes: list[BaseRoute]) -> str | None:
+    """The methods the path takes (an ``Allow`` value) when the path is a route's but the
+    method is none of its, else None. Answered with a 405 before the key check (a caller
+    without a key got 401 for a method no key makes valid), naming every method
+    (Starlette's own 405 names the first route's only). The most literal path decides:
+    ``/v1/documents/prune`` is not a ``{doc_id}``."""
     matched: dict[str, set[str]] = {}
     for route in routes:
         match, _ = route.matches(scope)
@@ -66,14 +68,19 @@ def _not_allowed(scope: Scope, routes: list[BaseRoute]) -> Response | None:
     if not matched:
         return None
     allowed = matched[min(matched, key=lambda path: path.count("{"))]
-    if scope["method"] in allowed:
-        return None
-    methods = ", ".join(sorted(allowed))
+    return None if scope["method"] in allowed else ", ".join(sorted(allowed))
+
+
+def _method_not_allowed(method: str, allowed: str) -> Response:
     return JSONResponse(
-        {"detail": f"{scope['method']} is not allowed here; this path takes {methods}"},
+        {"detail": f"{method} is not allowed here; this path takes {allowed}"},
         status_code=405,
-        headers={"Allow": methods},
+        headers={"Allow": allowed},
     )
+
+
+_KNOWN_PATHS = 4096
+"""(method, path) pairs whose route scan is kept (the table starts again when full)."""
 
 
 def _flat_routes(routes: list[BaseRoute]) -> list[BaseRoute]:
@@ -99,11 +106,14 @@ def _denied(request: Request) -> Response | None:
 
 class RequestMiddleware:
     """Each request's id, its API key check and its metrics, as plain ASGI (no
-    per-request task)."""
+    per-request task). One address is sent 401s ``REFUSALS_PER_S`` a second at most (the
+    rest wait their turn): a flood of unknown keys took the event loop from everyone."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._routes: list[BaseRoute] | None = None
+        self._allowed: dict[tuple[str, str], str | None] = {}
+        self._pace = RefusalPace()  # 401s, by address: as the rate limits pace their 429s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,6 +122,11 @@ class RequestMiddleware:
         if self._routes is None:  # complete once the app serves
             self._routes = _flat_routes(scope["app"].router.routes)
         request = Request(scope)
+        asked = (scope["method"], scope["path"])
+        if asked not in self._allowed:  # a route scan is ~25 us: once a method and path
+            if len(self._allowed) >= _KNOWN_PATHS:
+                self._allowed.clear()
+            self._allowed[asked] = _not_allowed(scope, self._routes)
         rid = _request_id(request.headers.get("x-request-id"))
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -125,7 +140,10 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            denied = _not_allowed(scope, self._routes) or _denied(request)
+            allowed = self._allowed[asked]
+            denied = _method_not_allowed(scope["method"], allowed) if allowed else _denied(request)
+            if denied is not None and denied.status_code == 401:  # a flood without a key
+                await self._pace.wait_turn(_address(scope))
             if denied is not None:
                 await denied(scope, receive, send_with_id)
             else:
@@ -136,6 +154,11 @@ class RequestMiddleware:
             metrics: Metrics = scope["app"].state.metrics
             metrics.requests.labels(request.method, route, str(status[0])).inc()
             metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return f"addr:{client[0]}" if client else "addr:unknown"
 
 
 class _TooLarge(Exception):

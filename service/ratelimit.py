@@ -5,13 +5,15 @@ buckets: ``ask`` for questions, searches and reads, and ``heavy`` for what costs
 (ingestion, batches, chat completions, backups), so a client sending batches still gets
 its questions answered, and one flooding questions does not take the worker from others'
 uploads. A request over its bucket gets ``429`` with ``Retry-After`` (whole seconds until
-a token is back) without reaching the app, and is counted in ``/metrics``
+a token is back) without reaching the app, in its turn (a client is sent at most
+``REFUSALS_PER_S`` refusals a second: the rest wait), and is counted in ``/metrics``
 (``policyqa_rate_limited_total{bucket}``, next to ``policyqa_rate_limit{bucket,kind}``).
 Health, metrics, the web pages and Slack's signed events are not limited.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -96,12 +98,51 @@ class TokenBuckets:
                 del self._held[key]
 
 
+REFUSALS_PER_S = 10.0
+"""Refusals one client is sent a second. More wait their turn: a client looping on its
+429s (a flood, a retry storm) costs the server this many responses a second, not as many
+as it can send; refused at once, they took the event loop from everyone (32 connections
+of one key, 280 refusals a second: another key's answers took twice as long)."""
+MAX_HELD = 256
+"""Refusals held for one client at most; past them, refused at once."""
+
+
+class RefusalPace:
+    """When each client's next refusal may be sent (``REFUSALS_PER_S`` apart)."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    async def wait_turn(self, client: str) -> None:
+        """Return when ``client``'s refusal may go (at once past ``MAX_HELD`` held)."""
+        now = time.monotonic()
+        if len(self._next) >= _MAX_CLIENTS:  # forget clients whose turn has passed
+            self._next = {c: at for c, at in self._next.items() if at > now}
+        held = self._held.get(client, 0)
+        if held >= MAX_HELD:
+            return
+        turn = max(now, self._next.get(client, 0.0))
+        self._next[client] = turn + 1 / REFUSALS_PER_S
+        if turn <= now:
+            return
+        self._held[client] = held + 1
+        try:
+            await asyncio.sleep(turn - now)
+        finally:
+            self._held[client] -= 1
+            if not self._held[client]:
+                del self._held[client]
+
+
 class RateLimit:
-    """The ASGI middleware: a 429 with ``Retry-After`` for a client over its bucket."""
+    """The ASGI middleware: a 429 with ``Retry-After`` for a client over its bucket, sent
+    in the client's turn (``RefusalPace``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._buckets: TokenBuckets | None = None
+        self._pace = RefusalPace()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -112,10 +153,12 @@ class RateLimit:
         if bucket is None:
             await self.app(scope, receive, send)
             return
-        wait = buckets.take(bucket, client_of(scope))
+        client = client_of(scope)
+        wait = buckets.take(bucket, client)
         if wait <= 0:
             await self.app(scope, receive, send)
             return
+        await self._pace.wait_turn(client)
         metrics: Metrics = scope["app"].state.metrics
         metrics.rate_limited.labels(bucket).inc()
         rate, burst = buckets.limits.of(bucket)

@@ -4,7 +4,9 @@ key is served, heavy endpoints draw from their own bucket, and /metrics shows bo
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,9 +15,9 @@ import pytest
 
 from ingest.embedding import PolicyEmbedding
 from service.container import build_services
-from service.ratelimit import TokenBuckets, bucket_of, client_of
+from service.ratelimit import REFUSALS_PER_S, TokenBuckets, bucket_of, client_of
 from service.settings import RateLimitSettings, Settings
-from tests.conftest import serve_in_thread
+from tests.conftest import run_async, serve_in_thread
 
 FLOODER = "flooder-key-0123456789abcdef"
 POLITE = "polite-key-0123456789abcdef"
@@ -89,3 +91,45 @@ def test_buckets_refill_at_their_rate_and_clients_without_keys_go_by_address() -
     assert bucket_of("POST", "/v1/documents") == "heavy"
     assert bucket_of("POST", "/v1/ask") == "ask"
     assert bucket_of("GET", "/readyz") is None and bucket_of("POST", "/slack/events") is None
+
+
+def test_a_clients_refusals_are_paced_and_others_are_answered_meanwhile(base: str) -> None:
+    """32 connections of one key looping on their 429s, and of an unknown key on their
+    401s: each is sent its refusals REFUSALS_PER_S a second (the rest wait their turn),
+    so the server answers another key at once. Refused as fast as they came (280 a second
+    in flood.py), they took the event loop from everyone: the other key's answers took
+    twice as long."""
+    ask = {"question": "What do export controls cover?"}
+
+    async def main() -> tuple[dict[str, float], list[int], float]:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            for _ in range(LIMITS.ask_burst):  # the flooder's burst, spent
+                await http.post("/v1/ask", json=ask, headers=_auth(FLOODER))
+            spans: dict[str, float] = {}
+            codes: list[int] = []
+
+            async def refused(key: str) -> None:
+                started = time.perf_counter()
+                replies = await asyncio.gather(
+                    *(http.post("/v1/ask", json=ask, headers=_auth(key)) for _ in range(20))
+                )
+                spans[key] = time.perf_counter() - started
+                codes.extend(r.status_code for r in replies)
+
+            async def polite() -> float:
+                await asyncio.sleep(0.3)  # the refusals are queued
+                started = time.perf_counter()
+                reply = await http.post("/v1/ask", json=ask, headers=_auth(POLITE))
+                assert reply.status_code == 200
+                return time.perf_counter() - started
+
+            *_, took = await asyncio.gather(
+                refused(FLOODER), refused("unknown-key-0123456789"), polite()
+            )
+        return spans, codes, took
+
+    spans, codes, polite_took = run_async(main)
+    assert sorted(set(codes)) == [401, 429]
+    for key, span in spans.items():  # 20 refusals, 10 a second: about 2 s, not at once
+        assert span >= 19 / REFUSALS_PER_S - 0.2, (key, span)
+    assert polite_took < 1.0, f"the other key waited {polite_took:.2f} s"
