@@ -15,17 +15,23 @@ A copy's dense vectors are jittered (cosine ≈ 0.95 to the original). Questions
 ObliQA's, each answerable from the corpus.
 
 ``build`` reports write, commit and index time, the store's size on disk and the time to
-reopen it. ``serve`` starts ``policyqa serve`` on 127.0.0.1, reports its cold start, sends
-``--requests`` sequential requests to each endpoint (after a warm-up), and reports p50/p95,
-results per search, the abstention rate, the server's split (embed, search, answer) and
-its memory. It then stops the server and asks ``--stage-questions`` in-process to split
-the answer step (focus search and section choice, composition, citing). It exits 1, saying
-why, when a search returns nothing or more than ``--max-abstain`` of the questions abstain.
+reopen it. ``serve`` starts ``policyqa serve`` on 127.0.0.1, reports its cold start, and
+after a 10-question warm-up sends ``--requests`` sequential requests to ``/v1/search``,
+then ``--requests`` to ``/v1/ask`` (``/v1/ask``: many documents are met for the first time
+since the server started, and their outlines made), then ``--requests`` more to
+``/v1/ask`` (``/v1/ask (next)``: most documents met before). Every request asks a question
+no other request asked (so no question's vector is kept from an earlier one). It reports
+p50/p95, results per search, the abstention rate, the server's split (embed, search,
+answer) and its memory. It then stops the server and asks ``--stage-questions`` more
+in-process, after as many others, to split the answer step (``scale_stages``). It exits 1,
+saying why, when a search returns nothing or more than ``--max-abstain`` of the questions
+abstain.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -96,10 +102,10 @@ def build(folder: Path, chunks: int, seed: int) -> dict[str, Any]:
     }
 
 
-def questions(limit: int = 400) -> list[str]:
-    """ObliQA's dev questions (every one has its gold passages in the corpus)."""
+def questions() -> list[str]:
+    """ObliQA's questions (every one has its gold passages in the corpus), each text once."""
     lines = (OBLIQA / "queries.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines[:limit]]
+    return list(dict.fromkeys(json.loads(line)["text"] for line in lines))
 
 
 def _memory_mb(pid: int) -> dict[str, int]:
@@ -128,40 +134,56 @@ def _timed(
 
 def serve(folder: Path, requests: int, max_abstain: float, stage_questions: int) -> dict[str, Any]:
     """Serve the store, time both endpoints, and check that it answered."""
+    pool = questions()
+    needed = WARM_UP + 3 * requests + 2 * stage_questions
+    if len(pool) < needed:
+        raise SystemExit(f"scale.py: {needed} distinct questions needed, ObliQA has {len(pool)}")
+    sizes = [WARM_UP, requests, requests, requests, stage_questions, stage_questions]
+    warm, searched, asked, asked_next, stage_warm, stage_asked = _slices(pool, sizes)
+    load_before = os.getloadavg()
     proc, base, ready_s = start_server(folder)
     result: dict[str, Any] = {"step": "serve", "cold_start_s": round(ready_s, 2)}
-    asked = [q for _, q in zip(range(requests), _cycle(questions()), strict=False)]
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
             result["chunks"] = client.get("/readyz").json().get("chunks")
             result["documents"] = len(client.get("/v1/documents").json())
             result["rss_after_start_mb"] = _memory_mb(proc.pid)["VmRSS"]
-            for warm in asked[:10]:
-                client.post("/v1/ask", json={"question": warm}).raise_for_status()
-            result["/v1/search"], searches = _timed(client, "/v1/search", asked)
+            for question in warm:
+                client.post("/v1/ask", json={"question": question}).raise_for_status()
+            result["/v1/search"], searches = _timed(client, "/v1/search", searched)
             result["/v1/ask"], answers = _timed(client, "/v1/ask", asked)
+            result["/v1/ask (next)"], more = _timed(client, "/v1/ask", asked_next)
             result["memory_mb"] = _memory_mb(proc.pid)
     finally:
         stop(proc)
+    load_after = os.getloadavg()
     per_search = [len(body["results"]) for body in searches]
-    abstained = [bool(body["abstained"]) for body in answers]
-    for stage in ("embed", "search", "answer"):
-        values = [body["timings_ms"].get(stage, 0.0) for body in answers]
-        result["/v1/ask"][f"server_{stage}_p50_ms"] = round(statistics.median(values), 1)
+    abstained = [bool(body["abstained"]) for body in [*answers, *more]]
+    for name, bodies in (("/v1/ask", answers), ("/v1/ask (next)", more)):
+        for stage in ("embed", "search", "answer"):
+            values = [body["timings_ms"].get(stage, 0.0) for body in bodies]
+            result[name][f"server_{stage}_p50_ms"] = round(statistics.median(values), 1)
     result["results_per_search"] = {"min": min(per_search), "mean": statistics.mean(per_search)}
     result["abstention_rate"] = round(sum(abstained) / len(abstained), 3)
     result["requests"] = requests
+    result["questions"] = "ObliQA's, each asked once"
     if stage_questions:
-        result["stages_p50_ms"] = stage_times(folder, asked[:stage_questions])
+        result["stages"] = stage_times(folder, stage_warm, stage_asked)
     result["problems"] = served_problems(per_search, abstained, max_abstain)
     if not result["documents"]:
         result["problems"].append("/v1/documents lists no document")
+    result["load_before"] = [round(x, 2) for x in load_before]
+    result["load_after"] = [round(x, 2) for x in load_after]
     return result
 
 
-def _cycle(items: list[str]) -> Any:
-    while True:
-        yield from items
+WARM_UP = 10
+
+
+def _slices(items: list[str], sizes: list[int]) -> list[list[str]]:
+    """Consecutive slices of ``items`` of these sizes."""
+    bounds = [0, *itertools.accumulate(sizes)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def main() -> None:
