@@ -147,34 +147,45 @@ def period_sides(question: str, catalogue: Catalogue) -> list[Side]:
         for j in catalogue.jurisdictions
         if _first(text, question, JURISDICTIONS.get(j, (j.lower(),))) is not None
     ]
+    lacking = [] if places else other_places(text)
     sides = []
     for label, start, end in periods:
         documents = tuple(
             doc_id
             for doc_id, e in catalogue.entries.items()
-            if e.date and start <= str(e.date) <= end and (not places or e.jurisdiction in places)
+            if e.date
+            and start <= _day(str(e.date)) < end
+            and (not places or e.jurisdiction in places)
+            and not lacking
         )
         side = Side(None, label, words=label, documents=documents)
-        if not documents:
+        if lacking:  # "AI policy in Canada from 2019 to 2025": none of it is Canada's
+            side.missing = f"the corpus holds no document from {lacking[0].title()}."
+        elif not documents:
             side.missing = f"the corpus holds no document from {label}."
         sides.append(side)
     return sides
 
 
+def _day(date: str) -> str:
+    """An ISO date to the day ("2024-07" is the 1st of July)."""
+    return date if len(date) >= 10 else (date + "-01-01")[:10]
+
+
 def _periods(question: str) -> list[tuple[str, str, str]]:
-    """The periods a change question names: (label, first day, last day)."""
+    """The periods a change question names: (label, first day, the day after the last)."""
     before_after = _BEFORE_AFTER.search(question)
     if before_after:
         month = before_after.group("month")
         year = before_after.group("year")
         day = f"{year}-{MONTHS.index(month.lower()) + 1:02d}-01" if month else f"{year}-01-01"
         label = f"{month} {year}" if month else year
-        return [(f"before {label}", "0000", day), (f"after {label}", day, "9999")]
+        return [(f"before {label}", "0000", day), (f"from {label}", day, "9999")]
     years = _FROM_TO.search(question)
     if years:
         first, last = sorted((years.group("first"), years.group("last")))
         if first != last:
-            return [(y, f"{y}-01-01", f"{y}-12-31") for y in (first, last)]
+            return [(y, f"{y}-01-01", f"{int(y) + 1}-01-01") for y in (first, last)]
     return []
 
 
@@ -185,7 +196,8 @@ _BEFORE_AFTER = re.compile(
     re.IGNORECASE,
 )
 _FROM_TO = re.compile(
-    r"\b(?:from|between)\s+(?P<first>(?:19|20)\d\d)\s+(?:to|and|until)\s+(?P<last>(?:19|20)\d\d)\b"
+    r"\b(?:from|between)\s+(?P<first>(?:19|20)\d\d)\s+(?:to|and|until)\s+(?P<last>(?:19|20)\d\d)\b",
+    re.IGNORECASE,
 )
 
 
@@ -335,7 +347,8 @@ def _label(
     gone = revoked.get(link.doc_id)
     by = catalogue.entries.get(gone.by) if gone is not None else None
     if gone is not None and by is not None:
-        about.append(f"{gone.verb} {gone.date or ''} by {short_title(by.title)}".replace("  ", " "))
+        dated = f", {gone.date}" if gone.date else ""
+        about.append(f"{gone.verb} per {short_title(by.title)}{dated}")
     about = [part for part in about if part]
     return f"{words} ({'; '.join(about)})" if about else words
 

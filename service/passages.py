@@ -41,9 +41,9 @@ MIN_MASS = 0.1
 FULL_DOCUMENT = 40
 """A focus document of at most this many chunks is gathered whole."""
 _ASKS_WHICH_DOCUMENT = re.compile(
-    r"\b(?:which|what)\s+(?:\w+\s+){0,2}?(?:order|executive order|plan|regulation|act|law|"
-    r"document|resolution|framework|profile|measures|opinion|directive|guidance|report)\b"
-    r"|哪(?:个|项|部|份)(?:文件|规定|办法|意见|法规|命令)",
+    r"\bwhich\s+(?:\w+\s+){0,2}?(?:order|executive order|plan|regulation|act|law|document|"
+    r"resolution|framework|profile|measures|opinion|directive|guidance|report)\b"
+    r"|\bwhat\s+(?:executive\s+)?order\b|哪(?:个|项|部|份)(?:文件|规定|办法|意见|法规|命令)",
     re.IGNORECASE,
 )
 """A question asking which document does something ("Under which order is …?")."""
@@ -138,7 +138,7 @@ def gather(
             point
             for section in chosen
             for point in _section_chunks(
-                store, focus or "", section, corpus, ranked, cfg.passages // len(chosen)
+                store, focus or "", section, corpus, ranked, max(1, cfg.passages // len(chosen))
             )
         )
     )
@@ -221,7 +221,7 @@ def _section_chunks(
     if section.end - section.start <= MAX_SECTION:
         return inside
     best = [c.point_id for c in ranked if section.start <= c.span[0] < section.end]
-    return list(dict.fromkeys([*best[: limit // 2], *inside]))[:limit]
+    return list(dict.fromkeys([*best[: max(1, limit // 2)], *inside]))[:limit]
 
 
 def _neighbour(payload: dict[str, Any], step: int) -> str | None:

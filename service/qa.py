@@ -7,7 +7,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -133,8 +133,9 @@ class QA:
             FilterError: an unknown filter key or bad filter value.
         """
         timings: dict[str, float] = {}
+        filters = self._filters(request.filters)
         candidates, question_vector, pool = self._retrieve(
-            request.question, request.top_k, self._filters(request.filters), timings, vector
+            request.question, request.top_k, filters, timings, vector
         )
         started = time.perf_counter()
         evidence = answer.weigh_evidence(
@@ -144,6 +145,13 @@ class QA:
         named_links = corpus.catalogue.named(request.question)
         described = corpus.catalogue.described(request.question)
         links = named_links or [k for k in described if k.how == "description"]
+        excluded = self._excluded(request.filters, filters, corpus)
+        if links and len({k.doc_id for k in links}) == 1 and excluded(links[0].doc_id):
+            # The one document the question names is outside its filters: say so rather
+            # than answer from another document.
+            timings["answer"] = _ms(started)
+            outside = f"“{links[0].title}” {excluded(links[0].doc_id)}"
+            return self._response(outside, True, [], timings, evidence.as_dict())
         if not candidates or (
             not links and answer.should_abstain(evidence, self.settings.retrieval)
         ):
@@ -179,7 +187,7 @@ class QA:
             request.question,
             question_vector,
             pool,
-            self._filters(request.filters),
+            filters,
             corpus,
             self.live,
             named,
@@ -237,10 +245,14 @@ class QA:
         point_chars = min(cfg.max_point_chars, max(MIN_SIDE_POINT, budget // SIDE_POINTS))
         per_side = max(1, request.top_k // len(sides))
         candidates: list[Candidate] = []
-        asked = asked_of(request.question, sides)
+        # With no topic left beside the sides' names, no side can be found silent on it.
+        asked = asked_of(request.question, sides) if topic != request.question else set()
         filters = self._filters(request.filters)
+        excluded = self._excluded(request.filters, filters, corpus)
         for side in sides:
-            if side.link is not None and side.doc_id in asked:
+            if side.link is not None and excluded(side.doc_id):
+                side.missing = excluded(side.doc_id)
+            elif side.link is not None and side.doc_id in asked:
                 side.missing = self._silent_on(topic, side.doc_id, corpus, compared=True)
             if side.missing:
                 continue
@@ -277,7 +289,7 @@ class QA:
         self._locate(points, citations, corpus)
         lines = answer.render_answer(points, cut).splitlines()
         text = render_sides(sides, lines)
-        response = self._response(text, False, citations, timings, {}, points)
+        response = self._response(text, not units, citations, timings, {}, points)
         response.sides = answer_sides(sides, points)
         return response
 
@@ -383,6 +395,32 @@ class QA:
         # No document in force: a filter that matches nothing (an empty list would match all).
         found["doc_id"] = allowed or [NONE_IN_FORCE]
         return found
+
+    def _excluded(
+        self, asked: Filters | None, filters: dict[str, Any] | None, corpus: CorpusFacts
+    ) -> Callable[[str], str | None]:
+        """Why a document is outside a request's filters (None: it is inside them)."""
+        allowed = (filters or {}).get("doc_id")
+        dated = {k: (filters or {}).get(k) for k in ("date_from", "date_to")}
+        as_of = asked.as_of if asked is not None else None
+
+        def why(doc_id: str) -> str | None:
+            entry = corpus.catalogue.entries.get(doc_id)
+            date = str(entry.date) if entry is not None and entry.date else None
+            inside = allowed is None or doc_id in (
+                [allowed] if isinstance(allowed, str) else allowed
+            )
+            if inside and dated["date_from"] and (date is None or date < str(dated["date_from"])):
+                inside = False
+            if inside and dated["date_to"] and (date is None or date > str(dated["date_to"])):
+                inside = False
+            if inside:
+                return None
+            if as_of is not None:
+                return f"was not in force on {as_of}."
+            return "is outside this question's filters."
+
+        return why
 
     def _check_length(self, question: str) -> QuestionTooLongError | None:
         if len(question) <= self.settings.max_question_chars:

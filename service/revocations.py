@@ -28,6 +28,15 @@ _VERB = re.compile(
     r"supersed(?:e|es|ed|ing)|replac(?:es|ed|ing))(?= )|废止|撤销"
 )
 _PASSIVE = re.compile(r" (?:is|are|was|were|be|been|being)(?: hereby)?$")
+_NEGATED = re.compile(r" (?:not|never|no longer)(?: \w+)?$")
+_NOT_OBJECT = frozenset(["by", "under", "issued", "pursuant", "in", "of"])
+"""Words between the verb and a name that make the name something other than what it
+revokes ("revoked by Executive Order 14179", "permits issued under …")."""
+_PART_OF = re.compile(
+    r"(?: (?:section|sec|subsection|paragraph|article) \w+(?: of)?"
+    r"| pursuant to| under| taken| issued)$"
+)
+"""A name after these words is where what is revoked comes from, not what is revoked."""
 
 
 @dataclass(frozen=True)
@@ -84,9 +93,17 @@ def revoked_in(sentence: str, by: str, catalogue: Catalogue) -> list[str]:
 
 def _revokes(text: str, verb: re.Match[str], name: tuple[int, int]) -> bool:
     """Whether the name at ``name`` is what ``verb`` revokes: its object, or the subject
-    of its passive."""
+    of its passive; not when the verb is negated ("does not revoke"), when the name is
+    its agent or a source ("revoked by", "permits issued under"), or only a part of the
+    document is ("Section 3 of Executive Order 14365 is hereby revoked")."""
+    if _NEGATED.search(text[: verb.start()]):
+        return False
     if verb.end() <= name[0]:
-        return len(text[verb.end() : name[0]].split()) <= OBJECT_GAP
+        between = text[verb.end() : name[0]].split()
+        return len(between) <= OBJECT_GAP and not set(between) & _NOT_OBJECT
+    before = text[: name[0]]
+    if _PART_OF.search(before):
+        return False
     return name[1] <= verb.start() + 1 and bool(_PASSIVE.search(text[: verb.start()]))
 
 
@@ -108,11 +125,13 @@ def short_title(title: str) -> str:
 
 def in_force(catalogue: Catalogue, revoked: Mapping[str, Revocation], as_of: str) -> list[str]:
     """The documents dated on or before ``as_of`` that no document dated on or before it
-    revokes (undated documents count as in force)."""
+    revokes (an undated document is not an instrument in force: ``date_to`` leaves it out
+    too)."""
     return [
         doc_id
         for doc_id, entry in catalogue.entries.items()
-        if (entry.date is None or str(entry.date) <= as_of)
+        if entry.date
+        and str(entry.date) <= as_of
         and not (
             doc_id in revoked
             and revoked[doc_id].date is not None

@@ -105,6 +105,9 @@ def test_a_question_spelt_the_british_way_finds_american_text_and_back() -> None
     assert {"program", "programm"} <= forms["programm"]
     american = sparse.question_terms("How are organizations defined?")
     assert "organis" in american["organiz"]
+    # Only words British English spells apart: "filling" is not "filing".
+    assert sparse.question_terms("Who is filling the modelling gap?")["fill"] == {"fill"}
+    assert "model" in sparse.question_terms("modelling")["model"]
     # The other spelling is searched at full weight (it is the same word).
     indices, weights = sparse.encode_query("data centres")
     assert sparse.term_id("center") in indices and min(weights) == 1.0

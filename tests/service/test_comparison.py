@@ -106,11 +106,16 @@ def test_periods_of_a_change_question_are_its_sides(catalogue: Catalogue) -> Non
     sides = period_sides("What changed before and after July 2025?", catalogue)
     assert [(s.label, len(s.documents)) for s in sides] == [
         ("before July 2025", 3),
-        ("after July 2025", 3),
+        ("from July 2025", 3),
     ]
     empty = period_sides("How did US AI policy change from 2001 to 2025?", catalogue)[0]
     assert empty.missing == "the corpus holds no document from 2001."
     assert period_sides("What did the 2025 plan change?", catalogue) == []
+    # Documents dated on the boundary are in the later period only.
+    assert period_sides("Before and after July 2025, what changed?", catalogue)[1].documents
+    # A place the corpus holds nothing from: every period says so, none borrows another's.
+    canada = period_sides("How did AI policy in Canada change from 2019 to 2025?", catalogue)
+    assert [s.missing for s in canada] == ["the corpus holds no document from Canada."] * 2
 
 
 def test_one_document_and_the_speaker_are_not_a_comparison(catalogue: Catalogue) -> None:

@@ -49,6 +49,15 @@ def test_what_a_sentence_revokes_is_its_object_not_its_authority() -> None:
         )
         == []
     )
+    # Negated, an agent, a source, or a part of the order: not the order revoked.
+    for sentence in (
+        "This order does not revoke Executive Order 14319.",
+        "The policies revoked by Executive Order 14319 remain revoked.",
+        "Agencies may revoke permits issued under Executive Order 14318.",
+        "Section 3 of Executive Order 14318 is hereby revoked.",
+        "Actions taken pursuant to Executive Order 14110 are hereby revoked.",
+    ):
+        assert revoked_in(sentence, "x", catalogue) == [], sentence
     # A document does not revoke itself ("this order revokes …").
     assert revoked_in("Executive Order 14318 revokes certain policies.", "eo14318", catalogue) == []
 
@@ -76,7 +85,7 @@ def test_the_earliest_revocation_counts_and_as_of_leaves_revoked_documents_out()
     )
     assert {"eo14110", "eo14141"} <= set(before) and "eo14318" not in before
     assert "eo14141" not in after and "eo14110" not in after and "eo14318" in after
-    assert "talk" in before  # undated: in force
+    assert "talk" not in before  # undated: not an instrument in force (as date_to)
 
 
 @pytest.mark.slow
@@ -127,4 +136,30 @@ def test_a_side_whose_document_never_speaks_of_the_topic_says_so(corpus: Service
         )
     )
     assert [bool(side.points) for side in change.sides] == [True, True]
-    assert "revoked 2025-07-23 by Executive Order 14318" in change.sides[0].label
+    assert "revoked per Executive Order 14318, 2025-07-23" in change.sides[0].label
+
+
+@pytest.mark.slow
+def test_a_named_document_outside_the_filters_is_not_answered_from_another(
+    corpus: Services,
+) -> None:
+    after = Filters(as_of="2025-08-01")
+    named = corpus.qa.answer(
+        AskRequest(question="What does Executive Order 14141 require?", filters=after)
+    )
+    assert named.abstained and "was not in force on 2025-08-01" in named.answer
+    assert not named.citations
+    before = Filters(as_of="2024-01-01")
+    compared = corpus.qa.answer(
+        AskRequest(
+            question="How do Executive Order 14110 and Executive Order 14179 differ on safety?",
+            filters=before,
+        )
+    )
+    older, newer = compared.sides
+    assert older.points and newer.missing == "was not in force on 2024-01-01."
+    # Nothing to quote on any side: the comparison abstains.
+    none = corpus.qa.answer(
+        AskRequest(question="How did AI policy in Canada change from 2019 to 2025?")
+    )
+    assert none.abstained and not none.points
