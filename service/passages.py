@@ -103,12 +103,14 @@ def gather(
     live: Callable[[list[Candidate]], list[Candidate]] = list,
     named: Sequence[str] = (),
     embed: Callable[[list[str]], np.ndarray] | None = None,
+    embed_question: Callable[[str], np.ndarray] | None = None,
 ) -> Gathered:
     """The passages to compose from, best first.
 
     ``live`` keeps the candidates of their documents' current versions. ``named`` are
     the documents the question names (``service.catalogue``): one named document is the
-    focus whatever the retrieved passages say. ``embed`` embeds texts (section headings,
+    focus whatever the retrieved passages say. ``embed_question`` embeds a question's
+    clauses (``service.sections.clauses``). ``embed`` embeds texts (section headings,
     once per document version).
     """
     cfg = settings.answer
@@ -128,7 +130,11 @@ def gather(
         short = corpus.chunk_counts.get(focus, FULL_DOCUMENT + 1) <= FULL_DOCUMENT
         ranked = live(fuse_and_smooth(dense, bm25, settings, languages, question))
         leading = ranked[: None if short else cfg.passages]
-        chosen = [] if short else _sections(store, question, vector, focus, ranked, corpus, embed)
+        chosen = (
+            []
+            if short
+            else _sections(store, question, vector, focus, ranked, corpus, embed, embed_question)
+        )
     else:
         ranked, chosen = [], []
         leading = fused[: cfg.passages]
@@ -184,6 +190,7 @@ def _sections(
     ranked: list[Candidate],
     corpus: CorpusFacts,
     embed: Callable[[list[str]], np.ndarray] | None,
+    embed_question: Callable[[str], np.ndarray] | None = None,
 ) -> list[Section]:
     """The sections of the focus document that answer the question (``service.sections``)."""
 
@@ -195,7 +202,13 @@ def _sections(
         similarity = (headings @ vector).tolist()
         parts = clauses(question, name)
         if parts:
-            by_clause = (embed(parts) @ headings.T).tolist()
+            # A clause is embedded as a question is (the question encoder, its cache).
+            clause_vectors = (
+                np.stack([embed_question(part) for part in parts])
+                if embed_question is not None
+                else embed(parts)
+            )
+            by_clause = (clause_vectors @ headings.T).tolist()
     terms = corpus.heading_terms(doc_id, sections)
     return best_sections(question, sections, ranked, name, similarity, terms, by_clause)
 

@@ -192,6 +192,7 @@ class QA:
             self.live,
             named,
             self._embed,
+            self._embed_question,
         )
         silent = gathered.focus and self._silent_on(request.question, gathered.focus, corpus)
         if silent:
@@ -239,7 +240,7 @@ class QA:
         cfg = self.settings.answer
         topic = topic_of(request.question, sides)
         if topic != request.question:
-            vector = self._embed([topic])[0]
+            vector = self._embed_question(topic)
         question = self._question(topic, vector)
         budget = cfg.max_chars // len(sides)
         point_chars = min(cfg.max_point_chars, max(MIN_SIDE_POINT, budget // SIDE_POINTS))
@@ -273,6 +274,7 @@ class QA:
                     self.live,
                     [side.doc_id],
                     self._embed,
+                    self._embed_question,
                 )
             side.units = compose(
                 question,
@@ -330,6 +332,7 @@ class QA:
             self.live,
             [],
             self._embed,
+            self._embed_question,
         )
 
     def search(self, request: SearchRequest) -> SearchResponse:
@@ -501,6 +504,10 @@ class QA:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.embedder.get_text_embedding_batch(texts), dtype=np.float32)
+
+    def _embed_question(self, text: str) -> np.ndarray:
+        """A question or a part of one, by the question encoder (and its kept vectors)."""
+        return np.asarray(self.embedder.get_query_embedding(text), dtype=np.float32)
 
     def _silent_on(
         self, question: str, doc_id: str, corpus: CorpusFacts, compared: bool = False
