@@ -46,25 +46,6 @@ _CLAUSES = re.compile(r"[,;?，；？]|\b(?:and|including|as well as|such as)\b|
 """Where a question's clauses part."""
 
 
-def best_section(
-    question: str,
-    sections: Sequence[Section],
-    ranked: Sequence[Candidate],
-    name: frozenset[str] = frozenset(),
-    similarity: Sequence[float] | None = None,
-    heading_terms: Sequence[frozenset[str]] | None = None,
-) -> Section | None:
-    """The section of the document that answers the question, if one stands out.
-
-    ``similarity``: each section heading's cosine to the question, which tells apart two
-    headings holding the same words ("Entry into force and application" against
-    "Application of a conformity assessment body" for "when does it apply?").
-    ``heading_terms``: each section's :func:`heading_terms`, when already known.
-    """
-    chosen = best_sections(question, sections, ranked, name, similarity, heading_terms)
-    return chosen[0] if chosen else None
-
-
 def best_sections(
     question: str,
     sections: Sequence[Section],

@@ -1,8 +1,9 @@
 """Three small catalogued documents a comparison can set side by side, for the tests of
 how sides are shown (the web page, Slack, the Markdown batch report).
 
-Each is named by its title in ``QUESTION``; two say something about labelling generated
-content, one (the Lighthouse AI Code) with markup in the words a point quotes.
+Each is named by its title in ``QUESTION`` and says something about labelling generated
+content (a document that does not is a side saying so: ``tests/service/test_revocations``),
+one (the Lighthouse AI Code) with markup in the words a point quotes.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ infrastructure.
 
 Agency heads shall register every frontier model they procure with the Model Registry \
 within 30 days. Agency heads shall publish an annual summary of the registered models and \
-their evaluations.
+their evaluations. A registered model's AI-generated content shall carry the label its registry entry assigns.
 
 ## Section 3. General provisions
 

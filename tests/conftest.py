@@ -104,6 +104,19 @@ def corpus(
     yield from _ingested(tmp_path_factory, real_embedder, "corpus", files, 25)
 
 
+@pytest.fixture(scope="module")
+def compared(
+    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
+) -> Iterator[Services]:
+    """Three small catalogued documents ingested with the real model, for a comparison
+    (``tests.comparison_support``), once per test module."""
+    from tests.comparison_support import compared_services
+
+    yield from compared_services(
+        tmp_path_factory.mktemp("compared"), tmp_path_factory.mktemp("files"), real_embedder
+    )
+
+
 def run_async(main: Callable[[], Awaitable[T]]) -> T:
     """Run an async test body on an event loop of its own, in a thread: a session-wide
     fixture may keep a loop running in the main thread (Playwright's sync API does), where

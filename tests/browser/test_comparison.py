@@ -12,24 +12,14 @@ from typing import Any
 import pytest
 from playwright.sync_api import Dialog, Locator, Page, Route, ViewportSize, expect
 
-from ingest.embedding import PolicyEmbedding
 from service.comparison import NOTHING
 from service.container import Services
 from tests.browser.test_pages import _ask, _no_horizontal_scroll
-from tests.comparison_support import HTML, LABELS, QUESTION, SINGLE, compared_services
+from tests.comparison_support import HTML, LABELS, QUESTION, SINGLE
 from tests.conftest import serve_in_thread
 
 WIDE = ViewportSize(width=1280, height=900)
 NARROW = ViewportSize(width=700, height=900)
-
-
-@pytest.fixture(scope="module")
-def compared(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
-) -> Iterator[Services]:
-    yield from compared_services(
-        tmp_path_factory.mktemp("compared"), tmp_path_factory.mktemp("files"), real_embedder
-    )
 
 
 @pytest.fixture(scope="module")

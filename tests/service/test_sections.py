@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ingest.outline import Section
 from service.retrieval import Candidate
-from service.sections import best_section, best_sections, clauses, section_at
+from service.sections import best_sections, clauses, section_at
 
 NAME = frozenset({"act", "ai"})
 """The document's own name: it names the document, not a section of it."""
@@ -15,6 +17,12 @@ SECTIONS = [
     Section(3000, 4000, "Article 29 Application of a conformity assessment body"),
     Section(4000, 5000, "Article 113 Entry into force and application"),
 ]
+
+
+def best_section(question: str, *args: Any) -> Section | None:
+    """The first section :func:`best_sections` chooses (None: none)."""
+    chosen = best_sections(question, *args)
+    return chosen[0] if chosen else None
 
 
 def _ranked(*starts: int) -> list[Candidate]:

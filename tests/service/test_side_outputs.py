@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,13 @@ from markdown_it import MarkdownIt
 from slack_sdk.models.blocks import Block
 from typer.testing import CliRunner
 
-from ingest.embedding import PolicyEmbedding
 from service.cli import app
 from service.comparison import NOTHING
 from service.container import Services
 from service.reports import render_markdown
 from service.slack_blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks
 from service.types import AnswerSide, AskRequest, AskResponse, Point
-from tests.comparison_support import LABELS, QUESTION, compared_services
+from tests.comparison_support import LABELS, QUESTION
 from tests.factories import citation, response
 
 META = {
@@ -42,15 +40,6 @@ META = {
     "latency_ms_p50": 1,
     "latency_ms_p95": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def compared(
-    tmp_path_factory: pytest.TempPathFactory, real_embedder: PolicyEmbedding
-) -> Iterator[Services]:
-    yield from compared_services(
-        tmp_path_factory.mktemp("compared"), tmp_path_factory.mktemp("files"), real_embedder
-    )
 
 
 @pytest.fixture(scope="module")
