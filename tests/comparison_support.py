@@ -72,7 +72,8 @@ infrastructure.
 
 Agency heads shall register every frontier model they procure with the Model Registry \
 within 30 days. Agency heads shall publish an annual summary of the registered models and \
-their evaluations. A registered model's AI-generated content shall carry the label its registry entry assigns.
+their evaluations. A registered model's AI-generated content shall carry the label its \
+registry entry assigns.
 
 ## Section 3. General provisions
 
