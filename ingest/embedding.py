@@ -12,7 +12,8 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,15 +115,21 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return [len(row) for row in ids]
 
     def _encode(self, texts: list[str]) -> list[Embedding]:
+        """Texts embedded at question time (section headings, a question's clauses, quotes
+        without stored vectors, a batch's questions), on one torch thread: like the
+        question encoder, a call spread over both cores waits at every operator for the
+        core another process holds (two clauses: 540 ms on two threads at load 2-4, 14 ms
+        on one; the vectors are the same to the bit)."""
         if self._onnx is not None:
             return [list(map(float, out[0])) for out in self._onnx.run(texts)]
-        vectors = self._model.encode(
-            texts,
-            batch_size=self.embed_batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with _one_torch_thread():
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.embed_batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return [list(map(float, row)) for row in np.asarray(vectors, dtype=np.float32)]
 
     def embed_passages(
@@ -242,6 +249,20 @@ class HashEmbedding(BaseEmbedding):
 
 
 PolicyEmbedding = SentenceTransformerEmbedding | HashEmbedding
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Torch's operators on one thread for the block (the calling thread's setting, as
+    OpenMP keeps it), then as before."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _normalised(vector: Any) -> np.ndarray:

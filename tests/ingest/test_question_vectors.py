@@ -1,8 +1,12 @@
-"""Questions asked again are not embedded again (``POLICYQA_QUERY_CACHE``)."""
+"""Questions asked again are not embedded again (``POLICYQA_QUERY_CACHE``); texts embedded
+at question time run on one torch thread."""
 
 from __future__ import annotations
 
-from ingest.embedding import QuestionVectors
+import numpy as np
+import pytest
+
+from ingest.embedding import QuestionVectors, SentenceTransformerEmbedding
 
 
 def _counting() -> tuple[list[str], object]:
@@ -38,3 +42,19 @@ def test_the_least_recently_asked_goes_first_and_zero_keeps_none() -> None:
     none.get("a", embed)  # type: ignore[arg-type]
     none.get("a", embed)  # type: ignore[arg-type]
     assert embedded == ["a", "a"]
+
+
+def test_texts_embedded_at_question_time_run_on_one_torch_thread() -> None:
+    torch = pytest.importorskip("torch")
+    seen: list[int] = []
+
+    class _Model:
+        def encode(self, texts: list[str], **_: object) -> np.ndarray:
+            seen.append(torch.get_num_threads())
+            return np.ones((len(texts), 2), dtype=np.float32)
+
+    embedder = SentenceTransformerEmbedding(_Model(), "fake", 8)
+    before = torch.get_num_threads()
+    assert embedder.get_text_embedding_batch(["a heading", "a clause"]) == [[1.0, 1.0]] * 2
+    assert seen == [1], "one thread: two wait at every operator for a core held elsewhere"
+    assert torch.get_num_threads() == before, "and as before afterwards"
