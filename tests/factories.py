@@ -86,3 +86,22 @@ def catalogue_of(records: list[dict[str, Any]]) -> Catalogue:
     )
     manifest["measures.txt"] = ManifestEntry(file="measures.txt", title="t", jurisdiction="China")
     return Catalogue(records, manifest)
+
+
+def report_meta(**fields: Any) -> dict[str, Any]:
+    """A batch report's header (``service.reports.render_markdown``) for one question;
+    ``fields`` override the defaults."""
+    return {
+        "input": "q.txt",
+        "date": "2026-12-07",
+        "model": "m",
+        "settings_hash": "h",
+        "documents": 1,
+        "points_total": 1,
+        "questions": 1,
+        "answered": 1,
+        "abstained": 0,
+        "failed": 0,
+        "latency_ms_p50": 1,
+        "latency_ms_p95": 1,
+    } | fields

@@ -65,7 +65,7 @@ def test_a_points_section_is_shown_in_slack_and_in_batch_reports() -> None:
     from service.reports import render_markdown
     from service.slack_blocks import answer_blocks
     from service.types import Point
-    from tests.factories import citation, response
+    from tests.factories import citation, report_meta, response
 
     point = Point(
         text="The following AI practices shall be prohibited",
@@ -77,20 +77,7 @@ def test_a_points_section_is_shown_in_slack_and_in_batch_reports() -> None:
     answer = response([citation(1, title="AI Act")], [point])
     slack = str(answer_blocks("Which practices are prohibited?", answer, None))
     assert "shall be prohibited _(Article 5)_" in slack
-    meta = {
-        "input": "q.txt",
-        "date": "2026-12-07",
-        "model": "m",
-        "settings_hash": "h",
-        "documents": 1,
-        "points_total": 1,
-        "questions": 1,
-        "answered": 1,
-        "abstained": 0,
-        "failed": 0,
-        "latency_ms_p50": 1,
-        "latency_ms_p95": 1,
-    }
+    meta = report_meta()
     row = {"id": "q1", "question": "Which?", **answer.model_dump()}
     assert "(Article 5, chars 3–49)" in render_markdown([row], meta)
 

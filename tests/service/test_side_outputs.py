@@ -24,22 +24,9 @@ from service.reports import render_markdown
 from service.slack_blocks import MAX_BLOCKS, MAX_TEXT, answer_blocks
 from service.types import AnswerSide, AskRequest, AskResponse, Point
 from tests.comparison_support import LABELS, QUESTION
-from tests.factories import citation, response
+from tests.factories import citation, report_meta, response
 
-META = {
-    "input": "q.txt",
-    "date": "2026-12-07",
-    "model": "m",
-    "settings_hash": "h",
-    "documents": 2,
-    "points_total": 2,
-    "questions": 1,
-    "answered": 1,
-    "abstained": 0,
-    "failed": 0,
-    "latency_ms_p50": 1,
-    "latency_ms_p95": 1,
-}
+META = report_meta(documents=2, points_total=2)
 
 
 @pytest.fixture(scope="module")
