@@ -305,22 +305,10 @@ class QA:
     ) -> Gathered:
         """The evidence for a question among some documents only (a jurisdiction's): their
         own search, and the document it points to as the focus when one stands out."""
-        asked = (filters or {}).get("doc_id")
-        wanted = [
-            d
-            for d in documents
-            if asked is None or d in ([asked] if isinstance(asked, str) else asked)
-        ]
+        asked = _ids((filters or {}).get("doc_id"))
+        wanted = [d for d in documents if asked is None or d in asked]
         within = {**(filters or {}), "doc_id": wanted or [NONE_IN_FORCE]}
-        dense, bm25, languages = search_lists(
-            self.store,
-            self.settings,
-            question,
-            vector.tolist(),
-            self.settings.retrieval.candidates,
-            within,
-        )
-        pool = self.live(fuse_and_smooth(dense, bm25, self.settings, languages, question))
+        _, _, pool = self._retrieve(question, 1, within, {}, vector)
         return gather(
             self.store,
             self.settings,
@@ -391,10 +379,9 @@ class QA:
         as_of = str(found.pop("as_of"))
         corpus = self.corpus
         allowed = in_force(corpus.catalogue, corpus.revoked, as_of)
-        asked = found.get("doc_id")
+        asked = _ids(found.get("doc_id"))
         if asked is not None:
-            wanted = {asked} if isinstance(asked, str) else set(asked)
-            allowed = [doc_id for doc_id in allowed if doc_id in wanted]
+            allowed = [doc_id for doc_id in allowed if doc_id in asked]
         # No document in force: a filter that matches nothing (an empty list would match all).
         found["doc_id"] = allowed or [NONE_IN_FORCE]
         return found
@@ -403,16 +390,14 @@ class QA:
         self, asked: Filters | None, filters: dict[str, Any] | None, corpus: CorpusFacts
     ) -> Callable[[str], str | None]:
         """Why a document is outside a request's filters (None: it is inside them)."""
-        allowed = (filters or {}).get("doc_id")
+        allowed = _ids((filters or {}).get("doc_id"))
         dated = {k: (filters or {}).get(k) for k in ("date_from", "date_to")}
         as_of = asked.as_of if asked is not None else None
 
         def why(doc_id: str) -> str | None:
             entry = corpus.catalogue.entries.get(doc_id)
             date = str(entry.date) if entry is not None and entry.date else None
-            inside = allowed is None or doc_id in (
-                [allowed] if isinstance(allowed, str) else allowed
-            )
+            inside = allowed is None or doc_id in allowed
             if inside and dated["date_from"] and (date is None or date < str(dated["date_from"])):
                 inside = False
             if inside and dated["date_to"] and (date is None or date > str(dated["date_to"])):
@@ -447,7 +432,7 @@ class QA:
             raise too_long
         started = time.perf_counter()
         if vector is None:
-            vector = np.asarray(self.embedder.get_query_embedding(question), dtype=np.float32)
+            vector = self._embed_question(question)
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         cfg = self.settings.retrieval
@@ -558,7 +543,7 @@ class QA:
             facets = tuple(
                 Question(
                     part,
-                    np.asarray(self.embedder.get_query_embedding(part), dtype=np.float32),
+                    self._embed_question(part),
                     sparse.question_terms(part),
                     readable,
                 )
@@ -623,6 +608,13 @@ def revoked_by(doc_id: str, corpus: CorpusFacts) -> RevokedBy | None:
         end_char=found.end,
         note=revocation_note(found, corpus.catalogue),
     )
+
+
+def _ids(value: str | Sequence[str] | None) -> set[str] | None:
+    """A ``doc_id`` filter's ids (None: no such filter)."""
+    if value is None:
+        return None
+    return {value} if isinstance(value, str) else set(value)
 
 
 def _compound_of(text: str, term: str, held: frozenset[str]) -> bool:
